@@ -1,0 +1,158 @@
+"""The one error format, body limits and permission checks shared by every API view.
+
+Every error body is `{"error": {"code": ..., "message": ..., "detail": {...}}}`.
+"""
+
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from ota import errors
+
+logger = logging.getLogger(__name__)
+
+DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
+    errors.Malformed: status.HTTP_400_BAD_REQUEST,
+    errors.Forbidden: status.HTTP_403_FORBIDDEN,
+    errors.NotFound: status.HTTP_404_NOT_FOUND,
+    errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.Unprocessable: status.HTTP_422_UNPROCESSABLE_ENTITY,
+}
+
+# DRF's own codes, renamed where the protocol names them differently.
+DRF_CODES = {
+    "parse_error": "malformed_request",
+    "invalid": "invalid_request",
+    "authentication_failed": "invalid_token",
+}
+
+STATUS_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "throttled",
+    500: "server_error",
+}
+
+
+def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "detail": detail or {}}}
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self, limit: int):
+        super().__init__(f"The request body is larger than {limit} bytes.")
+        self.limit = limit
+
+
+class DomainAPIError(exceptions.APIException):
+    """Carries a DomainError through DRF's handler with its own code and detail."""
+
+    def __init__(self, error: errors.DomainError):
+        self.status_code = _domain_status(error)
+        self.error = error
+        super().__init__(error.message, code=error.code)
+
+
+def _domain_status(error: errors.DomainError) -> int:
+    for kind, http_status in DOMAIN_STATUS.items():
+        if isinstance(error, kind):
+            return http_status
+    return status.HTTP_400_BAD_REQUEST
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, errors.DomainError):
+        exc = DomainAPIError(exc)
+    # Imported here: DRF loads this module while rest_framework.views is still importing.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # not ours: ApiErrorMiddleware logs it and answers a JSON 500
+
+    if isinstance(exc, DomainAPIError):
+        body = error_body(exc.error.code, exc.error.message, exc.error.detail)
+    elif isinstance(exc, exceptions.ValidationError):
+        body = error_body(
+            "invalid_request", "The request is invalid; see detail for each field.", exc.detail
+        )
+    else:
+        code = getattr(exc, "default_code", None) or STATUS_CODES.get(response.status_code, "error")
+        if isinstance(exc, exceptions.APIException) and isinstance(exc.detail, str):
+            code = getattr(exc.detail, "code", None) or code
+        detail = {"limit_bytes": exc.limit} if isinstance(exc, PayloadTooLarge) else {}
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            detail = {"retry_after_seconds": int(exc.wait)}
+        message = str(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
+        body = error_body(DRF_CODES.get(code, code), message, detail)
+    response.data = body
+    return response
+
+
+def body_limit(view: Any) -> int:
+    return getattr(view, "max_body_bytes", None) or settings.OTA_MAX_JSON_BODY_BYTES
+
+
+class LimitedJSONParser(JSONParser):
+    """JSON only, size-limited before it is read, strict about non-standard constants."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        limit = body_limit(parser_context.get("view"))
+        request = parser_context.get("request")
+        declared = _content_length(request.META if request is not None else {})
+        if declared > limit:
+            raise PayloadTooLarge(limit)
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(limit)
+        try:
+            return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        except UnicodeDecodeError:
+            raise exceptions.ParseError("The body is not UTF-8.") from None
+        except (ValueError, RecursionError) as exc:
+            raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from None
+
+
+def _content_length(meta: dict[str, Any]) -> int:
+    try:
+        return int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+class HasRequiredPermissions(BasePermission):
+    """Authenticated, and holding every Django permission in the view's `required_permissions`.
+
+    A view may give a dict by HTTP method instead of a tuple.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        required = getattr(view, "required_permissions", ())
+        if isinstance(required, dict):
+            required = required.get(request.method, ())
+        return user.has_perms(required)

@@ -1,0 +1,49 @@
+"""Keeps every answer under /api/ in the one JSON error format, whatever raised it."""
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from ota.api import STATUS_CODES, error_body
+
+logger = logging.getLogger("ota.api")
+
+API_PREFIXES = ("/api/v1/",)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+class ApiErrorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not _is_api(request) or response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        # Django's own 404/405/400 pages are HTML; a vehicle must never parse HTML.
+        code = STATUS_CODES.get(response.status_code, "error")
+        message = response.reason_phrase or "Error"
+        replacement = JsonResponse(error_body(code, message), status=response.status_code)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not _is_api(request):
+            return None
+        if isinstance(exception, RequestDataTooBig):
+            return JsonResponse(
+                error_body("payload_too_large", "The request body is too large."), status=413
+            )
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return JsonResponse(
+            error_body("server_error", "An internal error occurred; it has been logged."),
+            status=500,
+        )

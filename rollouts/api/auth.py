@@ -1,0 +1,68 @@
+"""Vehicle authentication: `Authorization: Bearer <token>` binds a request to one vehicle."""
+
+from dataclasses import dataclass
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+
+from rollouts.models import Vehicle
+from rollouts.selectors import vehicle_for_token
+from rollouts.services.vehicles import vehicle_touch
+
+
+@dataclass(frozen=True)
+class VehiclePrincipal:
+    """What `request.user` is on vehicle endpoints: the vehicle, not a person."""
+
+    vehicle: Vehicle
+    is_authenticated: bool = True
+    is_staff: bool = False
+
+    def __str__(self) -> str:
+        return f"vehicle:{self.vehicle.vin}"
+
+
+class VehicleTokenAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                "The Authorization header must be 'Bearer <token>'."
+            )
+        try:
+            token = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Unknown or revoked token.") from None
+        vehicle = vehicle_for_token(token=token)
+        if vehicle is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked token.")
+        vehicle_touch(vehicle=vehicle)
+        return VehiclePrincipal(vehicle), vehicle
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="vehicles"'
+
+
+class IsPathVehicle(BasePermission):
+    """The token's vehicle is the one named in the path: vehicle A never touches vehicle B."""
+
+    message = "This token does not belong to the vehicle in the path."
+    code = "vin_mismatch"
+
+    def has_permission(self, request, view) -> bool:
+        vehicle = request.auth
+        return isinstance(vehicle, Vehicle) and vehicle.vin == view.kwargs.get("vin")
+
+
+class VehicleTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "rollouts.api.auth.VehicleTokenAuthentication"
+    name = "vehicleToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "Vehicle token (vt_…)."}

@@ -1,0 +1,4 @@
+from rollouts.models.channels import Channel
+from rollouts.models.fleet import Ecu, Vehicle, VehicleToken
+
+__all__ = ["Channel", "Ecu", "Vehicle", "VehicleToken"]

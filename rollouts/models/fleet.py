@@ -1,0 +1,89 @@
+"""Fleet inventory: vehicles, their ECUs and their bearer tokens."""
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from rollouts.vin import VIN_PATTERN
+
+validate_vin = RegexValidator(
+    rf"^{VIN_PATTERN}$",
+    "A VIN is 17 characters: digits and capital letters except I, O and Q (ISO 3779).",
+    code="invalid_vin",
+)
+validate_serial = RegexValidator(
+    r"^[A-Za-z0-9._:-]{1,64}$", "Letters, digits and . _ : - only.", code="invalid_serial"
+)
+validate_hardware_id = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    "Letters, digits and . _ - only, starting with a letter or digit.",
+    code="invalid_hardware_id",
+)
+
+
+class Vehicle(models.Model):
+    vin = models.CharField("VIN", max_length=17, unique=True, validators=[validate_vin])
+    model = models.CharField(max_length=64, db_index=True)
+    region = models.CharField(max_length=16, db_index=True, help_text="Market, e.g. US, EU, CN.")
+    channel = models.ForeignKey(
+        "rollouts.Channel", on_delete=models.PROTECT, related_name="vehicles"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["vin"]
+
+    def __str__(self) -> str:
+        return self.vin
+
+
+class Ecu(models.Model):
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="ecus")
+    serial = models.CharField(max_length=64, validators=[validate_serial])
+    hardware_id = models.CharField(max_length=64, db_index=True, validators=[validate_hardware_id])
+    primary = models.BooleanField(default=False)
+    public_key = models.JSONField(help_text="TUF key form: keytype, scheme, keyval.public.")
+    keyid = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = "ECU"
+        ordering = ["vehicle", "-primary", "serial"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vehicle", "serial"], name="ecu_serial_unique_per_vehicle"
+            ),
+            models.UniqueConstraint(
+                fields=["vehicle"], condition=Q(primary=True), name="ecu_one_primary_per_vehicle"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.serial} ({self.hardware_id})"
+
+
+class VehicleToken(models.Model):
+    """A bearer token bound to one vehicle. Only a hash of the secret is kept."""
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="tokens")
+    public_id = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vehicle"],
+                condition=Q(revoked_at__isnull=True),
+                name="vehicletoken_one_active_per_vehicle",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"vt_{self.public_id}_…"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

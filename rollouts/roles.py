@@ -1,0 +1,53 @@
+"""The permission groups and what each may do, declared here and synced after every migrate.
+
+Groups cannot be filled by a data migration alone: Django creates permissions only after
+migrations have run (post_migrate), so a migration never sees the permissions of models
+that later migrations add. Syncing from this table keeps every group current.
+"""
+
+import logging
+
+from django.contrib.auth.models import Group, Permission
+
+logger = logging.getLogger(__name__)
+
+RELEASE_ENGINEER = "release engineer"
+APPROVER = "approver"
+KEY_CUSTODIAN = "key custodian"
+
+_READ_FLEET = [
+    "rollouts.view_vehicle",
+    "rollouts.view_ecu",
+    "rollouts.view_channel",
+    "audit.view_auditevent",
+]
+
+ROLES: dict[str, list[str]] = {
+    RELEASE_ENGINEER: [
+        *_READ_FLEET,
+        "rollouts.add_vehicle",
+        "rollouts.change_vehicle",
+        "rollouts.add_ecu",
+        "rollouts.change_ecu",
+        "rollouts.view_vehicletoken",
+        "rollouts.change_vehicletoken",
+    ],
+    APPROVER: [*_READ_FLEET],
+    KEY_CUSTODIAN: [*_READ_FLEET],
+}
+
+
+def sync_roles(sender=None, using: str = "default", **kwargs) -> None:
+    """Create the groups and give each exactly the permissions of ROLES (idempotent)."""
+    for name, perms in ROLES.items():
+        group, _ = Group.objects.using(using).get_or_create(name=name)
+        wanted = []
+        for dotted in perms:
+            app_label, codename = dotted.split(".")
+            found = Permission.objects.using(using).filter(
+                content_type__app_label=app_label, codename=codename
+            )
+            if not found:
+                logger.warning("Role %r names unknown permission %s", name, dotted)
+            wanted.extend(found)
+        group.permissions.set(wanted)

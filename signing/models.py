@@ -1,0 +1,1 @@
+"""Keys, role metadata and bundles live here (see docs/architecture.md)."""

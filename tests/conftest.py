@@ -1,0 +1,91 @@
+import contextlib
+
+import pytest
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from audit.models import AuditEvent
+from rollouts.models import Ecu, Vehicle, VehicleToken
+from rollouts.roles import APPROVER, RELEASE_ENGINEER
+from tests.factories import vehicle_payload
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, *groups: str, **extra) -> User:
+        user = User.objects.create_user(username=username, password="pw-" + username, **extra)
+        user.groups.set(Group.objects.filter(name__in=groups))
+        return user
+
+    return make
+
+
+def _token_client(user: User) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def engineer(make_user) -> User:
+    return make_user("erin", RELEASE_ENGINEER)
+
+
+@pytest.fixture
+def engineer_api(engineer) -> APIClient:
+    """The management API as a release engineer, authenticated with a DRF token."""
+    return _token_client(engineer)
+
+
+@pytest.fixture
+def approver_api(make_user) -> APIClient:
+    return _token_client(make_user("ada", APPROVER))
+
+
+@pytest.fixture
+def anonymous_api(db) -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def provision(engineer_api):
+    """Provision a vehicle through the API; returns (answer json, token)."""
+
+    def provision_one(**overrides):
+        response = engineer_api.post(
+            "/api/v1/manage/vehicles", vehicle_payload(**overrides), format="json"
+        )
+        assert response.status_code == 201, response.json()
+        body = response.json()
+        return body, body["token"]
+
+    return provision_one
+
+
+def vehicle_api(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def fleet_unchanged(db):
+    """Assert that a block changes no fleet row and writes no audit row."""
+
+    def counts():
+        return [m.objects.count() for m in (Vehicle, Ecu, VehicleToken, AuditEvent)]
+
+    @contextlib.contextmanager
+    def check():
+        before = counts()
+        yield
+        assert counts() == before
+
+    return check

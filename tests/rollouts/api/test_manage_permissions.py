@@ -1,0 +1,76 @@
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from tests.factories import make_vin, vehicle_payload
+
+pytestmark = pytest.mark.django_db
+
+VIN = make_vin()
+CALLS = [
+    ("get", "/api/v1/manage/vehicles"),
+    ("post", "/api/v1/manage/vehicles"),
+    ("post", "/api/v1/manage/vehicles/bulk"),
+    ("get", f"/api/v1/manage/vehicles/{VIN}"),
+    ("post", f"/api/v1/manage/vehicles/{VIN}/token/revoke"),
+    ("post", f"/api/v1/manage/vehicles/{VIN}/token/rotate"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), CALLS)
+def test_every_management_call_needs_authentication(anonymous_api, method, url):
+    response = getattr(anonymous_api, method)(url, {}, format="json")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.parametrize(("method", "url"), CALLS)
+def test_a_user_without_permissions_is_refused(make_user, method, url):
+    client = APIClient()
+    client.force_authenticate(make_user("nobody"))
+    response = getattr(client, method)(url, {}, format="json")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_an_approver_may_read_but_not_provision(approver_api, provision):
+    body, _ = provision()
+    assert approver_api.get(f"/api/v1/manage/vehicles/{body['vin']}").status_code == 200
+    response = approver_api.post("/api/v1/manage/vehicles", vehicle_payload(), format="json")
+    assert response.status_code == 403
+    assert (
+        approver_api.post(f"/api/v1/manage/vehicles/{body['vin']}/token/revoke").status_code == 403
+    )
+
+
+def test_a_bad_user_token_is_401(anonymous_api):
+    anonymous_api.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef")
+    response = anonymous_api.get("/api/v1/manage/vehicles")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_token"
+
+
+def test_a_session_works_and_needs_csrf(make_user):
+    user = make_user("sam", "release engineer")
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.get("/api/v1/manage/vehicles").status_code == 200
+    response = client.post("/api/v1/manage/vehicles", vehicle_payload(), format="json")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]["message"]
+
+
+def test_drf_create_token_makes_a_working_token(make_user):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_user("ci-bot", "release engineer")
+    out = StringIO()
+    call_command("drf_create_token", "ci-bot", stdout=out)
+    key = out.getvalue().split()[2]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/v1/manage/vehicles").status_code == 200
+    assert User.objects.get(username="ci-bot").auth_token.key == key
