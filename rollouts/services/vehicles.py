@@ -52,8 +52,13 @@ def vehicle_provision(*, spec: VehicleSpec, actor: Any) -> ProvisionedVehicle:
 
 
 @transaction.atomic
-def vehicles_provision_bulk(*, specs: list[VehicleSpec], actor: Any) -> list[ProvisionedVehicle]:
-    """Register many vehicles, all or nothing, in a handful of queries."""
+def vehicles_provision_bulk(
+    *, specs: list[VehicleSpec], actor: Any, actor_label: str = ""
+) -> list[ProvisionedVehicle]:
+    """Register many vehicles, all or nothing, in a handful of queries.
+
+    `actor` is the user; a command with no user names itself in `actor_label`.
+    """
     for spec in specs:
         _check_ecus(spec)
         if spec.region not in settings.OTA_REGIONS:
@@ -104,7 +109,9 @@ def vehicles_provision_bulk(*, specs: list[VehicleSpec], actor: Any) -> list[Pro
         VehicleToken(vehicle=vehicle, public_id=token.public_id, secret_hash=token.secret_hash)
         for vehicle, token in zip(vehicles, issued, strict=True)
     )
-    audit_record_many(actor=actor, action="vehicle.provisioned", targets=vehicles)
+    audit_record_many(
+        actor=actor, actor_label=actor_label, action="vehicle.provisioned", targets=vehicles
+    )
     return [
         ProvisionedVehicle(vehicle=vehicle, token=token.plaintext, ecus=ecus)
         for vehicle, token, ecus in zip(vehicles, issued, ecus_by_vehicle, strict=True)

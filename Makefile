@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make run` and `make test`. Only Python 3.11 is needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+DEMO_VEHICLES ?= 3000
+PYTEST_ARGS ?=
+
+.PHONY: run test install lint format migrations-check ci clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+## Server with a demo fleet on the embedded defaults (SQLite, ORM broker, local files).
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --vehicles $(DEMO_VEHICLES) --port $(PORT)
+	$(BIN)/python manage.py serve --port $(PORT)
+
+## The test suite (SQLite unless DATABASE_URL names PostgreSQL).
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+migrations-check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

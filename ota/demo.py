@@ -1,0 +1,93 @@
+"""The demo fleet that `make run` seeds: deterministic, so every run builds the same cars.
+
+ECU keys are derived from the VIN and serial, which makes them public knowledge: demo only.
+"""
+
+import hashlib
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from rollouts.services.vehicles import EcuSpec, VehicleSpec
+from rollouts.vin import with_check_digit
+from signing.public_keys import parse_public_key
+
+# Fictional makers' identifiers (WMI) per market, and the models sold there.
+MARKETS = {
+    "US": ("5NX", ["Aurora", "Borealis", "Cirrus"]),
+    "EU": ("WNX", ["Aurora", "Cirrus", "Dune"]),
+    "CN": ("LNX", ["Aurora", "Ember"]),
+}
+# (channel, share of the fleet)
+CHANNEL_MIX = [("stable", 0.80), ("beta", 0.12), ("forever-beta", 0.05), ("dev", 0.03)]
+# Every car has a telematics unit (the Uptane primary), a head unit and a battery manager;
+# the bigger models also carry a driver-assistance computer.
+ECUS = [("tcu", "tcu-gen3", True), ("hu", "hu-gen7", False), ("bms", "bms-v2", False)]
+ADAS_MODELS = {"Borealis", "Ember"}
+_VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+
+
+@dataclass(frozen=True)
+class DemoEcu:
+    serial: str
+    hardware_id: str
+    primary: bool
+
+    def private_key(self, vin: str) -> ed25519.Ed25519PrivateKey:
+        seed = hashlib.sha256(f"ota-demo:{vin}:{self.serial}".encode()).digest()
+        return ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+
+    def public_key(self, vin: str) -> dict:
+        raw = (
+            self.private_key(vin)
+            .public_key()
+            .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        )
+        return {"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": raw.hex()}}
+
+
+@dataclass(frozen=True)
+class DemoVehicle:
+    vin: str
+    model: str
+    region: str
+    channel: str
+    ecus: list[DemoEcu]
+
+    def spec(self) -> VehicleSpec:
+        return VehicleSpec(
+            vin=self.vin,
+            model=self.model,
+            region=self.region,
+            channel=self.channel,
+            ecus=[
+                EcuSpec(
+                    serial=ecu.serial,
+                    hardware_id=ecu.hardware_id,
+                    primary=ecu.primary,
+                    public_key=parse_public_key(ecu.public_key(self.vin)),
+                )
+                for ecu in self.ecus
+            ],
+        )
+
+
+def demo_fleet(count: int, *, seed: int = 7) -> Iterator[DemoVehicle]:
+    rng = random.Random(seed)  # noqa: S311  (reproducible demo data, not secrets)
+    regions = list(MARKETS)
+    channels, weights = zip(*CHANNEL_MIX, strict=True)
+    for number in range(count):
+        region = regions[number % len(regions)]
+        wmi, models = MARKETS[region]
+        model = rng.choice(models)
+        vds = "".join(rng.choice(_VIN_CHARS) for _ in range(5))
+        vin = with_check_digit(f"{wmi}{vds}0R{rng.choice('ABC')}{number:06d}")
+        suffix = vin[-6:]
+        ecus = [DemoEcu(f"{prefix.upper()}-{suffix}", hw, primary) for prefix, hw, primary in ECUS]
+        if model in ADAS_MODELS:
+            ecus.append(DemoEcu(f"ADAS-{suffix}", "adas-x1", False))
+        channel = rng.choices(channels, weights)[0]
+        yield DemoVehicle(vin=vin, model=model, region=region, channel=channel, ecus=ecus)

@@ -1,0 +1,82 @@
+"""Seed the demo: an admin user, a fleet across US/EU/CN, and a showcase vehicle to try."""
+
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from ota.demo import demo_fleet
+from rollouts.models import Vehicle
+from rollouts.services.vehicles import vehicle_token_rotate, vehicles_provision_bulk
+
+ADMIN_USERNAME = "admin"
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin user and fleet (idempotent) and print how to use them."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--vehicles", type=int, default=3000)
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args, vehicles: int, port: int, **options):
+        password = self.ensure_admin()
+        api_token = Token.objects.get_or_create(user=User.objects.get(username=ADMIN_USERNAME))[0]
+        created = self.ensure_fleet(vehicles)
+        showcase = next(demo_fleet(1))
+        vehicle_token = vehicle_token_rotate(
+            vehicle=Vehicle.objects.get(vin=showcase.vin),
+            actor=None,
+            reason="demo start: a fresh token to try",
+        )
+        base = f"http://127.0.0.1:{port}"
+        self.stdout.write(
+            f"""
+Demo fleet: {Vehicle.objects.count()} vehicles ({created} new).
+
+  Admin        {base}/admin/   user {ADMIN_USERNAME!r}, password {password!r}
+  API docs     {base}/api/docs/
+  Health       {base}/healthz
+
+  Management API as the admin (DRF token):
+    curl -H 'Authorization: Token {api_token.key}' '{base}/api/v1/manage/vehicles?region=EU'
+  Vehicle API as {showcase.vin} (this token is new every start):
+    curl -H 'Authorization: Bearer {vehicle_token}' {base}/api/v1/vehicles/{showcase.vin}
+"""
+        )
+
+    def ensure_admin(self) -> str:
+        """The admin's password lives in var/ so every start prints the same one."""
+        secret_file = Path(settings.VAR_DIR) / "demo-admin-password.txt"
+        user = User.objects.filter(username=ADMIN_USERNAME).first()
+        if user is not None and secret_file.exists():
+            return secret_file.read_text().strip()
+        password = secrets.token_urlsafe(12)
+        if user is None:
+            User.objects.create_superuser(ADMIN_USERNAME, password=password)
+        else:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        secret_file.write_text(password + "\n")
+        secret_file.chmod(0o600)
+        return password
+
+    @transaction.atomic
+    def ensure_fleet(self, count: int) -> int:
+        fleet = list(demo_fleet(count))
+        existing = set(
+            Vehicle.objects.filter(vin__in=[v.vin for v in fleet]).values_list("vin", flat=True)
+        )
+        missing = [v.spec() for v in fleet if v.vin not in existing]
+        step = settings.OTA_BULK_PROVISION_MAX
+        for start in range(0, len(missing), step):
+            vehicles_provision_bulk(
+                specs=missing[start : start + step], actor=None, actor_label="demo"
+            )
+            self.stderr.write(f"  provisioned {min(start + step, len(missing))}/{len(missing)}")
+        return len(missing)

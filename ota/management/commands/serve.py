@@ -1,0 +1,38 @@
+"""Run the web server and the django-q2 cluster together, and stop both together."""
+
+import os
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve HTTP (runserver) with a django-q2 cluster beside it, for development and demos."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
+        parser.add_argument("--no-cluster", action="store_true", help="web server only")
+
+    def handle(self, *args, host: str, port: int, no_cluster: bool, **options):
+        cluster = None
+        if not no_cluster:
+            cluster = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
+                [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"],
+                start_new_session=True,
+            )
+            self.stderr.write(f"django-q2 cluster started (pid {cluster.pid}).")
+        try:
+            call_command("runserver", f"{host}:{port}", use_reloader=False)
+        finally:
+            if cluster is not None and cluster.poll() is None:
+                os.killpg(cluster.pid, signal.SIGTERM)
+                try:
+                    cluster.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(cluster.pid, signal.SIGKILL)
+            self.stderr.write("Stopped.")

@@ -1,0 +1,85 @@
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from ota.demo import demo_fleet
+from rollouts.models import Vehicle
+from rollouts.vin import check_digit, is_valid_vin
+
+
+def test_the_demo_fleet_is_deterministic_and_valid():
+    first, second = list(demo_fleet(60)), list(demo_fleet(60))
+    assert [v.vin for v in first] == [v.vin for v in second]
+    assert len({v.vin for v in first}) == 60
+    assert all(is_valid_vin(v.vin) and v.vin[8] == check_digit(v.vin) for v in first)
+    assert {v.region for v in first} == {"US", "EU", "CN"}
+    assert all(sum(e.primary for e in v.ecus) == 1 for v in first)
+
+
+@pytest.mark.django_db
+def test_seeding_twice_creates_the_fleet_once_and_prints_working_credentials(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    out = StringIO()
+    call_command("seed_demo", vehicles=30, stdout=out, stderr=StringIO())
+    call_command("seed_demo", vehicles=30, stdout=out, stderr=StringIO())
+    assert Vehicle.objects.count() == 30
+
+    text = out.getvalue()
+    password = text.split("password '")[1].split("'")[0]
+    assert password == (tmp_path / "demo-admin-password.txt").read_text().strip()
+    from django.contrib.auth import authenticate
+
+    assert authenticate(username="admin", password=password) is not None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_runs_the_web_server_with_a_task_cluster_and_stops_both(tmp_path):
+    """`make run`'s last step, as a real process on a throwaway database."""
+    env = {**os.environ, "OTA_VAR_DIR": str(tmp_path), "DATABASE_URL": ""}
+    manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, timeout=120)
+    port = free_port()
+    server = subprocess.Popen(
+        [*manage, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    body = r.read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert body == b'{"status": "ok"}'
+        children = subprocess.run(
+            ["pgrep", "-f", "-P", str(server.pid), "manage.py qcluster"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        assert children, "the django-q2 cluster is not running beside the web server"
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        output = server.communicate(timeout=30)[0].decode()
+    assert "django-q2 cluster started" in output
+    assert "Stopped." in output
