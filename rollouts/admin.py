@@ -88,6 +88,10 @@ class VehicleAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    # Nothing on a vehicle is hand-editable; channel changes go through consent (forever beta).
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
     def has_token_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("rollouts.change_vehicletoken")
 

@@ -25,7 +25,7 @@ def test_the_admin_pages_load(admin_client, provision):
         "/admin/",
         CHANGELIST,
         f"{CHANGELIST}?region__exact=EU&model=Aurora",
-        f"{CHANGELIST}{vehicle.pk}/change/",
+        f"{CHANGELIST}{vehicle.pk}/change/",  # the read-only view page
         "/admin/rollouts/channel/",
         "/admin/audit/auditevent/",
     ]:
