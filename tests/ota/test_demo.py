@@ -1,5 +1,4 @@
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -79,7 +78,16 @@ def test_serve_runs_the_web_server_with_a_task_cluster_and_stops_both(tmp_path):
         ).stdout.split()
         assert children, "the django-q2 cluster is not running beside the web server"
     finally:
-        os.killpg(server.pid, signal.SIGINT)
+        server.terminate()  # SIGTERM to the serve process alone: it must stop its cluster
         output = server.communicate(timeout=30)[0].decode()
     assert "django-q2 cluster started" in output
     assert "Stopped." in output
+    assert not [c for c in children if is_alive(int(c))]
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

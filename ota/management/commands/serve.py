@@ -19,6 +19,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-cluster", action="store_true", help="web server only")
 
     def handle(self, *args, host: str, port: int, no_cluster: bool, **options):
+        # `kill <pid>` stops both processes the way Ctrl+C does.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started as a background job
+            signal.signal(signal.SIGINT, _exit_on_signal)
         cluster = None
         if not no_cluster:
             cluster = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
@@ -36,3 +40,7 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     os.killpg(cluster.pid, signal.SIGKILL)
             self.stderr.write("Stopped.")
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(0)
