@@ -212,6 +212,58 @@ OTA_BULK_PROVISION_MAX = 1000
 # A vehicle's last-seen time is written at most this often, so polling is not a write per request.
 OTA_LAST_SEEN_RESOLUTION_SECONDS = env_int("OTA_LAST_SEEN_RESOLUTION_SECONDS", 300)
 
+# --- Signing and the TUF repositories ----------------------------------------------------------
+# Encrypts online private keys at rest. The development value is refused by `check --deploy`.
+DEV_KEY_PASSPHRASE = "ota-development-key-passphrase"  # noqa: S105
+OTA_KEY_PASSPHRASE = env_str("OTA_KEY_PASSPHRASE") or DEV_KEY_PASSPHRASE
+# Where online role keys (targets, snapshot, timestamp) live: "local" (encrypted PEM) or "kms".
+OTA_ONLINE_KEY_BACKEND = env_str("OTA_ONLINE_KEY_BACKEND", "local")
+OTA_KMS_REGION = env_str("OTA_KMS_REGION")
+OTA_KMS_ENDPOINT_URL = env_str("OTA_KMS_ENDPOINT_URL")
+# Lifetimes of signed metadata, in seconds.
+OTA_TUF_EXPIRY_SECONDS = {
+    "root": env_int("OTA_TUF_ROOT_EXPIRY_SECONDS", 365 * 86400),
+    "targets": env_int("OTA_TUF_TARGETS_EXPIRY_SECONDS", 90 * 86400),
+    "snapshot": env_int("OTA_TUF_SNAPSHOT_EXPIRY_SECONDS", 7 * 86400),
+    "timestamp": env_int("OTA_TUF_TIMESTAMP_EXPIRY_SECONDS", 86400),
+}
+# Root and targets are signed by people; warn this long before they expire.
+OTA_TUF_EXPIRY_WARNING_SECONDS = env_int("OTA_TUF_EXPIRY_WARNING_SECONDS", 21 * 86400)
+# How the TUF download views recognise a vehicle (for its region); signing never imports rollouts.
+OTA_VEHICLE_AUTHENTICATION = "rollouts.api.auth.VehicleTokenAuthentication"
+OTA_TARGETS_REQUIRE_TOKEN = env_bool("OTA_TARGETS_REQUIRE_TOKEN", False)
+
+# --- Bundles -----------------------------------------------------------------------------------
+OTA_MAX_BUNDLE_BYTES = env_int("OTA_MAX_BUNDLE_BYTES", 8 * 1024**3)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # every uploaded file streams to a temporary file
+# "local" keeps bundles under var/bundles; "s3" uses one bucket per region (see docs/operations.md).
+OTA_BUNDLE_STORAGE = env_str("OTA_BUNDLE_STORAGE", "local")
+OTA_S3_BUCKETS = dict(item.split("=", 1) for item in env_list("OTA_S3_BUCKETS", ""))
+OTA_S3_ENDPOINTS = dict(item.split("=", 1) for item in env_list("OTA_S3_ENDPOINTS", ""))
+OTA_S3_REGION_NAMES = dict(item.split("=", 1) for item in env_list("OTA_S3_REGION_NAMES", ""))
+OTA_S3_HOME_REGION = env_str("OTA_S3_HOME_REGION") or (OTA_REGIONS[0] if OTA_REGIONS else "")
+OTA_S3_PRESIGN_SECONDS = env_int("OTA_S3_PRESIGN_SECONDS", 300)
+if OTA_BUNDLE_STORAGE == "s3":
+    from boto3.s3.transfer import TransferConfig
+
+    # At most 4 parts of 8 MiB in flight: uploads stay flat in memory whatever the bundle size.
+    _transfer = TransferConfig(multipart_chunksize=8 * 1024**2, max_concurrency=4)
+    for _region, _bucket in OTA_S3_BUCKETS.items():
+        STORAGES[f"bundles-{_region}"] = {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": _bucket,
+                "endpoint_url": OTA_S3_ENDPOINTS.get(_region),
+                "region_name": OTA_S3_REGION_NAMES.get(_region),
+                "querystring_expire": OTA_S3_PRESIGN_SECONDS,
+                "file_overwrite": True,  # names are content hashes: same name, same bytes
+                "default_acl": None,
+                "transfer_config": _transfer,
+            },
+        }
+    if OTA_S3_HOME_REGION in OTA_S3_BUCKETS:
+        STORAGES["bundles"] = STORAGES[f"bundles-{OTA_S3_HOME_REGION}"]
+
 # --- Logging: plain lines on stderr; tokens and keys are never logged --------------------------
 LOGGING = {
     "version": 1,

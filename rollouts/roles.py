@@ -31,9 +31,19 @@ ROLES: dict[str, list[str]] = {
         "rollouts.change_ecu",
         "rollouts.view_vehicletoken",
         "rollouts.change_vehicletoken",
+        "signing.view_bundle",
+        "signing.add_bundle",
+        "signing.publish_bundle",
+        "signing.view_rolemetadata",
     ],
-    APPROVER: [*_READ_FLEET],
-    KEY_CUSTODIAN: [*_READ_FLEET],
+    APPROVER: [*_READ_FLEET, "signing.view_bundle", "signing.view_rolemetadata"],
+    KEY_CUSTODIAN: [
+        *_READ_FLEET,
+        "signing.view_bundle",
+        "signing.view_rolemetadata",
+        "signing.view_signingkey",
+        "signing.view_repository",
+    ],
 }
 
 

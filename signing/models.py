@@ -1,1 +1,148 @@
-"""Keys, role metadata and bundles live here (see docs/architecture.md)."""
+"""Signing keys, stored role metadata (exact bytes) and software bundles."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Repo(models.TextChoices):
+    IMAGE = "image", "Image repository"
+    DIRECTOR = "director", "Director repository"
+
+
+class Role(models.TextChoices):
+    ROOT = "root"
+    TARGETS = "targets"
+    SNAPSHOT = "snapshot"
+    TIMESTAMP = "timestamp"
+
+
+class KeyBackend(models.TextChoices):
+    LOCAL = "local", "Encrypted PKCS#8 PEM on the server"
+    KMS = "kms", "AWS KMS"
+    OFFLINE = "offline", "Offline (held by custodians)"
+
+
+class Repository(models.Model):
+    """One row per repository: the lock that serialises publishing."""
+
+    name = models.CharField(max_length=16, choices=Repo.choices, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "repositories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SigningKey(models.Model):
+    repo = models.CharField(max_length=16, choices=Repo.choices)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    keyid = models.CharField(max_length=64, unique=True)
+    public_key = models.JSONField(help_text="TUF key form: keytype, scheme, keyval.public.")
+    backend = models.CharField(max_length=16, choices=KeyBackend.choices)
+    # PKCS#8 PEM encrypted with OTA_KEY_PASSPHRASE; never stored or shown in clear.
+    encrypted_private_key = models.BinaryField(null=True, editable=False)
+    kms_key_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["repo", "role", "created_at"]
+        indexes = [models.Index(fields=["repo", "role"], condition=Q(retired_at__isnull=True),
+                                name="signingkey_active")]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.repo}/{self.role} {self.keyid[:12]}"
+
+
+class RoleMetadata(models.Model):
+    """A signed metadata file exactly as served. `scope` is empty for repository-wide roles
+    and names the vehicle (VIN) for per-vehicle Director metadata."""
+
+    repo = models.CharField(max_length=16, choices=Repo.choices)
+    scope = models.CharField(max_length=32, blank=True, default="")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    version = models.PositiveIntegerField()
+    expires = models.DateTimeField()
+    raw = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "role metadata"
+        ordering = ["repo", "scope", "role", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["repo", "scope", "role", "version"], name="rolemetadata_one_per_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repo}{'/' + self.scope if self.scope else ''} {self.version}.{self.role}"
+
+
+validate_target_path = RegexValidator(
+    r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+-]*(/[A-Za-z0-9][A-Za-z0-9._+-]*)*$",
+    "A target path is segments of letters, digits and . _ + - separated by /, without '..'.",
+    code="invalid_path",
+)
+
+
+class BundleStatus(models.TextChoices):
+    AWAITING_UPLOAD = "awaiting_upload", "Awaiting direct upload"
+    VERIFYING = "verifying", "Verifying hashes"
+    VERIFIED = "verified", "Verified"
+    PUBLISHED = "published", "Published"
+    FAILED = "failed", "Failed"
+
+
+BUNDLE_TRANSITIONS: dict[str, set[str]] = {
+    BundleStatus.AWAITING_UPLOAD: {BundleStatus.VERIFYING, BundleStatus.FAILED},
+    BundleStatus.VERIFYING: {BundleStatus.VERIFIED, BundleStatus.FAILED},
+    BundleStatus.VERIFIED: {BundleStatus.PUBLISHED},
+    BundleStatus.PUBLISHED: set(),
+    BundleStatus.FAILED: set(),
+}
+
+
+class Bundle(models.Model):
+    """One software image for one hardware id, stored content-addressed."""
+
+    path = models.CharField(max_length=200, unique=True, validators=[validate_target_path])
+    hardware_id = models.CharField(max_length=64, db_index=True)
+    version = models.CharField(max_length=64)
+    release_counter = models.PositiveIntegerField()
+    length = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    sha512 = models.CharField(max_length=128, blank=True)
+    blob_name = models.CharField(max_length=300, blank=True)
+    # Regions whose bucket holds a copy (S3 only); downloads fall back to the home bucket.
+    regions = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=20, choices=BundleStatus.choices)
+    failure = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("publish_bundle", "Can publish bundles into the Image repository")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hardware_id", "release_counter"], name="bundle_counter_unique_per_hardware"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        return {"sha256": self.sha256, "sha512": self.sha512} if self.sha256 else {}

@@ -16,6 +16,27 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _isolated_files(settings, tmp_path):
+    """Bundles and other files of a test go to its own folder, never to var/."""
+    settings.VAR_DIR = tmp_path / "var"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "bundles": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "bundles")},
+        },
+    }
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_inline(monkeypatch):
+    """django-q2 runs each queued task at once, in the test's process (sync mode)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
 @pytest.fixture
 def make_user(db):
     def make(username: str, *groups: str, **extra) -> User:

@@ -1,0 +1,412 @@
+"""The TUF repositories, built with python-tuf's Metadata API and stored as exact bytes.
+
+Publishing runs targets → snapshot → timestamp in one transaction under a row lock on the
+repository, so readers see either all of a change or none of it.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from securesystemslib.signer import CryptoSigner, Signer
+from tuf.api.metadata import (
+    Metadata,
+    MetaFile,
+    Root,
+    Snapshot,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
+from tuf.api.serialization.json import JSONSerializer
+
+from audit.services import audit_record
+from ota.errors import Conflict, NotFound
+from signing import keys
+from signing.models import KeyBackend, Repo, Repository, RoleMetadata, SigningKey
+from signing.models import Role as RoleName
+
+logger = logging.getLogger(__name__)
+SERIALIZER = JSONSerializer(compact=True)
+ROLES = [RoleName.ROOT, RoleName.TARGETS, RoleName.SNAPSHOT, RoleName.TIMESTAMP]
+
+
+class RepositoryNotInitialized(NotFound):
+    code = "repository_not_initialized"
+    message = "The TUF repository has no keys yet: run `manage.py ota_init`."
+
+
+class RepositoryAlreadyInitialized(Conflict):
+    code = "repository_initialized"
+    message = "The repository already has a root."
+
+
+def expiry(role: str, now: datetime) -> datetime:
+    return (now + timedelta(seconds=settings.OTA_TUF_EXPIRY_SECONDS[role])).replace(microsecond=0)
+
+
+def latest(repo: str, role: str, scope: str = "") -> RoleMetadata | None:
+    return (
+        RoleMetadata.objects.filter(repo=repo, scope=scope, role=role).order_by("-version").first()
+    )
+
+
+def load(row: RoleMetadata) -> Metadata:
+    return Metadata.from_bytes(bytes(row.raw))
+
+
+def active_keys(repo: str, role: str) -> list[SigningKey]:
+    return list(SigningKey.objects.filter(repo=repo, role=role, retired_at__isnull=True))
+
+
+def _store(repo: str, md: Metadata, scope: str = "") -> RoleMetadata:
+    return RoleMetadata.objects.create(
+        repo=repo,
+        scope=scope,
+        role=md.signed.type,
+        version=md.signed.version,
+        expires=md.signed.expires,
+        raw=md.to_bytes(SERIALIZER),
+    )
+
+
+def _sign(md: Metadata, signers: list[Signer]) -> Metadata:
+    md.signatures.clear()
+    for signer in signers:
+        md.sign(signer, append=True)
+    return md
+
+
+def _role_signers(repo: str, role: str, custody_dir: Path | None = None) -> list[Signer]:
+    rows = active_keys(repo, role)
+    if not rows:
+        raise RepositoryNotInitialized(detail={"repo": repo, "role": role})
+    return [keys.signer_for(row, custody_dir=custody_dir) for row in rows]
+
+
+def _lock(repo: str) -> Repository:
+    repository = Repository.objects.select_for_update().filter(name=repo).first()
+    if repository is None:
+        raise RepositoryNotInitialized(detail={"repo": repo})
+    return repository
+
+
+# --- initialisation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InitResult:
+    repo: str
+    root_version: int
+    root_keyids: list[str]
+    custody_files: list[Path]
+
+
+@transaction.atomic
+def repository_initialize(
+    *,
+    repo: str,
+    root_threshold: int = 1,
+    offline_root_dir: Path | None = None,
+    online_backend: str = "local",
+    actor: Any = None,
+    now: datetime | None = None,
+) -> InitResult:
+    """Create distinct keys for every role and root version 1 (and, for the Image
+    repository, empty targets, snapshot and timestamp)."""
+    now = now or timezone.now()
+    repository, created = Repository.objects.select_for_update().get_or_create(name=repo)
+    if not created and latest(repo, RoleName.ROOT) is not None:
+        raise RepositoryAlreadyInitialized(detail={"repo": repo})
+
+    root_keys = [
+        keys.generate_offline_key() if offline_root_dir else keys.generate_local_key()
+        for _ in range(root_threshold)
+    ]
+    new_keys = {RoleName.ROOT: root_keys}
+    for role in (RoleName.TARGETS, RoleName.SNAPSHOT, RoleName.TIMESTAMP):
+        new_keys[role] = [_generate_online_key(online_backend)]
+    custody_files = []
+    for role, generated in new_keys.items():
+        for new in generated:
+            _save_key(repo, role, new)
+            if new.private_pem_for_custody:
+                custody_files.append(
+                    keys.write_custody_file(
+                        offline_root_dir, new.public.keyid, new.private_pem_for_custody
+                    )
+                )
+
+    root = Root(version=1, expires=expiry(RoleName.ROOT, now), consistent_snapshot=True)
+    for role, generated in new_keys.items():
+        for new in generated:
+            root.add_key(new.public, role)
+        root.roles[role].threshold = root_threshold if role == RoleName.ROOT else 1
+    root_md = _sign(Metadata(root), [_signer_from_new(new) for new in root_keys])
+    _store(repo, root_md)
+
+    if repo == Repo.IMAGE:
+        targets = _sign(
+            Metadata(Targets(version=1, expires=expiry(RoleName.TARGETS, now))),
+            _role_signers(repo, RoleName.TARGETS),
+        )
+        _store(repo, targets)
+        _publish_snapshot_and_timestamp(repo, targets_version=1, now=now)
+
+    audit_record(
+        actor=actor,
+        actor_label="" if actor else "cli:ota_init",
+        action="repository.initialized",
+        target=repository,
+        data={"root_threshold": root_threshold, "offline_root": bool(offline_root_dir)},
+    )
+    return InitResult(repo, 1, [k.public.keyid for k in root_keys], custody_files)
+
+
+def _generate_online_key(backend: str) -> keys.NewKey:
+    return keys.generate_kms_key() if backend == KeyBackend.KMS else keys.generate_local_key()
+
+
+def _save_key(repo: str, role: str, new: keys.NewKey) -> SigningKey:
+    return SigningKey.objects.create(
+        repo=repo,
+        role=role,
+        keyid=new.public.keyid,
+        public_key=new.public.to_dict(),
+        backend=new.backend,
+        encrypted_private_key=new.encrypted_private_key,
+        kms_key_id=new.kms_key_id,
+    )
+
+
+def _signer_from_new(new: keys.NewKey) -> Signer:
+    pem = new.encrypted_private_key or new.private_pem_for_custody
+    return CryptoSigner(keys.load_private_key(pem), new.public)
+
+
+# --- publishing -------------------------------------------------------------------------------
+
+
+def target_file(
+    *, path: str, length: int, sha256: str, sha512: str, custom: dict[str, Any]
+) -> TargetFile:
+    return TargetFile(
+        length=length,
+        hashes={"sha256": sha256, "sha512": sha512},
+        path=path,
+        unrecognized_fields={"custom": custom},
+    )
+
+
+@transaction.atomic
+def image_add_targets(*, targets: list[TargetFile], now: datetime | None = None) -> int:
+    """Add targets to the Image repository; returns the new targets version."""
+    now = now or timezone.now()
+    _lock(Repo.IMAGE)
+    current = latest(Repo.IMAGE, RoleName.TARGETS)
+    if current is None:
+        raise RepositoryNotInitialized(detail={"repo": Repo.IMAGE})
+    md = load(current)
+    for target in targets:
+        md.signed.targets[target.path] = target
+    md.signed.version += 1
+    md.signed.expires = expiry(RoleName.TARGETS, now)
+    _store(Repo.IMAGE, _sign(md, _role_signers(Repo.IMAGE, RoleName.TARGETS)))
+    _publish_snapshot_and_timestamp(Repo.IMAGE, targets_version=md.signed.version, now=now)
+    return md.signed.version
+
+
+def _publish_snapshot_and_timestamp(repo: str, *, targets_version: int, now: datetime) -> None:
+    previous = latest(repo, RoleName.SNAPSHOT)
+    snapshot = Snapshot(
+        version=(previous.version + 1) if previous else 1,
+        expires=expiry(RoleName.SNAPSHOT, now),
+        meta={"targets.json": MetaFile(version=targets_version)},
+    )
+    snapshot_row = _store(repo, _sign(Metadata(snapshot), _role_signers(repo, RoleName.SNAPSHOT)))
+    _publish_timestamp(repo, snapshot_row=snapshot_row, now=now)
+
+
+def _publish_timestamp(repo: str, *, snapshot_row: RoleMetadata, now: datetime) -> None:
+    raw = bytes(snapshot_row.raw)
+    previous = latest(repo, RoleName.TIMESTAMP)
+    timestamp = Timestamp(
+        version=(previous.version + 1) if previous else 1,
+        expires=expiry(RoleName.TIMESTAMP, now),
+        snapshot_meta=MetaFile(
+            version=snapshot_row.version,
+            length=len(raw),
+            hashes={"sha256": hashlib.sha256(raw).hexdigest()},
+        ),
+    )
+    _store(repo, _sign(Metadata(timestamp), _role_signers(repo, RoleName.TIMESTAMP)))
+
+
+@transaction.atomic
+def image_refresh(*, now: datetime | None = None) -> list[str]:
+    """Re-sign snapshot and timestamp once less than half their lifetime is left."""
+    now = now or timezone.now()
+    if not Repository.objects.filter(name=Repo.IMAGE).exists():
+        return []
+    _lock(Repo.IMAGE)
+    renewed = []
+    snapshot = latest(Repo.IMAGE, RoleName.SNAPSHOT)
+    timestamp = latest(Repo.IMAGE, RoleName.TIMESTAMP)
+    if snapshot is None or timestamp is None:
+        return []
+    if _past_half_life(snapshot, now):
+        targets_version = load(snapshot).signed.meta["targets.json"].version
+        _publish_snapshot_and_timestamp(Repo.IMAGE, targets_version=targets_version, now=now)
+        renewed = ["snapshot", "timestamp"]
+    elif _past_half_life(timestamp, now):
+        _publish_timestamp(Repo.IMAGE, snapshot_row=snapshot, now=now)
+        renewed = ["timestamp"]
+    if renewed:
+        logger.info("Re-signed image %s", " and ".join(renewed))
+    return renewed
+
+
+def _past_half_life(row: RoleMetadata, now: datetime) -> bool:
+    lifetime = timedelta(seconds=settings.OTA_TUF_EXPIRY_SECONDS[row.role])
+    return row.expires - now < lifetime / 2
+
+
+def expiry_warnings(*, now: datetime | None = None) -> list[str]:
+    """Roles signed by people (root, Image targets) that expire soon, as sentences."""
+    now = now or timezone.now()
+    horizon = now + timedelta(seconds=settings.OTA_TUF_EXPIRY_WARNING_SECONDS)
+    warnings = []
+    for repo, role in [(Repo.IMAGE, "root"), (Repo.IMAGE, "targets"), (Repo.DIRECTOR, "root")]:
+        row = latest(repo, role)
+        if row is not None and row.expires < horizon:
+            state = "expired" if row.expires <= now else "expires"
+            warnings.append(
+                f"The {repo} repository's {role} metadata (version {row.version}) {state} "
+                f"on {row.expires:%Y-%m-%d %H:%M} UTC."
+            )
+    return warnings
+
+
+# --- root and key rotation --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RootResult:
+    repo: str
+    version: int
+    rotated_roles: list[str]
+    custody_files: list[Path]
+
+
+@transaction.atomic
+def root_sign_next(
+    *,
+    repo: str,
+    rotate_roles: set[str] = frozenset(),
+    root_threshold: int | None = None,
+    custody_dir: Path | None = None,
+    offline_root_dir: Path | None = None,
+    actor: Any = None,
+    now: datetime | None = None,
+) -> RootResult:
+    """Root N+1 with fresh keys for `rotate_roles`, signed by a threshold of the old root
+    keys and by the new ones, so that clients holding root N accept it. Roles whose key
+    changed are re-signed with the new key."""
+    now = now or timezone.now()
+    repository = _lock(repo)
+    current = latest(repo, RoleName.ROOT)
+    md = load(current)
+    root: Root = md.signed
+    old_root_signers = _threshold_signers(repo, root, custody_dir)
+
+    custody_files: list[Path] = []
+    new_root_signers: list[Signer] = []
+    for role in sorted(rotate_roles):
+        old_rows = active_keys(repo, role)
+        count = (root_threshold or root.roles[role].threshold) if role == RoleName.ROOT else 1
+        for row in old_rows:
+            root.revoke_key(row.keyid, role)
+            row.retired_at = now
+            row.save(update_fields=["retired_at"])
+        for _ in range(count):
+            new = _new_key_like(old_rows[0] if old_rows else None, role, offline_root_dir)
+            _save_key(repo, role, new)
+            root.add_key(new.public, role)
+            if new.private_pem_for_custody:
+                custody_files.append(
+                    keys.write_custody_file(
+                        offline_root_dir, new.public.keyid, new.private_pem_for_custody
+                    )
+                )
+            if role == RoleName.ROOT:
+                new_root_signers.append(_signer_from_new(new))
+    if root_threshold is not None:
+        root.roles[RoleName.ROOT].threshold = root_threshold
+
+    root.version += 1
+    root.expires = expiry(RoleName.ROOT, now)
+    if RoleName.ROOT not in rotate_roles:
+        new_root_signers = old_root_signers
+    _sign(md, _unique(old_root_signers + new_root_signers))
+    _store(repo, md)
+
+    if repo == Repo.IMAGE and rotate_roles - {RoleName.ROOT}:
+        _resign_after_rotation(rotate_roles, now)
+    audit_record(
+        actor=actor,
+        actor_label="" if actor else "cli:sign_root",
+        action="repository.root_signed",
+        target=repository,
+        data={"version": root.version, "rotated_roles": sorted(rotate_roles)},
+    )
+    return RootResult(repo, root.version, sorted(rotate_roles), custody_files)
+
+
+def _threshold_signers(repo: str, root: Root, custody_dir: Path | None) -> list[Signer]:
+    """As many current root keys as the threshold needs, preferring online ones."""
+    rows = [r for r in active_keys(repo, RoleName.ROOT) if r.keyid in root.roles["root"].keyids]
+    signers, missing = [], []
+    for row in sorted(rows, key=lambda r: r.backend == KeyBackend.OFFLINE):
+        try:
+            signers.append(keys.signer_for(row, custody_dir=custody_dir))
+        except keys.KeyUnavailable as exc:
+            missing.append(str(exc))
+        if len(signers) == root.roles["root"].threshold:
+            return signers
+    raise keys.KeyUnavailable(
+        f"root needs {root.roles['root'].threshold} signatures, "
+        f"only {len(signers)} key(s) could sign: " + "; ".join(missing)
+    )
+
+
+def _new_key_like(old: SigningKey | None, role: str, offline_root_dir: Path | None):
+    if role == RoleName.ROOT:
+        return keys.generate_offline_key() if offline_root_dir else keys.generate_local_key()
+    backend = old.backend if old else settings.OTA_ONLINE_KEY_BACKEND
+    return _generate_online_key(backend)
+
+
+def _unique(signers: list[Signer]) -> list[Signer]:
+    seen, unique = set(), []
+    for signer in signers:
+        if signer.public_key.keyid not in seen:
+            seen.add(signer.public_key.keyid)
+            unique.append(signer)
+    return unique
+
+
+def _resign_after_rotation(rotated: set[str], now: datetime) -> None:
+    targets = load(latest(Repo.IMAGE, RoleName.TARGETS))
+    targets_version = targets.signed.version
+    if RoleName.TARGETS in rotated:
+        targets.signed.version += 1
+        targets.signed.expires = expiry(RoleName.TARGETS, now)
+        _store(Repo.IMAGE, _sign(targets, _role_signers(Repo.IMAGE, RoleName.TARGETS)))
+        targets_version = targets.signed.version
+    _publish_snapshot_and_timestamp(Repo.IMAGE, targets_version=targets_version, now=now)

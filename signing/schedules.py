@@ -1,0 +1,10 @@
+"""Periodic jobs of the signing app, declared as data and upserted by `manage.py sync_schedules`."""
+
+SCHEDULES = [
+    {
+        "name": "signing.refresh_image_metadata",
+        "func": "signing.tasks.refresh_image_metadata",
+        "schedule_type": "I",  # minutes
+        "minutes": 10,
+    },
+]

@@ -1,0 +1,226 @@
+"""Bundle lifecycle: ingest (streamed, hashed), direct upload, verify, replicate, publish."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from audit.services import audit_record
+from signing import repository, storage
+from signing.errors import (
+    BundlePathTaken,
+    BundleStateConflict,
+    DirectUploadUnavailable,
+    ReleaseCounterNotHigher,
+)
+from signing.models import BUNDLE_TRANSITIONS, Bundle, BundleStatus
+from signing.uploads import Digests, digest_stream
+
+
+@dataclass(frozen=True)
+class BundleSpec:
+    path: str
+    hardware_id: str
+    version: str
+    release_counter: int
+
+
+def bundle_check_new(spec: BundleSpec) -> None:
+    """Refuse a taken path, or a release counter that does not go up for its hardware id."""
+    if Bundle.objects.filter(path=spec.path).exists():
+        raise BundlePathTaken(detail={"path": spec.path})
+    highest = Bundle.objects.filter(hardware_id=spec.hardware_id).aggregate(
+        m=Max("release_counter")
+    )
+    if highest["m"] is not None and spec.release_counter <= highest["m"]:
+        raise ReleaseCounterNotHigher(
+            detail={
+                "hardware_id": spec.hardware_id,
+                "release_counter": spec.release_counter,
+                "highest": highest["m"],
+            }
+        )
+
+
+def bundle_ingest(*, spec: BundleSpec, stream: BinaryIO, digests: Digests, actor: Any) -> Bundle:
+    """Store bytes already hashed while they streamed in (upload handler, command) and
+    record a verified bundle. The blob is content-addressed, so storing it twice is harmless."""
+    bundle_check_new(spec)
+    name = storage.blob_name(digests.sha256.hexdigest())
+    home = storage.bundle_storage()
+    if not home.exists(name):
+        stream.seek(0)
+        home.save(name, File(stream))
+    return _create(
+        spec,
+        actor=actor,
+        status=BundleStatus.VERIFIED,
+        blob_name=name,
+        **_digest_fields(digests),
+    )
+
+
+def bundle_ingest_file(*, spec: BundleSpec, stream: BinaryIO, actor: Any) -> Bundle:
+    """Hash a seekable local stream, then store it (the management command's path)."""
+    bundle_check_new(spec)
+    digests = digest_stream(stream)
+    return bundle_ingest(spec=spec, stream=stream, digests=digests, actor=actor)
+
+
+@dataclass(frozen=True)
+class DirectUpload:
+    bundle: Bundle
+    url: str
+    expires_in: int
+
+
+def bundle_start_direct_upload(*, spec: BundleSpec, actor: Any) -> DirectUpload:
+    """Reserve the bundle and hand out a presigned PUT into the home bucket."""
+    home = storage.bundle_storage()
+    if storage.is_local(home):
+        raise DirectUploadUnavailable()
+    bundle_check_new(spec)
+    name = f"incoming/{uuid.uuid4().hex}"
+    bundle = _create(spec, actor=actor, status=BundleStatus.AWAITING_UPLOAD, blob_name=name)
+    expires = settings.OTA_S3_PRESIGN_SECONDS
+    return DirectUpload(bundle, storage.presigned_put_url(home, name, expires), expires)
+
+
+@transaction.atomic
+def bundle_complete_direct_upload(*, bundle: Bundle, actor: Any) -> Bundle:
+    """The uploader says the bytes are in place: verify them in the background."""
+    bundle = _transition(bundle, BundleStatus.VERIFYING, actor=actor)
+    transaction.on_commit(lambda: async_task("signing.tasks.verify_bundle", bundle.pk))
+    return bundle
+
+
+def bundle_verify(*, bundle_id: int) -> Bundle:
+    """Re-read an uploaded object from storage and hash it here; never trust the uploader."""
+    bundle = Bundle.objects.get(pk=bundle_id)
+    if bundle.status != BundleStatus.VERIFYING:
+        return bundle
+    home = storage.bundle_storage()
+    if not home.exists(bundle.blob_name):
+        return _transition(
+            bundle, BundleStatus.FAILED, failure="Nothing was uploaded to the presigned URL."
+        )
+    with home.open(bundle.blob_name, "rb") as handle:
+        digests = digest_stream(handle)
+    if digests.length > settings.OTA_MAX_BUNDLE_BYTES:
+        home.delete(bundle.blob_name)
+        return _transition(bundle, BundleStatus.FAILED, failure="Larger than OTA_MAX_BUNDLE_BYTES.")
+    final = storage.blob_name(digests.sha256.hexdigest())
+    if not home.exists(final):
+        _copy_within(home, bundle.blob_name, final)
+    home.delete(bundle.blob_name)
+    bundle = _transition(bundle, BundleStatus.VERIFIED, blob_name=final, **_digest_fields(digests))
+    return bundle
+
+
+def _copy_within(store, source: str, target: str) -> None:
+    client = store.connection.meta.client
+    client.copy(
+        {"Bucket": store.bucket_name, "Key": source},
+        store.bucket_name,
+        target,
+        Config=store.transfer_config,
+    )
+
+
+def bundle_replicate(*, bundle_id: int) -> list[str]:
+    """Copy a bundle into every regional bucket, streaming, and record where it now is."""
+    bundle = Bundle.objects.get(pk=bundle_id)
+    home = storage.bundle_storage()
+    done = list(bundle.regions)
+    for region in storage.replica_regions():
+        if region in done:
+            continue
+        target = storage.bundle_storage(region)
+        if not target.exists(bundle.blob_name):
+            with home.open(bundle.blob_name, "rb") as handle:
+                target.save(bundle.blob_name, File(handle))
+        done.append(region)
+        # Recorded region by region, so a failure part-way keeps what was copied.
+        Bundle.objects.filter(pk=bundle.pk).update(regions=done)
+    return done
+
+
+@transaction.atomic
+def bundle_publish(*, bundle: Bundle, actor: Any) -> tuple[Bundle, int]:
+    """Add a verified bundle to Image targets (then snapshot, timestamp) and mark it published."""
+    bundle = _transition(
+        bundle, BundleStatus.PUBLISHED, actor=actor, published_at=timezone.now(), published_by=actor
+    )
+    targets_version = repository.image_add_targets(
+        targets=[
+            repository.target_file(
+                path=bundle.path,
+                length=bundle.length,
+                sha256=bundle.sha256,
+                sha512=bundle.sha512,
+                custom={
+                    "hardware_id": bundle.hardware_id,
+                    "version": bundle.version,
+                    "release_counter": bundle.release_counter,
+                },
+            )
+        ]
+    )
+    return bundle, targets_version
+
+
+def _digest_fields(digests: Digests) -> dict:
+    values = digests.as_dict()
+    return {"length": values["length"], "sha256": values["sha256"], "sha512": values["sha512"]}
+
+
+def _create(spec: BundleSpec, *, actor: Any, status: str, **fields) -> Bundle:
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    try:
+        with transaction.atomic():
+            bundle = Bundle.objects.create(
+                path=spec.path,
+                hardware_id=spec.hardware_id,
+                version=spec.version,
+                release_counter=spec.release_counter,
+                status=status,
+                created_by=user,
+                **fields,
+            )
+            audit_record(
+                actor=actor,
+                action="bundle.created",
+                target=bundle,
+                data={"status": status, "release_counter": spec.release_counter},
+            )
+    except IntegrityError:  # a concurrent upload took the path or the counter
+        raise BundlePathTaken(detail={"path": spec.path}) from None
+    if status == BundleStatus.VERIFIED and storage.replica_regions():
+        transaction.on_commit(lambda: async_task("signing.tasks.replicate_bundle", bundle.pk))
+    return bundle
+
+
+def _transition(bundle: Bundle, to: str, *, actor: Any = None, **fields) -> Bundle:
+    """Conditional update: only from the state we read. Zero rows means someone else won."""
+    if to not in BUNDLE_TRANSITIONS[bundle.status]:
+        raise BundleStateConflict(detail={"status": bundle.status, "wanted": to})
+    updated = Bundle.objects.filter(pk=bundle.pk, status=bundle.status).update(status=to, **fields)
+    if updated != 1:
+        raise BundleStateConflict(detail={"status": "changed concurrently", "wanted": to})
+    audit_record(
+        actor=actor,
+        actor_label="" if actor else "system",
+        action=f"bundle.{to}",
+        target=bundle,
+        reason=fields.get("failure", ""),
+    )
+    if to == BundleStatus.VERIFIED and storage.replica_regions():
+        transaction.on_commit(lambda: async_task("signing.tasks.replicate_bundle", bundle.pk))
+    bundle.refresh_from_db()
+    return bundle

@@ -1,0 +1,43 @@
+"""Where bundle bytes live: the named Django storage `bundles`, one per region on S3."""
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage, Storage, storages
+
+
+def blob_name(sha256: str) -> str:
+    """Content-addressed: a name never changes its bytes, so caches may keep it forever."""
+    return f"blobs/{sha256[:2]}/{sha256}"
+
+
+def bundle_storage(region: str | None = None) -> Storage:
+    alias = f"bundles-{region}"
+    if region and alias in settings.STORAGES:
+        return storages[alias]
+    return storages["bundles"]
+
+
+def home_region() -> str:
+    return settings.OTA_S3_HOME_REGION
+
+
+def replica_regions() -> list[str]:
+    """Regions with their own bucket, other than the home one that receives uploads."""
+    return [
+        alias.removeprefix("bundles-")
+        for alias in settings.STORAGES
+        if alias.startswith("bundles-") and alias != f"bundles-{home_region()}"
+    ]
+
+
+def is_local(storage: Storage) -> bool:
+    return isinstance(storage, FileSystemStorage)
+
+
+def presigned_put_url(storage: Storage, name: str, expires: int) -> str:
+    """A URL the uploader PUTs the bytes to, straight into the bucket."""
+    client = storage.connection.meta.client
+    return client.generate_presigned_url(
+        "put_object",
+        Params={"Bucket": storage.bucket_name, "Key": storage._normalize_name(name)},
+        ExpiresIn=expires,
+    )

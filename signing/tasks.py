@@ -1,0 +1,24 @@
+"""django-q2 tasks: each loads by id and calls one service."""
+
+import logging
+
+from signing import repository
+from signing.services import bundles
+
+logger = logging.getLogger(__name__)
+
+
+def verify_bundle(bundle_id: int) -> str:
+    return bundles.bundle_verify(bundle_id=bundle_id).status
+
+
+def replicate_bundle(bundle_id: int) -> list[str]:
+    return bundles.bundle_replicate(bundle_id=bundle_id)
+
+
+def refresh_image_metadata() -> list[str]:
+    """Every few minutes: re-sign what is past half its life, warn about what people sign."""
+    renewed = repository.image_refresh()
+    for warning in repository.expiry_warnings():
+        logger.warning(warning)
+    return renewed

@@ -1,0 +1,128 @@
+"""TUF URLs: metadata served as the exact stored bytes, and bundle bytes (Range) or a redirect."""
+
+import re
+
+from django.conf import settings
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.utils.module_loading import import_string
+from django.views.decorators.http import require_safe
+from rest_framework.exceptions import AuthenticationFailed
+
+from ota.api import error_body
+from signing import selectors, storage
+from signing.models import Repo
+from signing.ranges import Unsatisfiable, parse_range
+
+_METADATA = re.compile(
+    r"^(?:(?P<version>[1-9][0-9]{0,9})\.)?(?P<role>root|targets|snapshot|timestamp)\.json$"
+)
+IMMUTABLE = "public, max-age=31536000, immutable"
+STREAM_CHUNK = 256 * 1024
+
+
+def not_found(message: str = "No such metadata.") -> JsonResponse:
+    return JsonResponse(error_body("not_found", message), status=404)
+
+
+@require_safe
+def image_metadata(request: HttpRequest, filename: str) -> HttpResponse:
+    return metadata_response(Repo.IMAGE, filename)
+
+
+def metadata_response(repo: str, filename: str, scope: str = "") -> HttpResponse:
+    match = _METADATA.match(filename)
+    if not match:
+        return not_found()
+    role, version = match["role"], match["version"]
+    if role == "timestamp" and version:
+        return not_found("timestamp.json is never versioned.")
+    if version:
+        row = selectors.metadata_version(repo, role, int(version), scope)
+    else:
+        row = selectors.metadata_latest(repo, role, scope)
+    if row is None:
+        return not_found()
+    response = HttpResponse(bytes(row.raw), content_type="application/json")
+    response["Cache-Control"] = IMMUTABLE if version else "public, max-age=30"
+    return response
+
+
+@require_safe
+def image_target(request: HttpRequest, target: str) -> HttpResponse:
+    try:
+        vehicle = _vehicle(request)
+    except AuthenticationFailed as exc:
+        return JsonResponse(error_body("invalid_token", str(exc.detail)), status=401)
+    if vehicle is None and settings.OTA_TARGETS_REQUIRE_TOKEN:
+        return JsonResponse(
+            error_body("not_authenticated", "A vehicle token is required to download bundles."),
+            status=401,
+        )
+    bundle = selectors.published_bundle_for_target(target)
+    if bundle is None:
+        return not_found("No published bundle has this target path.")
+
+    region = getattr(vehicle, "region", None)
+    store = storage.bundle_storage(region if region in bundle.regions else None)
+    if not storage.is_local(store):
+        # The bucket serves the bytes (and Range) itself; the URL is short-lived.
+        return HttpResponseRedirect(store.url(bundle.blob_name))
+    return _stream(request, store, bundle)
+
+
+def _vehicle(request: HttpRequest):
+    if not request.META.get("HTTP_AUTHORIZATION"):
+        return None
+    authenticator = import_string(settings.OTA_VEHICLE_AUTHENTICATION)()
+    result = authenticator.authenticate(request)
+    return result[1] if result else None
+
+
+def _stream(request: HttpRequest, store, bundle) -> HttpResponse:
+    length = bundle.length
+    etag = f'"{bundle.sha256}"'
+    range_header = request.META.get("HTTP_RANGE")
+    if_range = request.META.get("HTTP_IF_RANGE")
+    if if_range and if_range != etag:
+        range_header = None  # the client holds other bytes: start over
+    try:
+        byte_range = parse_range(range_header, length)
+    except Unsatisfiable:
+        response = JsonResponse(
+            error_body("range_not_satisfiable", f"The bundle is {length} bytes long."), status=416
+        )
+        response["Content-Range"] = f"bytes */{length}"
+        return response
+
+    first, last = byte_range or (0, length - 1)
+    handle = store.open(bundle.blob_name, "rb")
+    handle.seek(first)
+    response = StreamingHttpResponse(
+        _read(handle, last - first + 1), content_type="application/octet-stream",
+        status=206 if byte_range else 200,
+    )  # fmt: skip
+    response["Content-Length"] = str(last - first + 1)
+    if byte_range:
+        response["Content-Range"] = f"bytes {first}-{last}/{length}"
+    response["Accept-Ranges"] = "bytes"
+    response["ETag"] = etag
+    response["Cache-Control"] = IMMUTABLE
+    return response
+
+
+def _read(handle, remaining: int):
+    try:
+        while remaining > 0:
+            block = handle.read(min(STREAM_CHUNK, remaining))
+            if not block:
+                break
+            remaining -= len(block)
+            yield block
+    finally:
+        handle.close()

@@ -1,0 +1,1 @@
+"""The reference vehicle client. No Django import: tests, simulators and downstream suites."""
