@@ -19,6 +19,8 @@ install: $(BIN)/.installed
 ## Server with a demo fleet on the embedded defaults (SQLite, ORM broker, local files).
 run: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py ota_init
+	$(BIN)/python manage.py sync_schedules
 	$(BIN)/python manage.py seed_demo --vehicles $(DEMO_VEHICLES) --port $(PORT)
 	$(BIN)/python manage.py serve --port $(PORT)
 

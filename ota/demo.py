@@ -91,3 +91,18 @@ def demo_fleet(count: int, *, seed: int = 7) -> Iterator[DemoVehicle]:
             ecus.append(DemoEcu(f"ADAS-{suffix}", "adas-x1", False))
         channel = rng.choices(channels, weights)[0]
         yield DemoVehicle(vin=vin, model=model, region=region, channel=channel, ecus=ecus)
+
+
+# One bundle per demo hardware id, so a newcomer's vehicle has something to verify and download.
+DEMO_BUNDLES = [
+    ("tcu-gen3", "tcu-gen3/tcu-3.4.1.bin", "3.4.1", 341),
+    ("hu-gen7", "hu-gen7/hu-7.2.0.bin", "7.2.0", 720),
+    ("bms-v2", "bms-v2/bms-2.0.5.bin", "2.0.5", 205),
+    ("adas-x1", "adas-x1/adas-1.9.0.bin", "1.9.0", 190),
+]
+
+
+def demo_bundle_bytes(path: str, size: int = 2 * 1024 * 1024) -> bytes:
+    """Deterministic filler standing in for a firmware image."""
+    rng = random.Random(path)  # noqa: S311  (demo data, not secrets)
+    return rng.randbytes(size)

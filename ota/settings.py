@@ -256,6 +256,8 @@ if OTA_BUNDLE_STORAGE == "s3":
                 "endpoint_url": OTA_S3_ENDPOINTS.get(_region),
                 "region_name": OTA_S3_REGION_NAMES.get(_region),
                 "querystring_expire": OTA_S3_PRESIGN_SECONDS,
+                "signature_version": "s3v4",
+                "addressing_style": env_str("OTA_S3_ADDRESSING_STYLE") or None,
                 "file_overwrite": True,  # names are content hashes: same name, same bytes
                 "default_acl": None,
                 "transfer_config": _transfer,

@@ -51,8 +51,19 @@ class BundleOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Bundle
-        fields = ["id", "path", "hardware_id", "version", "release_counter", "length", "hashes",
-                  "status", "failure", "created_at", "published_at"]  # fmt: skip
+        fields = [
+            "id",
+            "path",
+            "hardware_id",
+            "version",
+            "release_counter",
+            "length",
+            "hashes",
+            "status",
+            "failure",
+            "created_at",
+            "published_at",
+        ]
 
 
 def _bundle_or_404(bundle_id: int) -> Bundle:
@@ -162,8 +173,11 @@ class BundleDetailApi(APIView):
 class BundleCompleteApi(APIView):
     required_permissions = ("signing.add_bundle",)
 
-    @extend_schema(operation_id="bundles_direct_upload_complete", request=None,
-                   responses={202: BundleOutputSerializer})  # fmt: skip
+    @extend_schema(
+        operation_id="bundles_direct_upload_complete",
+        request=None,
+        responses={202: BundleOutputSerializer},
+    )
     def post(self, request: Request, bundle_id: int) -> Response:
         bundle = bundles.bundle_complete_direct_upload(
             bundle=_bundle_or_404(bundle_id), actor=request.user

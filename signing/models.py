@@ -51,8 +51,13 @@ class SigningKey(models.Model):
 
     class Meta:
         ordering = ["repo", "role", "created_at"]
-        indexes = [models.Index(fields=["repo", "role"], condition=Q(retired_at__isnull=True),
-                                name="signingkey_active")]  # fmt: skip
+        indexes = [
+            models.Index(
+                fields=["repo", "role"],
+                condition=Q(retired_at__isnull=True),
+                name="signingkey_active",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.repo}/{self.role} {self.keyid[:12]}"

@@ -104,9 +104,10 @@ def _stream(request: HttpRequest, store, bundle) -> HttpResponse:
     handle = store.open(bundle.blob_name, "rb")
     handle.seek(first)
     response = StreamingHttpResponse(
-        _read(handle, last - first + 1), content_type="application/octet-stream",
+        _read(handle, last - first + 1),
+        content_type="application/octet-stream",
         status=206 if byte_range else 200,
-    )  # fmt: skip
+    )
     response["Content-Length"] = str(last - first + 1)
     if byte_range:
         response["Content-Range"] = f"bytes {first}-{last}/{length}"

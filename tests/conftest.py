@@ -110,3 +110,57 @@ def fleet_unchanged(db):
         assert counts() == before
 
     return check
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A real S3/KMS endpoint over HTTP on 127.0.0.1 (moto's threaded server)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-central-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def s3_regions(settings, moto_endpoint, aws_credentials):
+    """Bundle storage on S3 with one bucket per region, as OTA_BUNDLE_STORAGE=s3 configures."""
+    import uuid
+
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    run = uuid.uuid4().hex[:8]
+    buckets = {region: f"ota-{region.lower()}-{run}" for region in ("US", "EU", "CN")}
+    storages = dict(settings.STORAGES)
+    for region, bucket in buckets.items():
+        client.create_bucket(Bucket=bucket)
+        storages[f"bundles-{region}"] = {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": moto_endpoint,
+                "region_name": "us-east-1",
+                "addressing_style": "path",
+                "signature_version": "s3v4",
+                "querystring_expire": 300,
+                "file_overwrite": True,
+                "default_acl": None,
+            },
+        }
+    storages["bundles"] = storages["bundles-US"]
+    settings.STORAGES = storages
+    settings.OTA_S3_HOME_REGION = "US"
+    return buckets, client

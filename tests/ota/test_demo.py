@@ -11,9 +11,10 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from ota.demo import demo_fleet
+from ota.demo import DEMO_BUNDLES, demo_fleet
 from rollouts.models import Vehicle
 from rollouts.vin import check_digit, is_valid_vin
+from signing.models import Bundle
 
 
 def test_the_demo_fleet_is_deterministic_and_valid():
@@ -28,10 +29,14 @@ def test_the_demo_fleet_is_deterministic_and_valid():
 @pytest.mark.django_db
 def test_seeding_twice_creates_the_fleet_once_and_prints_working_credentials(settings, tmp_path):
     settings.VAR_DIR = tmp_path
+    call_command("ota_init", stdout=StringIO())
     out = StringIO()
     call_command("seed_demo", vehicles=30, stdout=out, stderr=StringIO())
     call_command("seed_demo", vehicles=30, stdout=out, stderr=StringIO())
     assert Vehicle.objects.count() == 30
+    assert Bundle.objects.filter(status="published").count() == len(DEMO_BUNDLES)
+    hardware = {ecu.hardware_id for vehicle in demo_fleet(30) for ecu in vehicle.ecus}
+    assert hardware == {hardware_id for hardware_id, *_ in DEMO_BUNDLES}
 
     text = out.getvalue()
     password = text.split("password '")[1].split("'")[0]

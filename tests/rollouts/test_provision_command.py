@@ -17,8 +17,18 @@ HEADER = "vin,model,region,channel,ecu_serial,hardware_id,primary,keytype,scheme
 
 def ecu_row(vin: str, serial: str, primary: bool, *, region="US", channel="", key=None) -> list:
     key = key or EcuKey.generate().tuf_public
-    return [vin, "Aurora", region, channel, serial, "hu-gen7", str(primary).lower(),
-            key["keytype"], key["scheme"], key["keyval"]["public"]]  # fmt: skip
+    return [
+        vin,
+        "Aurora",
+        region,
+        channel,
+        serial,
+        "hu-gen7",
+        str(primary).lower(),
+        key["keytype"],
+        key["scheme"],
+        key["keyval"]["public"],
+    ]
 
 
 def write_csv(tmp_path, rows) -> str:

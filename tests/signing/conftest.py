@@ -42,8 +42,11 @@ def publish(repos):
 
 
 def root_v1() -> bytes:
-    return bytes(repository.latest(Repo.IMAGE, "root").__class__.objects.get(
-        repo=Repo.IMAGE, scope="", role="root", version=1).raw)  # fmt: skip
+    return bytes(
+        repository.latest(Repo.IMAGE, "root")
+        .__class__.objects.get(repo=Repo.IMAGE, scope="", role="root", version=1)
+        .raw
+    )
 
 
 @pytest.fixture

@@ -13,8 +13,13 @@ URL = "/api/v1/manage/bundles"
 
 
 def upload(api, data: bytes, **fields):
-    body = {"path": "hu-gen7/hu-7.2.0.bin", "hardware_id": "hu-gen7", "version": "7.2.0",
-            "release_counter": "72", **fields}  # fmt: skip
+    body = {
+        "path": "hu-gen7/hu-7.2.0.bin",
+        "hardware_id": "hu-gen7",
+        "version": "7.2.0",
+        "release_counter": "72",
+        **fields,
+    }
     body["file"] = SimpleUploadedFile("hu.bin", data)
     return api.post(URL, body, format="multipart")
 
@@ -26,8 +31,10 @@ def test_an_upload_answers_201_with_length_and_hashes_computed_by_the_server(eng
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["length"] == len(data)
-    assert body["hashes"] == {"sha256": hashlib.sha256(data).hexdigest(),
-                              "sha512": hashlib.sha512(data).hexdigest()}  # fmt: skip
+    assert body["hashes"] == {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha512": hashlib.sha512(data).hexdigest(),
+    }
     assert body["status"] == "verified"
 
 
@@ -72,9 +79,15 @@ def test_a_release_counter_that_does_not_go_up_is_refused(engineer_api, repos):
 
 @pytest.mark.parametrize(
     "fields",
-    [{"path": "../etc/passwd"}, {"path": "/abs"}, {"hardware_id": "hu gen7"},
-     {"release_counter": "-1"}, {"release_counter": "seven"}, {"colour": "red"}],
-)  # fmt: skip
+    [
+        {"path": "../etc/passwd"},
+        {"path": "/abs"},
+        {"hardware_id": "hu gen7"},
+        {"release_counter": "-1"},
+        {"release_counter": "seven"},
+        {"colour": "red"},
+    ],
+)
 def test_bad_fields_are_400_and_store_nothing(engineer_api, repos, fields):
     response = upload(engineer_api, b"x", **fields)
     assert response.status_code == 400
@@ -83,8 +96,11 @@ def test_bad_fields_are_400_and_store_nothing(engineer_api, repos, fields):
 
 
 def test_an_upload_without_a_file_is_400(engineer_api, repos):
-    response = engineer_api.post(URL, {"path": "a/b", "hardware_id": "hu", "version": "1",
-                                       "release_counter": "1"}, format="multipart")  # fmt: skip
+    response = engineer_api.post(
+        URL,
+        {"path": "a/b", "hardware_id": "hu", "version": "1", "release_counter": "1"},
+        format="multipart",
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "file_missing"
 
@@ -104,7 +120,10 @@ def test_publishing_needs_the_publish_permission(approver_api, engineer_api, rep
 
 
 def test_direct_upload_needs_s3_storage(engineer_api, repos):
-    response = engineer_api.post(f"{URL}/uploads", {"path": "a/b.bin", "hardware_id": "hu",
-                                 "version": "1", "release_counter": 1}, format="json")  # fmt: skip
+    response = engineer_api.post(
+        f"{URL}/uploads",
+        {"path": "a/b.bin", "hardware_id": "hu", "version": "1", "release_counter": 1},
+        format="json",
+    )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "direct_upload_unavailable"

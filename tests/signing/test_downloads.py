@@ -93,9 +93,17 @@ def test_versioned_metadata_is_immutable_and_timestamp_is_short_lived(client, re
 
 
 @pytest.mark.parametrize(
-    "name", ["2.root.json", "9.snapshot.json", "1.timestamp.json", "0.root.json", "root.txt",
-             "..%2F1.root.json", "1.root.json.bak"],
-)  # fmt: skip
+    "name",
+    [
+        "2.root.json",
+        "9.snapshot.json",
+        "1.timestamp.json",
+        "0.root.json",
+        "root.txt",
+        "..%2F1.root.json",
+        "1.root.json.bak",
+    ],
+)
 def test_missing_metadata_is_a_json_404_never_a_redirect(client, repos, name):
     response = client.get(f"/api/v1/tuf/image/metadata/{name}")
     assert response.status_code == 404

@@ -11,7 +11,7 @@ from signing import repository, storage
 from signing.models import Repo, RoleMetadata
 from tests.signing.conftest import download
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_a_tuf_client_verifies_and_downloads_a_published_bundle(publish, tuf_client):
@@ -24,8 +24,11 @@ def test_the_target_entry_carries_our_custom_fields(publish, tuf_client):
     updater = tuf_client()
     updater.refresh()
     custom = updater.get_targetinfo(bundle.path).custom
-    assert custom == {"hardware_id": "hu-gen7", "version": bundle.version,
-                      "release_counter": bundle.release_counter}  # fmt: skip
+    assert custom == {
+        "hardware_id": "hu-gen7",
+        "version": bundle.version,
+        "release_counter": bundle.release_counter,
+    }
 
 
 def test_a_client_refuses_a_bundle_whose_bytes_changed_in_storage(publish, tuf_client):
@@ -91,15 +94,22 @@ def test_offline_root_keys_rotate_with_a_threshold_of_two(db, tmp_path, publish,
 
     Repository.objects.all().delete()
     SigningKey.objects.all().delete()
-    call_command("ota_init", repo=["image"], root_threshold=2, offline_root=tmp_path / "custody",
-                 stdout=None)  # fmt: skip
+    call_command(
+        "ota_init", repo=["image"], root_threshold=2, offline_root=tmp_path / "custody", stdout=None
+    )
     assert not SigningKey.objects.filter(role="root", encrypted_private_key__isnull=False).exists()
     bundle, data = publish()
     existing = tuf_client("existing")
     existing.refresh()
 
-    call_command("sign_root", repo="image", rotate=["root"], root_keys=tmp_path / "custody/image",
-                 offline_root=tmp_path / "custody2", stdout=None)  # fmt: skip
+    call_command(
+        "sign_root",
+        repo="image",
+        rotate=["root"],
+        root_keys=tmp_path / "custody/image",
+        offline_root=tmp_path / "custody2",
+        stdout=None,
+    )
 
     assert download(tuf_client("existing"), bundle.path) == data
     assert download(tuf_client("fresh"), bundle.path) == data

@@ -1,5 +1,6 @@
-"""Seed the demo: an admin user, a fleet across US/EU/CN, and a showcase vehicle to try."""
+"""Seed the demo: an admin user, a fleet across US/EU/CN, published bundles, a vehicle to try."""
 
+import io
 import secrets
 from pathlib import Path
 
@@ -9,9 +10,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from ota.demo import demo_fleet
+from ota.demo import DEMO_BUNDLES, demo_bundle_bytes, demo_fleet
 from rollouts.models import Vehicle
 from rollouts.services.vehicles import vehicle_token_rotate, vehicles_provision_bulk
+from signing.models import Bundle
+from signing.services.bundles import BundleSpec, bundle_ingest_file, bundle_publish
 
 ADMIN_USERNAME = "admin"
 
@@ -27,6 +30,7 @@ class Command(BaseCommand):
         password = self.ensure_admin()
         api_token = Token.objects.get_or_create(user=User.objects.get(username=ADMIN_USERNAME))[0]
         created = self.ensure_fleet(vehicles)
+        published = self.ensure_bundles()
         showcase = next(demo_fleet(1))
         vehicle_token = vehicle_token_rotate(
             vehicle=Vehicle.objects.get(vin=showcase.vin),
@@ -36,7 +40,7 @@ class Command(BaseCommand):
         base = f"http://127.0.0.1:{port}"
         self.stdout.write(
             f"""
-Demo fleet: {Vehicle.objects.count()} vehicles ({created} new).
+Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo bundles published.
 
   Admin        {base}/admin/   user {ADMIN_USERNAME!r}, password {password!r}
   API docs     {base}/api/docs/
@@ -46,6 +50,9 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new).
     curl -H 'Authorization: Token {api_token.key}' '{base}/api/v1/manage/vehicles?region=EU'
   Vehicle API as {showcase.vin} (this token is new every start):
     curl -H 'Authorization: Bearer {vehicle_token}' {base}/api/v1/vehicles/{showcase.vin}
+  Signed Image repository (TUF; any TUF 1.0 client, e.g. python-tuf's ngclient):
+    curl {base}/api/v1/tuf/image/metadata/1.root.json
+    curl {base}/api/v1/tuf/image/metadata/timestamp.json
 """
         )
 
@@ -65,6 +72,19 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new).
         secret_file.write_text(password + "\n")
         secret_file.chmod(0o600)
         return password
+
+    def ensure_bundles(self) -> int:
+        for hardware_id, path, version, counter in DEMO_BUNDLES:
+            if Bundle.objects.filter(path=path).exists():
+                continue
+            spec = BundleSpec(
+                path=path, hardware_id=hardware_id, version=version, release_counter=counter
+            )
+            bundle = bundle_ingest_file(
+                spec=spec, stream=io.BytesIO(demo_bundle_bytes(path)), actor=None
+            )
+            bundle_publish(bundle=bundle, actor=None)
+        return Bundle.objects.filter(path__in=[b[1] for b in DEMO_BUNDLES]).count()
 
     @transaction.atomic
     def ensure_fleet(self, count: int) -> int:

@@ -56,8 +56,17 @@ class Command(BaseCommand):
         parser.add_argument("--release-counter", type=int, required=True)
         parser.add_argument("--publish", action="store_true")
 
-    def handle(self, *args, file: Path, target_path, hardware_id, bundle_version,
-               release_counter, publish, **options):  # fmt: skip
+    def handle(
+        self,
+        *args,
+        file: Path,
+        target_path,
+        hardware_id,
+        bundle_version,
+        release_counter,
+        publish,
+        **options,
+    ):
         if not file.is_file():
             raise CommandError(f"{file} is not a file")
         spec = BundleSpec(

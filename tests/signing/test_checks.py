@@ -1,0 +1,48 @@
+import pytest
+
+from signing import checks
+from signing.models import SigningKey
+
+
+def ids(problems) -> list[str]:
+    return [problem.id for problem in problems]
+
+
+@pytest.mark.django_db
+def test_missing_keys_warn_in_development_and_fail_in_production(settings):
+    settings.DEBUG = True
+    assert ids(checks.check_signing_keys()) == ["signing.W001", "signing.W001"]
+    settings.DEBUG = False
+    assert ids(checks.check_signing_keys()) == ["signing.E001", "signing.E001"]
+
+
+@pytest.mark.django_db
+def test_initialised_keys_pass(repos):
+    assert checks.check_signing_keys() == []
+
+
+@pytest.mark.django_db
+def test_keys_that_do_not_decrypt_fail(repos, settings):
+    settings.OTA_KEY_PASSPHRASE = "wrong"
+    problems = checks.check_signing_keys()
+    assert set(ids(problems)) == {"signing.E002"}
+    assert len(problems) == SigningKey.objects.filter(backend="local").count()
+
+
+def test_the_development_passphrase_fails_deployment(settings):
+    assert ids(checks.check_signing_production()) == ["signing.E003"]
+    settings.OTA_KEY_PASSPHRASE = "a long random passphrase"
+    assert checks.check_signing_production() == []
+
+
+def test_s3_storage_without_a_home_bucket_fails(settings):
+    settings.OTA_BUNDLE_STORAGE = "s3"
+    settings.OTA_S3_BUCKETS = {"EU": "ota-eu"}
+    settings.OTA_S3_HOME_REGION = "US"
+    assert ids(checks.check_signing_configuration()) == ["signing.E006"]
+
+
+def test_kms_without_a_region_fails(settings):
+    settings.OTA_ONLINE_KEY_BACKEND = "kms"
+    settings.OTA_KMS_REGION = ""
+    assert ids(checks.check_signing_configuration()) == ["signing.E005"]
