@@ -19,9 +19,9 @@ class Role(models.TextChoices):
 
 
 class KeyBackend(models.TextChoices):
-    LOCAL = "local", "Encrypted PKCS#8 PEM on the server"
+    LOCAL = "local", "Local (encrypted)"
     KMS = "kms", "AWS KMS"
-    OFFLINE = "offline", "Offline (held by custodians)"
+    OFFLINE = "offline", "Offline (custodians)"
 
 
 class Repository(models.Model):
