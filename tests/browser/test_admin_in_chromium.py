@@ -1,0 +1,46 @@
+import pytest
+
+from tests.conftest import vehicle_api
+
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
+
+
+def test_an_engineer_finds_a_vehicle_and_revokes_its_token(logged_in, live_server, provision):
+    page = logged_in
+    body, token = provision()
+    other, _ = provision()
+
+    page.goto(f"{live_server.url}/admin/rollouts/vehicle/")
+    page.fill("#searchbar", body["vin"][:12].lower())
+    with page.expect_navigation():
+        page.press("#searchbar", "Enter")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 1
+    assert other["vin"] not in page.content()
+
+    page.check("#result_list tbody input.action-select")
+    page.select_option("select[name=action]", "revoke_tokens")
+    with page.expect_navigation():
+        page.click("button[name=index]")
+    page.fill("#id_reason", "reported stolen")
+    with page.expect_navigation():
+        page.click("text=Yes, revoke tokens")
+
+    page.wait_for_selector(".messagelist .success")
+    assert "Revoked 1 token(s)." in page.inner_text(".messagelist")
+    assert vehicle_api(token).get(f"/api/v1/vehicles/{body['vin']}").status_code == 401
+
+
+def test_the_admin_pages_render_in_a_browser(logged_in, live_server, provision):
+    page = logged_in
+    provision()
+    for path, heading in [
+        ("/admin/", "Fleet, releases and rollouts"),
+        ("/admin/rollouts/vehicle/", "Select vehicle to view"),
+        ("/admin/rollouts/channel/", "Select channel to"),
+        ("/admin/signing/bundle/upload/", "Upload a bundle"),
+        ("/admin/audit/auditevent/", "Select audit event to view"),
+    ]:
+        response = page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, path
+        assert heading in page.inner_text("#content"), path
