@@ -132,16 +132,12 @@ def repository_initialize(
     new_keys = {RoleName.ROOT: root_keys}
     for role in (RoleName.TARGETS, RoleName.SNAPSHOT, RoleName.TIMESTAMP):
         new_keys[role] = [_generate_online_key(online_backend)]
-    custody_files = []
-    for role, generated in new_keys.items():
-        for new in generated:
-            _save_key(repo, role, new)
-            if new.private_pem_for_custody:
-                custody_files.append(
-                    keys.write_custody_file(
-                        offline_root_dir, new.public.keyid, new.private_pem_for_custody
-                    )
-                )
+    custody_files = [
+        path
+        for role, generated in new_keys.items()
+        for new in generated
+        if (path := _keep_key(repo, role, new, offline_root_dir))
+    ]
 
     root = Root(version=1, expires=expiry(RoleName.ROOT, now), consistent_snapshot=True)
     for role, generated in new_keys.items():
@@ -171,6 +167,14 @@ def repository_initialize(
 
 def _generate_online_key(backend: str) -> keys.NewKey:
     return keys.generate_kms_key() if backend == KeyBackend.KMS else keys.generate_local_key()
+
+
+def _keep_key(repo: str, role: str, new: keys.NewKey, offline_dir: Path | None) -> Path | None:
+    """Record the key; an offline key's private half goes to the custody directory only."""
+    _save_key(repo, role, new)
+    if new.private_pem_for_custody:
+        return keys.write_custody_file(offline_dir, new.public.keyid, new.private_pem_for_custody)
+    return None
 
 
 def _save_key(repo: str, role: str, new: keys.NewKey) -> SigningKey:
@@ -336,14 +340,9 @@ def root_sign_next(
             row.save(update_fields=["retired_at"])
         for _ in range(count):
             new = _new_key_like(old_rows[0] if old_rows else None, role, offline_root_dir)
-            _save_key(repo, role, new)
+            if path := _keep_key(repo, role, new, offline_root_dir):
+                custody_files.append(path)
             root.add_key(new.public, role)
-            if new.private_pem_for_custody:
-                custody_files.append(
-                    keys.write_custody_file(
-                        offline_root_dir, new.public.keyid, new.private_pem_for_custody
-                    )
-                )
             if role == RoleName.ROOT:
                 new_root_signers.append(_signer_from_new(new))
     if root_threshold is not None:
