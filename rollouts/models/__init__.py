@@ -1,4 +1,29 @@
 from rollouts.models.channels import Channel
+from rollouts.models.consent import ChangeVia, ChannelChange
 from rollouts.models.fleet import Ecu, Vehicle, VehicleToken
+from rollouts.models.manifests import InstalledChange, ManifestProblem, VehicleManifest
+from rollouts.models.releases import Release, ReleaseBundle, ReleaseStatus
+from rollouts.models.rollouts import Assignment, AssignmentStatus, Rollout, RolloutStatus
+from rollouts.models.telemetry import EventType, HealthWindow, InstallEvent
 
-__all__ = ["Channel", "Ecu", "Vehicle", "VehicleToken"]
+__all__ = [
+    "Assignment",
+    "AssignmentStatus",
+    "ChangeVia",
+    "Channel",
+    "ChannelChange",
+    "Ecu",
+    "EventType",
+    "HealthWindow",
+    "InstallEvent",
+    "InstalledChange",
+    "ManifestProblem",
+    "Release",
+    "ReleaseBundle",
+    "ReleaseStatus",
+    "Rollout",
+    "RolloutStatus",
+    "Vehicle",
+    "VehicleManifest",
+    "VehicleToken",
+]

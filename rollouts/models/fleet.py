@@ -30,6 +30,11 @@ class Vehicle(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The highest manifest report counter accepted; a manifest must exceed it (replay guard).
+    report_counter = models.BigIntegerField(default=-1)
+    # What the Director last signed for this vehicle, to re-sign only when it changes.
+    director_fingerprint = models.CharField(max_length=64, blank=True)
+    director_targets_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["vin"]
@@ -45,6 +50,15 @@ class Ecu(models.Model):
     primary = models.BooleanField(default=False)
     public_key = models.JSONField(help_text="TUF key form: keytype, scheme, keyval.public.")
     keyid = models.CharField(max_length=64)
+    # What the ECU last reported as installed. A known bundle is linked; an unknown image
+    # (factory, workshop) keeps only its path and hash and counts as release counter 0.
+    installed_path = models.CharField(max_length=200, blank=True)
+    installed_sha256 = models.CharField(max_length=64, blank=True)
+    installed_length = models.BigIntegerField(null=True, blank=True)
+    installed_bundle = models.ForeignKey(
+        "signing.Bundle", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    installed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "ECU"
@@ -60,6 +74,10 @@ class Ecu(models.Model):
 
     def __str__(self) -> str:
         return f"{self.serial} ({self.hardware_id})"
+
+    @property
+    def installed_release_counter(self) -> int:
+        return self.installed_bundle.release_counter if self.installed_bundle_id else 0
 
 
 class VehicleToken(models.Model):

@@ -1,0 +1,142 @@
+"""Rollouts of a release to a channel, and each vehicle's assignment in one."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class RolloutStatus(models.TextChoices):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    HALTED = "halted"
+    ABORTED = "aborted"
+
+
+ROLLOUT_TRANSITIONS: dict[str, set[str]] = {
+    RolloutStatus.DRAFT: {RolloutStatus.APPROVED, RolloutStatus.ABORTED},
+    RolloutStatus.APPROVED: {RolloutStatus.RUNNING, RolloutStatus.ABORTED},
+    RolloutStatus.RUNNING: {
+        RolloutStatus.PAUSED,
+        RolloutStatus.HALTED,
+        RolloutStatus.COMPLETED,
+        RolloutStatus.ABORTED,
+    },
+    RolloutStatus.PAUSED: {RolloutStatus.RUNNING, RolloutStatus.HALTED, RolloutStatus.ABORTED},
+    RolloutStatus.HALTED: {RolloutStatus.RUNNING, RolloutStatus.ABORTED},
+    RolloutStatus.COMPLETED: set(),
+    RolloutStatus.ABORTED: set(),
+}
+# Vehicles are offered the release while its rollout is in one of these states.
+OFFERING = (RolloutStatus.RUNNING, RolloutStatus.COMPLETED)
+
+
+class Rollout(models.Model):
+    release = models.ForeignKey(
+        "rollouts.Release", on_delete=models.PROTECT, related_name="rollouts"
+    )
+    channel = models.ForeignKey(
+        "rollouts.Channel", on_delete=models.PROTECT, related_name="rollouts"
+    )
+    regions = models.JSONField(default=list, blank=True)
+    model_names = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=16, choices=RolloutStatus.choices, default=RolloutStatus.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # An approver let the release skip the promotion gate, and said why.
+    gate_override_reason = models.TextField(blank=True)
+    gate_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [
+            ("approve_rollout", "Can approve rollouts made by someone else"),
+            ("override_promotion_gate", "Can start a release that skipped a channel"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release", "channel"],
+                condition=~Q(status__in=["aborted"]),
+                name="rollout_one_live_per_release_channel",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} → {self.channel}"
+
+
+class AssignmentStatus(models.TextChoices):
+    OFFERED = "offered"
+    DOWNLOADING = "downloading"
+    INSTALLING = "installing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    RETRACTED = "retracted"
+    REVERTED = "reverted"
+
+
+FINISHED = (
+    AssignmentStatus.SUCCEEDED,
+    AssignmentStatus.FAILED,
+    AssignmentStatus.TIMED_OUT,
+    AssignmentStatus.RETRACTED,
+    AssignmentStatus.REVERTED,
+)
+ASSIGNMENT_TRANSITIONS: dict[str, set[str]] = {
+    AssignmentStatus.OFFERED: {
+        AssignmentStatus.DOWNLOADING,
+        AssignmentStatus.INSTALLING,
+        *FINISHED,
+    },
+    AssignmentStatus.DOWNLOADING: {AssignmentStatus.INSTALLING, *FINISHED},
+    AssignmentStatus.INSTALLING: {*FINISHED},
+    AssignmentStatus.SUCCEEDED: {AssignmentStatus.REVERTED},
+    AssignmentStatus.FAILED: set(),
+    AssignmentStatus.TIMED_OUT: {AssignmentStatus.SUCCEEDED, AssignmentStatus.FAILED},
+    AssignmentStatus.RETRACTED: set(),
+    AssignmentStatus.REVERTED: set(),
+}
+
+
+class Assignment(models.Model):
+    """One vehicle's part in one rollout. Its id is the `correlation_id` vehicles report."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="assignments")
+    vehicle = models.ForeignKey(
+        "rollouts.Vehicle", on_delete=models.CASCADE, related_name="assignments"
+    )
+    status = models.CharField(
+        max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.OFFERED
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rollout", "vehicle"], name="assignment_one_per_vehicle"
+            )
+        ]
+        indexes = [models.Index(fields=["vehicle", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle} in {self.rollout}: {self.status}"

@@ -1,0 +1,123 @@
+"""What each ECU of a vehicle should have now. Pure: no ORM, no clock.
+
+This module is the one place where that decision is made. Its rules (product brief §6):
+- a vehicle is offered a bundle only for a hardware id it has;
+- only if the bundle's release counter is higher than what that ECU has installed
+  (an image the server does not know counts as 0): never a downgrade;
+- only if the release's model and region constraints hold, and each bundle's `requires`
+  (other components at a minimum release counter, installed or coming in the same release);
+- a release's bundles are offered together or not at all;
+- one release at a time: an install already under way is kept, otherwise the newest
+  release whose rollout offers to this vehicle wins.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class EcuState:
+    serial: str
+    hardware_id: str
+    installed_sha256: str = ""
+    installed_counter: int = 0  # 0 for an image the server does not know
+
+
+@dataclass(frozen=True)
+class VehicleState:
+    vin: str
+    model: str
+    region: str
+    ecus: tuple[EcuState, ...]
+
+
+@dataclass(frozen=True)
+class BundleOption:
+    path: str
+    hardware_id: str
+    release_counter: int
+    length: int
+    sha256: str
+    sha512: str
+    requires: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A release offered to this vehicle by a rollout on its channel."""
+
+    rollout_id: int
+    release_id: int
+    newness: int  # larger is newer
+    bundles: tuple[BundleOption, ...]
+    models: frozenset[str] = frozenset()  # empty: any model
+    regions: frozenset[str] = frozenset()  # empty: any region
+    in_progress: bool = False  # this vehicle has started installing it
+
+
+@dataclass(frozen=True)
+class EcuTarget:
+    ecu_serial: str
+    bundle: BundleOption
+
+
+@dataclass(frozen=True)
+class Decision:
+    rollout_id: int | None = None
+    release_id: int | None = None
+    targets: tuple[EcuTarget, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.targets
+
+
+NOTHING = Decision()
+
+
+def decide(vehicle: VehicleState, candidates: Iterable[Candidate]) -> Decision:
+    ordered = sorted(candidates, key=lambda c: (not c.in_progress, -c.newness))
+    for candidate in ordered:
+        targets = release_targets(vehicle, candidate)
+        if targets:
+            return Decision(candidate.rollout_id, candidate.release_id, targets)
+    return NOTHING
+
+
+def release_targets(vehicle: VehicleState, candidate: Candidate) -> tuple[EcuTarget, ...]:
+    """The ECU targets this release needs on this vehicle; () when it does not apply, would
+    downgrade something, lacks a requirement, or is installed already."""
+    if candidate.models and vehicle.model not in candidate.models:
+        return ()
+    if candidate.regions and vehicle.region not in candidate.regions:
+        return ()
+    by_hardware: dict[str, list[EcuState]] = {}
+    for ecu in vehicle.ecus:
+        by_hardware.setdefault(ecu.hardware_id, []).append(ecu)
+
+    applicable = [b for b in candidate.bundles if b.hardware_id in by_hardware]
+    targets: list[EcuTarget] = []
+    for bundle in applicable:
+        for ecu in by_hardware[bundle.hardware_id]:
+            if ecu.installed_sha256 == bundle.sha256:
+                continue  # this part is installed already
+            if ecu.installed_counter >= bundle.release_counter:
+                return ()  # a downgrade, or a sideways move: the release does not apply
+            targets.append(EcuTarget(ecu.serial, bundle))
+    if not targets:
+        return ()
+
+    coming = {t.bundle.hardware_id: t.bundle.release_counter for t in targets}
+    for bundle in applicable:
+        for hardware_id, minimum in bundle.requires.items():
+            if not _satisfied(by_hardware.get(hardware_id, []), coming.get(hardware_id), minimum):
+                return ()
+    return tuple(targets)
+
+
+def _satisfied(ecus: list[EcuState], coming: int | None, minimum: int) -> bool:
+    if not ecus:
+        return False
+    if coming is not None:
+        return coming >= minimum
+    return all(ecu.installed_counter >= minimum for ecu in ecus)

@@ -1,0 +1,131 @@
+"""The decision of what each ECU should have, checked rule by rule."""
+
+from rollouts.targeting import BundleOption, Candidate, EcuState, VehicleState, decide
+
+
+def bundle(hardware_id="hu-gen7", counter=720, requires=None, sha="") -> BundleOption:
+    return BundleOption(
+        path=f"{hardware_id}/{counter}.bin",
+        hardware_id=hardware_id,
+        release_counter=counter,
+        length=10,
+        sha256=sha or f"{hardware_id}-{counter}",
+        sha512="x",
+        requires=requires or {},
+    )
+
+
+def car(*ecus: EcuState, model="Aurora", region="EU") -> VehicleState:
+    return VehicleState("VIN", model, region, ecus or (EcuState("HU1", "hu-gen7"),))
+
+
+def release(*bundles, rollout=1, newness=1, **kwargs) -> Candidate:
+    return Candidate(
+        rollout_id=rollout,
+        release_id=rollout,
+        newness=newness,
+        bundles=bundles or (bundle(),),
+        **kwargs,
+    )
+
+
+def serials(decision) -> list[tuple[str, str]]:
+    return [(t.ecu_serial, t.bundle.path) for t in decision.targets]
+
+
+def test_an_ecu_with_a_factory_image_is_offered_the_bundle_for_its_hardware():
+    decision = decide(car(), [release()])
+    assert serials(decision) == [("HU1", "hu-gen7/720.bin")]
+    assert decision.rollout_id == 1
+
+
+def test_a_bundle_for_hardware_the_vehicle_lacks_is_not_offered():
+    assert decide(car(), [release(bundle("adas-x1", 10))]).empty
+
+
+def test_a_downgrade_is_never_offered():
+    vehicle = car(EcuState("HU1", "hu-gen7", installed_sha256="newer", installed_counter=800))
+    assert decide(vehicle, [release(bundle(counter=720))]).empty
+
+
+def test_the_same_counter_with_other_bytes_is_not_offered():
+    vehicle = car(EcuState("HU1", "hu-gen7", installed_sha256="other", installed_counter=720))
+    assert decide(vehicle, [release(bundle(counter=720))]).empty
+
+
+def test_an_installed_release_needs_nothing_more():
+    vehicle = car(EcuState("HU1", "hu-gen7", installed_sha256="hu-gen7-720", installed_counter=720))
+    assert decide(vehicle, [release()]).empty
+
+
+def test_a_release_is_offered_whole_or_not_at_all():
+    vehicle = car(
+        EcuState("HU1", "hu-gen7", installed_counter=100),
+        EcuState("BMS1", "bms-v2", installed_sha256="b", installed_counter=300),
+    )
+    # The bms bundle would be a downgrade, so the head-unit part is not offered alone either.
+    assert decide(vehicle, [release(bundle(), bundle("bms-v2", 205))]).empty
+
+
+def test_both_parts_of_a_release_are_offered_together():
+    vehicle = car(EcuState("HU1", "hu-gen7"), EcuState("BMS1", "bms-v2"))
+    decision = decide(vehicle, [release(bundle(), bundle("bms-v2", 205))])
+    assert sorted(serials(decision)) == [("BMS1", "bms-v2/205.bin"), ("HU1", "hu-gen7/720.bin")]
+
+
+def test_a_requirement_met_by_what_is_installed_allows_the_offer():
+    vehicle = car(EcuState("HU1", "hu-gen7"), EcuState("BMS1", "bms-v2", installed_counter=210))
+    assert not decide(vehicle, [release(bundle(requires={"bms-v2": 205}))]).empty
+
+
+def test_a_requirement_met_by_the_same_release_allows_the_offer():
+    vehicle = car(EcuState("HU1", "hu-gen7"), EcuState("BMS1", "bms-v2", installed_counter=100))
+    offer = release(bundle(requires={"bms-v2": 205}), bundle("bms-v2", 205))
+    assert len(decide(vehicle, [offer]).targets) == 2
+
+
+def test_an_unmet_requirement_blocks_the_release():
+    vehicle = car(EcuState("HU1", "hu-gen7"), EcuState("BMS1", "bms-v2", installed_counter=100))
+    assert decide(vehicle, [release(bundle(requires={"bms-v2": 205}))]).empty
+    assert decide(car(), [release(bundle(requires={"bms-v2": 205}))]).empty  # no bms at all
+
+
+def test_model_and_region_constraints_hold():
+    offer = release(models=frozenset({"Borealis"}), regions=frozenset({"US"}))
+    assert decide(car(model="Aurora", region="US"), [offer]).empty
+    assert decide(car(model="Borealis", region="EU"), [offer]).empty
+    assert not decide(car(model="Borealis", region="US"), [offer]).empty
+
+
+def test_the_newest_release_wins():
+    decision = decide(
+        car(),
+        [
+            release(bundle(counter=720), rollout=1, newness=1),
+            release(bundle(counter=730), rollout=2, newness=2),
+        ],
+    )
+    assert decision.rollout_id == 2
+
+
+def test_an_install_under_way_is_kept_over_a_newer_release():
+    decision = decide(
+        car(),
+        [
+            release(bundle(counter=720), rollout=1, newness=1, in_progress=True),
+            release(bundle(counter=730), rollout=2, newness=2),
+        ],
+    )
+    assert decision.rollout_id == 1
+
+
+def test_an_older_release_applies_when_the_newest_does_not():
+    vehicle = car(EcuState("HU1", "hu-gen7"), model="Aurora")
+    newest = release(bundle(counter=730), rollout=2, newness=2, models=frozenset({"Ember"}))
+    older = release(bundle(counter=720), rollout=1, newness=1)
+    assert decide(vehicle, [newest, older]).rollout_id == 1
+
+
+def test_two_ecus_of_the_same_hardware_each_get_the_bundle():
+    vehicle = car(EcuState("CAM1", "cam-v1"), EcuState("CAM2", "cam-v1"))
+    assert len(decide(vehicle, [release(bundle("cam-v1", 5))]).targets) == 2
