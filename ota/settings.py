@@ -227,6 +227,8 @@ OTA_TUF_EXPIRY_SECONDS = {
     "snapshot": env_int("OTA_TUF_SNAPSHOT_EXPIRY_SECONDS", 7 * 86400),
     "timestamp": env_int("OTA_TUF_TIMESTAMP_EXPIRY_SECONDS", 86400),
 }
+# Per-vehicle Director targets, snapshot and timestamp (Uptane: short-lived, at most a day).
+OTA_DIRECTOR_EXPIRY_SECONDS = min(env_int("OTA_DIRECTOR_EXPIRY_SECONDS", 86400), 86400)
 # Root and targets are signed by people; warn this long before they expire.
 OTA_TUF_EXPIRY_WARNING_SECONDS = env_int("OTA_TUF_EXPIRY_WARNING_SECONDS", 21 * 86400)
 # How the TUF download views recognise a vehicle (for its region); signing never imports rollouts.
@@ -265,6 +267,14 @@ if OTA_BUNDLE_STORAGE == "s3":
         }
     if OTA_S3_HOME_REGION in OTA_S3_BUCKETS:
         STORAGES["bundles"] = STORAGES[f"bundles-{OTA_S3_HOME_REGION}"]
+
+# --- Vehicle protocol -------------------------------------------------------------------------
+# Seconds until the next poll (±20% jitter): sooner while an update is pending.
+OTA_POLL_IDLE_SECONDS = env_int("OTA_POLL_IDLE_SECONDS", 3600)
+OTA_POLL_PENDING_SECONDS = env_int("OTA_POLL_PENDING_SECONDS", 300)
+OTA_MAX_MANIFEST_BYTES = env_int("OTA_MAX_MANIFEST_BYTES", 64 * 1024)
+OTA_MAX_TELEMETRY_BATCH = 500
+OTA_CONSENT_TERMS_VERSION = env_str("OTA_CONSENT_TERMS_VERSION", "2026-01")
 
 # --- Logging: plain lines on stderr; tokens and keys are never logged --------------------------
 LOGGING = {

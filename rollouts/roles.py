@@ -19,6 +19,10 @@ _READ_FLEET = [
     "rollouts.view_vehicle",
     "rollouts.view_ecu",
     "rollouts.view_channel",
+    "rollouts.view_release",
+    "rollouts.view_rollout",
+    "rollouts.view_assignment",
+    "rollouts.view_channelchange",
     "audit.view_auditevent",
 ]
 
@@ -35,8 +39,19 @@ ROLES: dict[str, list[str]] = {
         "signing.add_bundle",
         "signing.publish_bundle",
         "signing.view_rolemetadata",
+        "rollouts.add_release",
+        "rollouts.add_rollout",
+        "rollouts.change_rollout",
     ],
-    APPROVER: [*_READ_FLEET, "signing.view_bundle", "signing.view_rolemetadata"],
+    APPROVER: [
+        *_READ_FLEET,
+        "signing.view_bundle",
+        "signing.view_rolemetadata",
+        "rollouts.approve_release",
+        "rollouts.approve_rollout",
+        "rollouts.override_promotion_gate",
+        "rollouts.change_rollout",
+    ],
     KEY_CUSTODIAN: [
         *_READ_FLEET,
         "signing.view_bundle",

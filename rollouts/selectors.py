@@ -27,7 +27,7 @@ def vehicle_get(*, vin: str) -> Vehicle | None:
 
 
 def vehicle_detail_queryset() -> QuerySet[Vehicle]:
-    return Vehicle.objects.select_related("channel").prefetch_related("ecus")
+    return Vehicle.objects.select_related("channel").prefetch_related("ecus__installed_bundle")
 
 
 def vehicle_list(
@@ -45,3 +45,15 @@ def vehicle_list(
 
 def vehicle_has_active_token(*, vehicle: Vehicle) -> bool:
     return VehicleToken.objects.filter(vehicle=vehicle, revoked_at__isnull=True).exists()
+
+
+def rollout_counts(*, rollout) -> dict[str, int]:
+    """Assignments of a rollout by status (every status present, zero when none)."""
+    from django.db.models import Count
+
+    from rollouts.models import Assignment, AssignmentStatus
+
+    counts = dict.fromkeys(AssignmentStatus.values, 0)
+    rows = Assignment.objects.filter(rollout=rollout).values("status").annotate(n=Count("id"))
+    counts.update({row["status"]: row["n"] for row in rows})
+    return counts

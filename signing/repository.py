@@ -47,8 +47,15 @@ class RepositoryAlreadyInitialized(Conflict):
     message = "The repository already has a root."
 
 
-def expiry(role: str, now: datetime) -> datetime:
-    return (now + timedelta(seconds=settings.OTA_TUF_EXPIRY_SECONDS[role])).replace(microsecond=0)
+def lifetime(role: str, scope: str = "") -> timedelta:
+    """Per-vehicle Director roles live at most a day; the rest as configured."""
+    if scope:
+        return timedelta(seconds=settings.OTA_DIRECTOR_EXPIRY_SECONDS)
+    return timedelta(seconds=settings.OTA_TUF_EXPIRY_SECONDS[role])
+
+
+def expiry(role: str, now: datetime, scope: str = "") -> datetime:
+    return (now + lifetime(role, scope)).replace(microsecond=0)
 
 
 def latest(repo: str, role: str, scope: str = "") -> RoleMetadata | None:
@@ -65,7 +72,7 @@ def active_keys(repo: str, role: str) -> list[SigningKey]:
     return list(SigningKey.objects.filter(repo=repo, role=role, retired_at__isnull=True))
 
 
-def _store(repo: str, md: Metadata, scope: str = "") -> RoleMetadata:
+def store(repo: str, md: Metadata, scope: str = "") -> RoleMetadata:
     return RoleMetadata.objects.create(
         repo=repo,
         scope=scope,
@@ -76,21 +83,21 @@ def _store(repo: str, md: Metadata, scope: str = "") -> RoleMetadata:
     )
 
 
-def _sign(md: Metadata, signers: list[Signer]) -> Metadata:
+def sign(md: Metadata, signers: list[Signer]) -> Metadata:
     md.signatures.clear()
     for signer in signers:
         md.sign(signer, append=True)
     return md
 
 
-def _role_signers(repo: str, role: str, custody_dir: Path | None = None) -> list[Signer]:
+def role_signers(repo: str, role: str, custody_dir: Path | None = None) -> list[Signer]:
     rows = active_keys(repo, role)
     if not rows:
         raise RepositoryNotInitialized(detail={"repo": repo, "role": role})
     return [keys.signer_for(row, custody_dir=custody_dir) for row in rows]
 
 
-def _lock(repo: str) -> Repository:
+def lock(repo: str) -> Repository:
     repository = Repository.objects.select_for_update().filter(name=repo).first()
     if repository is None:
         raise RepositoryNotInitialized(detail={"repo": repo})
@@ -144,16 +151,16 @@ def repository_initialize(
         for new in generated:
             root.add_key(new.public, role)
         root.roles[role].threshold = root_threshold if role == RoleName.ROOT else 1
-    root_md = _sign(Metadata(root), [_signer_from_new(new) for new in root_keys])
-    _store(repo, root_md)
+    root_md = sign(Metadata(root), [_signer_from_new(new) for new in root_keys])
+    store(repo, root_md)
 
     if repo == Repo.IMAGE:
-        targets = _sign(
+        targets = sign(
             Metadata(Targets(version=1, expires=expiry(RoleName.TARGETS, now))),
-            _role_signers(repo, RoleName.TARGETS),
+            role_signers(repo, RoleName.TARGETS),
         )
-        _store(repo, targets)
-        _publish_snapshot_and_timestamp(repo, targets_version=1, now=now)
+        store(repo, targets)
+        publish_snapshot_and_timestamp(repo, targets_version=1, now=now)
 
     audit_record(
         actor=actor,
@@ -212,7 +219,7 @@ def target_file(
 def image_add_targets(*, targets: list[TargetFile], now: datetime | None = None) -> int:
     """Add targets to the Image repository; returns the new targets version."""
     now = now or timezone.now()
-    _lock(Repo.IMAGE)
+    lock(Repo.IMAGE)
     current = latest(Repo.IMAGE, RoleName.TARGETS)
     if current is None:
         raise RepositoryNotInitialized(detail={"repo": Repo.IMAGE})
@@ -221,35 +228,40 @@ def image_add_targets(*, targets: list[TargetFile], now: datetime | None = None)
         md.signed.targets[target.path] = target
     md.signed.version += 1
     md.signed.expires = expiry(RoleName.TARGETS, now)
-    _store(Repo.IMAGE, _sign(md, _role_signers(Repo.IMAGE, RoleName.TARGETS)))
-    _publish_snapshot_and_timestamp(Repo.IMAGE, targets_version=md.signed.version, now=now)
+    store(Repo.IMAGE, sign(md, role_signers(Repo.IMAGE, RoleName.TARGETS)))
+    publish_snapshot_and_timestamp(Repo.IMAGE, targets_version=md.signed.version, now=now)
     return md.signed.version
 
 
-def _publish_snapshot_and_timestamp(repo: str, *, targets_version: int, now: datetime) -> None:
-    previous = latest(repo, RoleName.SNAPSHOT)
+def publish_snapshot_and_timestamp(
+    repo: str, *, targets_version: int, now: datetime, scope: str = ""
+) -> None:
+    previous = latest(repo, RoleName.SNAPSHOT, scope)
     snapshot = Snapshot(
         version=(previous.version + 1) if previous else 1,
-        expires=expiry(RoleName.SNAPSHOT, now),
+        expires=expiry(RoleName.SNAPSHOT, now, scope),
         meta={"targets.json": MetaFile(version=targets_version)},
     )
-    snapshot_row = _store(repo, _sign(Metadata(snapshot), _role_signers(repo, RoleName.SNAPSHOT)))
-    _publish_timestamp(repo, snapshot_row=snapshot_row, now=now)
+    signers = role_signers(repo, RoleName.SNAPSHOT)
+    snapshot_row = store(repo, sign(Metadata(snapshot), signers), scope)
+    _publish_timestamp(repo, snapshot_row=snapshot_row, now=now, scope=scope)
 
 
-def _publish_timestamp(repo: str, *, snapshot_row: RoleMetadata, now: datetime) -> None:
+def _publish_timestamp(
+    repo: str, *, snapshot_row: RoleMetadata, now: datetime, scope: str = ""
+) -> None:
     raw = bytes(snapshot_row.raw)
-    previous = latest(repo, RoleName.TIMESTAMP)
+    previous = latest(repo, RoleName.TIMESTAMP, scope)
     timestamp = Timestamp(
         version=(previous.version + 1) if previous else 1,
-        expires=expiry(RoleName.TIMESTAMP, now),
+        expires=expiry(RoleName.TIMESTAMP, now, scope),
         snapshot_meta=MetaFile(
             version=snapshot_row.version,
             length=len(raw),
             hashes={"sha256": hashlib.sha256(raw).hexdigest()},
         ),
     )
-    _store(repo, _sign(Metadata(timestamp), _role_signers(repo, RoleName.TIMESTAMP)))
+    store(repo, sign(Metadata(timestamp), role_signers(repo, RoleName.TIMESTAMP)), scope)
 
 
 @transaction.atomic
@@ -258,17 +270,17 @@ def image_refresh(*, now: datetime | None = None) -> list[str]:
     now = now or timezone.now()
     if not Repository.objects.filter(name=Repo.IMAGE).exists():
         return []
-    _lock(Repo.IMAGE)
+    lock(Repo.IMAGE)
     renewed = []
     snapshot = latest(Repo.IMAGE, RoleName.SNAPSHOT)
     timestamp = latest(Repo.IMAGE, RoleName.TIMESTAMP)
     if snapshot is None or timestamp is None:
         return []
-    if _past_half_life(snapshot, now):
+    if past_half_life(snapshot, now):
         targets_version = load(snapshot).signed.meta["targets.json"].version
-        _publish_snapshot_and_timestamp(Repo.IMAGE, targets_version=targets_version, now=now)
+        publish_snapshot_and_timestamp(Repo.IMAGE, targets_version=targets_version, now=now)
         renewed = ["snapshot", "timestamp"]
-    elif _past_half_life(timestamp, now):
+    elif past_half_life(timestamp, now):
         _publish_timestamp(Repo.IMAGE, snapshot_row=snapshot, now=now)
         renewed = ["timestamp"]
     if renewed:
@@ -276,9 +288,8 @@ def image_refresh(*, now: datetime | None = None) -> list[str]:
     return renewed
 
 
-def _past_half_life(row: RoleMetadata, now: datetime) -> bool:
-    lifetime = timedelta(seconds=settings.OTA_TUF_EXPIRY_SECONDS[row.role])
-    return row.expires - now < lifetime / 2
+def past_half_life(row: RoleMetadata, now: datetime) -> bool:
+    return row.expires - now < lifetime(row.role, row.scope) / 2
 
 
 def expiry_warnings(*, now: datetime | None = None) -> list[str]:
@@ -323,7 +334,7 @@ def root_sign_next(
     keys and by the new ones, so that clients holding root N accept it. Roles whose key
     changed are re-signed with the new key."""
     now = now or timezone.now()
-    repository = _lock(repo)
+    repository = lock(repo)
     current = latest(repo, RoleName.ROOT)
     md = load(current)
     root: Root = md.signed
@@ -352,8 +363,8 @@ def root_sign_next(
     root.expires = expiry(RoleName.ROOT, now)
     if RoleName.ROOT not in rotate_roles:
         new_root_signers = old_root_signers
-    _sign(md, _unique(old_root_signers + new_root_signers))
-    _store(repo, md)
+    sign(md, _unique(old_root_signers + new_root_signers))
+    store(repo, md)
 
     if repo == Repo.IMAGE and rotate_roles - {RoleName.ROOT}:
         _resign_after_rotation(rotate_roles, now)
@@ -406,6 +417,6 @@ def _resign_after_rotation(rotated: set[str], now: datetime) -> None:
     if RoleName.TARGETS in rotated:
         targets.signed.version += 1
         targets.signed.expires = expiry(RoleName.TARGETS, now)
-        _store(Repo.IMAGE, _sign(targets, _role_signers(Repo.IMAGE, RoleName.TARGETS)))
+        store(Repo.IMAGE, sign(targets, role_signers(Repo.IMAGE, RoleName.TARGETS)))
         targets_version = targets.signed.version
-    _publish_snapshot_and_timestamp(Repo.IMAGE, targets_version=targets_version, now=now)
+    publish_snapshot_and_timestamp(Repo.IMAGE, targets_version=targets_version, now=now)

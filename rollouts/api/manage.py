@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from ota.errors import NotFound
 from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
 from rollouts import selectors
+from rollouts.api.consent import ConsentSerializer
 from rollouts.api.serializers import (
     BulkVehicleInputSerializer,
     ProvisionedVehicleOutputSerializer,
@@ -18,7 +19,8 @@ from rollouts.api.serializers import (
     VehicleOutputSerializer,
     provisioned_output,
 )
-from rollouts.models import Vehicle
+from rollouts.models import ChangeVia, Vehicle
+from rollouts.services.channels import vehicle_channel_set
 from rollouts.services.vehicles import (
     vehicle_provision,
     vehicle_token_revoke,
@@ -156,3 +158,33 @@ class VehicleTokenRotateApi(APIView):
             reason=serializer.validated_data["reason"],
         )
         return Response({"token": token})
+
+
+class ManageChannelInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    channel = StrictCharField(max_length=40)
+    consent = ConsentSerializer(required=False)
+
+
+class VehicleChannelManageApi(APIView):
+    """A companion-app backend or an operator moves a vehicle to a channel."""
+
+    required_permissions = ("rollouts.change_vehicle",)
+
+    @extend_schema(
+        operation_id="vehicles_set_channel",
+        request=ManageChannelInputSerializer,
+        responses=VehicleOutputSerializer,
+    )
+    def put(self, request: Request, vin: str) -> Response:
+        data = ManageChannelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent = data.validated_data.get("consent") or {}
+        vehicle_channel_set(
+            vehicle=_vehicle_or_404(vin),
+            channel_name=data.validated_data["channel"],
+            via=ChangeVia.API,
+            actor=request.user,
+            consent_by=consent.get("by") or request.user.get_username(),
+            terms_version=consent.get("terms_version", ""),
+        )
+        return Response(VehicleOutputSerializer(_vehicle_or_404(vin)).data)

@@ -89,9 +89,25 @@ class BulkVehicleInputSerializer(RejectUnknownFieldsMixin, serializers.Serialize
 
 
 class EcuOutputSerializer(serializers.ModelSerializer):
+    installed_image = serializers.SerializerMethodField()
+
     class Meta:
         model = Ecu
-        fields = ["serial", "hardware_id", "primary", "keyid", "public_key"]
+        fields = ["serial", "hardware_id", "primary", "keyid", "public_key", "installed_image"]
+
+    def get_installed_image(self, ecu: Ecu) -> dict | None:
+        if not ecu.installed_path and not ecu.installed_sha256:
+            return None
+        bundle = ecu.installed_bundle
+        return {
+            "filepath": ecu.installed_path,
+            "length": ecu.installed_length,
+            "sha256": ecu.installed_sha256,
+            "known": bundle is not None,  # False: a factory or workshop image (counter 0)
+            "version": bundle.version if bundle else None,
+            "release_counter": ecu.installed_release_counter,
+            "since": ecu.installed_at,
+        }
 
 
 class VehicleOutputSerializer(serializers.ModelSerializer):

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from rollouts.api import manage, vehicle
+from rollouts.api import manage, releases, vehicle
 from rollouts.api.converters import VinConverter
 
 register_converter(VinConverter, "vin")
@@ -8,6 +8,15 @@ register_converter(VinConverter, "vin")
 urlpatterns = [
     # Vehicle protocol v1
     path("vehicles/<vin:vin>", vehicle.VehicleSelfApi.as_view(), name="vehicle-self"),
+    path("vehicles/<vin:vin>/manifest", vehicle.ManifestApi.as_view(), name="vehicle-manifest"),
+    path("vehicles/<vin:vin>/events", vehicle.EventsApi.as_view(), name="vehicle-events"),
+    path("vehicles/<vin:vin>/health", vehicle.HealthApi.as_view(), name="vehicle-health"),
+    path("vehicles/<vin:vin>/channel", vehicle.VehicleChannelApi.as_view(), name="vehicle-channel"),
+    path(
+        "tuf/director/<vin:vin>/metadata/<str:filename>",
+        vehicle.DirectorMetadataApi.as_view(),
+        name="tuf-director-metadata",
+    ),
     # Management API
     path("manage/vehicles", manage.VehicleCollectionApi.as_view(), name="manage-vehicles"),
     path(
@@ -26,4 +35,34 @@ urlpatterns = [
         manage.VehicleTokenRotateApi.as_view(),
         name="manage-vehicle-token-rotate",
     ),
+    path(
+        "manage/vehicles/<vin:vin>/channel",
+        manage.VehicleChannelManageApi.as_view(),
+        name="manage-vehicle-channel",
+    ),
+    path("manage/releases", releases.ReleaseCollectionApi.as_view(), name="manage-releases"),
+    path(
+        "manage/releases/<int:release_id>",
+        releases.ReleaseDetailApi.as_view(),
+        name="manage-release",
+    ),
+    path(
+        "manage/releases/<int:release_id>/approve",
+        releases.ReleaseApproveApi.as_view(),
+        name="manage-release-approve",
+    ),
+    path("manage/rollouts", releases.RolloutCollectionApi.as_view(), name="manage-rollouts"),
+    path(
+        "manage/rollouts/<int:rollout_id>",
+        releases.RolloutDetailApi.as_view(),
+        name="manage-rollout",
+    ),
+    *[
+        path(
+            f"manage/rollouts/<int:rollout_id>/{name}",
+            releases.rollout_action_view(name),
+            name=f"manage-rollout-{name}",
+        )
+        for name in releases.ACTIONS
+    ],
 ]

@@ -1,12 +1,31 @@
 """Vehicle protocol v1: endpoints a vehicle calls with its bearer token."""
 
-from drf_spectacular.utils import extend_schema
+from django.conf import settings
+from django.db import transaction
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from securesystemslib.formats import encode_canonical
 
+from ota.errors import Malformed
+from ota.serializers import (
+    RejectUnknownFieldsMixin,
+    StrictCharField,
+    StrictIntegerField,
+)
 from rollouts.api.auth import IsPathVehicle, VehicleTokenAuthentication
+from rollouts.api.consent import ConsentSerializer
 from rollouts.api.serializers import VehicleOutputSerializer
+from rollouts.models import ChangeVia, EventType, Vehicle
+from rollouts.services.channels import vehicle_channel_set
+from rollouts.services.director import director_refresh
+from rollouts.services.manifests import vehicle_manifest_receive
+from rollouts.services.telemetry import events_ingest, health_ingest
+from signing.director import director_is_stale
+from signing.models import Repo
+from signing.views import metadata_response
 
 
 class VehicleApiView(APIView):
@@ -26,5 +45,221 @@ class VehicleSelfApi(VehicleApiView):
 
     @extend_schema(operation_id="vehicle_self", responses=VehicleSelfOutputSerializer)
     def get(self, request: Request, vin: str) -> Response:
-        vehicle = request.auth
+        return Response(VehicleSelfOutputSerializer(request.auth).data)
+
+
+# --- manifest ---------------------------------------------------------------------------------
+
+HEX64 = r"^[0-9a-f]{64}$"
+
+
+class SignatureSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    keyid = serializers.RegexField(HEX64)
+    sig = serializers.RegexField(r"^[0-9a-f]{2,2048}$")
+
+
+class FileInfoSerializer(serializers.Serializer):
+    length = StrictIntegerField(min_value=0)
+    hashes = serializers.DictField(child=StrictCharField(max_length=128), allow_empty=False)
+
+    def validate_hashes(self, hashes):
+        if "sha256" not in hashes:
+            raise serializers.ValidationError("sha256 is required.")
+        return hashes
+
+
+class InstalledImageSerializer(serializers.Serializer):
+    filepath = StrictCharField(max_length=200, allow_blank=True)
+    fileinfo = FileInfoSerializer()
+
+
+class EcuReportSignedSerializer(serializers.Serializer):
+    ecu_serial = StrictCharField(max_length=64)
+    hardware_id = StrictCharField(max_length=64)
+    installed_image = InstalledImageSerializer()
+    report_counter = StrictIntegerField(min_value=0, required=False)
+    attacks_detected = StrictCharField(allow_blank=True, required=False, max_length=1000)
+
+
+class EcuReportSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    signed = EcuReportSignedSerializer()
+    signatures = SignatureSerializer(many=True, max_length=8)
+
+
+class ManifestSignedSerializer(serializers.Serializer):
+    vin = StrictCharField(max_length=17)
+    primary_ecu_serial = StrictCharField(max_length=64)
+    report_counter = StrictIntegerField(min_value=0, max_value=2**62)
+    ecu_version_reports = serializers.DictField(child=EcuReportSerializer(), allow_empty=False)
+    state = serializers.DictField(required=False)
+
+    def validate_ecu_version_reports(self, reports):
+        if len(reports) > 64:
+            raise serializers.ValidationError("At most 64 ECU reports.")
+        return reports
+
+
+class ManifestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    signed = ManifestSignedSerializer()
+    signatures = SignatureSerializer(many=True, allow_empty=False, max_length=8)
+
+
+class NotCanonical(Malformed):
+    code = "not_canonical"
+    message = (
+        "The signed part cannot be canonical JSON (OLPC): no floats, strings and integers only."
+    )
+
+
+class ManifestApi(VehicleApiView):
+    max_body_bytes = settings.OTA_MAX_MANIFEST_BYTES
+
+    @extend_schema(
+        operation_id="vehicle_manifest",
+        request=ManifestSerializer,
+        responses=inline_serializer(
+            "ManifestAccepted",
+            {
+                "poll_after": serializers.IntegerField(),
+                "director_targets_version": serializers.IntegerField(),
+                "dropped_reports": serializers.ListField(child=serializers.CharField()),
+            },
+        ),
+    )
+    def put(self, request: Request, vin: str) -> Response:
+        ManifestSerializer(data=request.data).is_valid(raise_exception=True)
+        try:
+            encode_canonical(request.data["signed"])
+        except Exception:
+            raise NotCanonical() from None
+        # Signatures are checked over the body exactly as the vehicle sent it.
+        answer = vehicle_manifest_receive(vehicle=request.auth, manifest=request.data)
+        return Response(
+            {
+                "poll_after": answer.poll_after,
+                "director_targets_version": answer.director_targets_version,
+                "dropped_reports": answer.dropped_reports,
+            }
+        )
+
+
+# --- telemetry --------------------------------------------------------------------------------
+
+
+class EventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    id = serializers.UUIDField()
+    correlation_id = StrictCharField(max_length=64, required=False, allow_blank=True)
+    ecu_serial = StrictCharField(max_length=64, required=False, allow_blank=True)
+    type = serializers.ChoiceField(choices=EventType.choices)
+    at = serializers.DateTimeField()
+    error_code = StrictCharField(max_length=64, required=False, allow_blank=True)
+    detail = StrictCharField(max_length=2000, required=False, allow_blank=True)
+
+
+class EventBatchSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    events = EventSerializer(
+        many=True, allow_empty=False, max_length=settings.OTA_MAX_TELEMETRY_BATCH
+    )
+
+
+class HealthWindowSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    id = serializers.UUIDField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    driving_seconds = StrictIntegerField(min_value=0, max_value=10**7)
+    ignition_cycles = StrictIntegerField(min_value=0, max_value=10**5)
+    crashes = StrictIntegerField(min_value=0, max_value=10**5)
+    reboots = StrictIntegerField(min_value=0, max_value=10**5)
+    dtcs = serializers.DictField(child=StrictIntegerField(min_value=0), required=False)
+    metrics = serializers.DictField(child=serializers.FloatField(), required=False)
+
+    def validate(self, data):
+        if data["end"] <= data["start"]:
+            raise serializers.ValidationError({"end": "A window ends after it starts."})
+        if len(data.get("dtcs", {})) > 200 or len(data.get("metrics", {})) > 200:
+            raise serializers.ValidationError("At most 200 DTCs and 200 metrics per window.")
+        return data
+
+
+class HealthBatchSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    windows = HealthWindowSerializer(
+        many=True, allow_empty=False, max_length=settings.OTA_MAX_TELEMETRY_BATCH
+    )
+
+
+INGESTED = inline_serializer(
+    "Ingested", {"accepted": serializers.IntegerField(), "duplicates": serializers.IntegerField()}
+)
+
+
+class EventsApi(VehicleApiView):
+    max_body_bytes = 1024 * 1024
+
+    @extend_schema(operation_id="vehicle_events", request=EventBatchSerializer, responses=INGESTED)
+    def post(self, request: Request, vin: str) -> Response:
+        batch = EventBatchSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        result = events_ingest(vehicle=request.auth, events=batch.validated_data["events"])
+        return Response({"accepted": result.accepted, "duplicates": result.duplicates})
+
+
+class HealthApi(VehicleApiView):
+    max_body_bytes = 1024 * 1024
+
+    @extend_schema(operation_id="vehicle_health", request=HealthBatchSerializer, responses=INGESTED)
+    def post(self, request: Request, vin: str) -> Response:
+        batch = HealthBatchSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        result = health_ingest(vehicle=request.auth, windows=batch.validated_data["windows"])
+        return Response({"accepted": result.accepted, "duplicates": result.duplicates})
+
+
+# --- channel ----------------------------------------------------------------------------------
+
+
+class ChannelInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    channel = StrictCharField(max_length=40)
+    consent = ConsentSerializer(required=False)
+
+
+class VehicleChannelApi(VehicleApiView):
+    @extend_schema(
+        operation_id="vehicle_channel",
+        request=ChannelInputSerializer,
+        responses=VehicleSelfOutputSerializer,
+    )
+    def put(self, request: Request, vin: str) -> Response:
+        data = ChannelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent = data.validated_data.get("consent") or {}
+        vehicle = vehicle_channel_set(
+            vehicle=request.auth,
+            channel_name=data.validated_data["channel"],
+            via=ChangeVia.VEHICLE,
+            consent_by=consent.get("by") or "driver",
+            terms_version=consent.get("terms_version", ""),
+        )
         return Response(VehicleSelfOutputSerializer(vehicle).data)
+
+
+# --- Director metadata ------------------------------------------------------------------------
+
+
+class DirectorMetadataApi(VehicleApiView):
+    """This vehicle's Director metadata, exact bytes. The root is shared by every vehicle."""
+
+    @extend_schema(
+        operation_id="vehicle_director_metadata", responses={(200, "application/json"): bytes}
+    )
+    def get(self, request: Request, vin: str, filename: str):
+        if filename == "timestamp.json" and director_is_stale(vin=vin):
+            # Keep a vehicle that has not sent a manifest lately from seeing expired metadata.
+            with transaction.atomic():
+                vehicle = (
+                    Vehicle.objects.select_for_update()
+                    .select_related("channel")
+                    .get(pk=request.auth.pk)
+                )
+                director_refresh(vehicle=vehicle)
+        scope = "" if filename.endswith("root.json") else vin
+        return metadata_response(Repo.DIRECTOR, filename, scope)

@@ -8,233 +8,535 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rollouts', '0002_default_channels'),
-        ('signing', '0001_initial'),
+        ("rollouts", "0002_default_channels"),
+        ("signing", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ecu',
-            name='installed_at',
+            model_name="ecu",
+            name="installed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='ecu',
-            name='installed_bundle',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='signing.bundle'),
+            model_name="ecu",
+            name="installed_bundle",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="signing.bundle",
+            ),
         ),
         migrations.AddField(
-            model_name='ecu',
-            name='installed_length',
+            model_name="ecu",
+            name="installed_length",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='ecu',
-            name='installed_path',
+            model_name="ecu",
+            name="installed_path",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='ecu',
-            name='installed_sha256',
+            model_name="ecu",
+            name="installed_sha256",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='vehicle',
-            name='director_fingerprint',
+            model_name="vehicle",
+            name="director_fingerprint",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='vehicle',
-            name='director_targets_version',
+            model_name="vehicle",
+            name="director_targets_version",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='vehicle',
-            name='report_counter',
+            model_name="vehicle",
+            name="report_counter",
             field=models.BigIntegerField(default=-1),
         ),
         migrations.CreateModel(
-            name='ChannelChange',
+            name="ChannelChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('via', models.CharField(choices=[('vehicle', 'Driver in the vehicle'), ('api', 'Management API (e.g. companion app)'), ('admin', 'Staff in the admin')], max_length=16)),
-                ('consent_by', models.CharField(blank=True, max_length=150)),
-                ('terms_version', models.CharField(blank=True, max_length=40)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('from_channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rollouts.channel')),
-                ('to_channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rollouts.channel')),
-                ('vehicle', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='channel_changes', to='rollouts.vehicle')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "via",
+                    models.CharField(
+                        choices=[
+                            ("vehicle", "Driver in the vehicle"),
+                            ("api", "Management API (e.g. companion app)"),
+                            ("admin", "Staff in the admin"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("consent_by", models.CharField(blank=True, max_length=150)),
+                ("terms_version", models.CharField(blank=True, max_length=40)),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "from_channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rollouts.channel",
+                    ),
+                ),
+                (
+                    "to_channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="rollouts.channel",
+                    ),
+                ),
+                (
+                    "vehicle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="channel_changes",
+                        to="rollouts.vehicle",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ManifestProblem',
+            name="ManifestProblem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ecu_serial', models.CharField(blank=True, max_length=64)),
-                ('code', models.CharField(max_length=40)),
-                ('detail', models.TextField(blank=True)),
-                ('report_counter', models.BigIntegerField(null=True)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('vehicle', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='manifest_problems', to='rollouts.vehicle')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ecu_serial", models.CharField(blank=True, max_length=64)),
+                ("code", models.CharField(max_length=40)),
+                ("detail", models.TextField(blank=True)),
+                ("report_counter", models.BigIntegerField(null=True)),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "vehicle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="manifest_problems",
+                        to="rollouts.vehicle",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Release',
+            name="Release",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=64, unique=True)),
-                ('notes', models.TextField(blank=True)),
-                ('model_names', models.JSONField(blank=True, default=list)),
-                ('regions', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('approved', 'Approved')], default='draft', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.CharField(max_length=64, unique=True)),
+                ("notes", models.TextField(blank=True)),
+                ("model_names", models.JSONField(blank=True, default=list)),
+                ("regions", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("approved", "Approved")],
+                        default="draft",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'permissions': [('approve_release', 'Can approve releases made by someone else')],
+                "ordering": ["-created_at"],
+                "permissions": [("approve_release", "Can approve releases made by someone else")],
             },
         ),
         migrations.CreateModel(
-            name='HealthWindow',
+            name="HealthWindow",
             fields=[
-                ('id', models.UUIDField(primary_key=True, serialize=False)),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('driving_seconds', models.PositiveIntegerField()),
-                ('ignition_cycles', models.PositiveIntegerField()),
-                ('crashes', models.PositiveIntegerField()),
-                ('reboots', models.PositiveIntegerField()),
-                ('dtcs', models.JSONField(blank=True, default=dict)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('installed', models.JSONField(blank=True, default=dict)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('vehicle', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='health_windows', to='rollouts.vehicle')),
-                ('release', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rollouts.release')),
+                ("id", models.UUIDField(primary_key=True, serialize=False)),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                ("driving_seconds", models.PositiveIntegerField()),
+                ("ignition_cycles", models.PositiveIntegerField()),
+                ("crashes", models.PositiveIntegerField()),
+                ("reboots", models.PositiveIntegerField()),
+                ("dtcs", models.JSONField(blank=True, default=dict)),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("installed", models.JSONField(blank=True, default=dict)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "vehicle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_windows",
+                        to="rollouts.vehicle",
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rollouts.release",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-start'],
+                "ordering": ["-start"],
             },
         ),
         migrations.CreateModel(
-            name='Rollout',
+            name="Rollout",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('regions', models.JSONField(blank=True, default=list)),
-                ('model_names', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('approved', 'Approved'), ('running', 'Running'), ('paused', 'Paused'), ('completed', 'Completed'), ('halted', 'Halted'), ('aborted', 'Aborted')], default='draft', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('gate_override_reason', models.TextField(blank=True)),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rollouts', to='rollouts.channel')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('gate_overridden_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rollouts', to='rollouts.release')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("regions", models.JSONField(blank=True, default=list)),
+                ("model_names", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("approved", "Approved"),
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("completed", "Completed"),
+                            ("halted", "Halted"),
+                            ("aborted", "Aborted"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("gate_override_reason", models.TextField(blank=True)),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rollouts",
+                        to="rollouts.channel",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "gate_overridden_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rollouts",
+                        to="rollouts.release",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'permissions': [('approve_rollout', 'Can approve rollouts made by someone else'), ('override_promotion_gate', 'Can start a release that skipped a channel')],
+                "ordering": ["-created_at"],
+                "permissions": [
+                    ("approve_rollout", "Can approve rollouts made by someone else"),
+                    ("override_promotion_gate", "Can start a release that skipped a channel"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('status', models.CharField(choices=[('offered', 'Offered'), ('downloading', 'Downloading'), ('installing', 'Installing'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('timed_out', 'Timed Out'), ('retracted', 'Retracted'), ('reverted', 'Reverted')], default='offered', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('vehicle', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='rollouts.vehicle')),
-                ('rollout', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='rollouts.rollout')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("offered", "Offered"),
+                            ("downloading", "Downloading"),
+                            ("installing", "Installing"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("timed_out", "Timed Out"),
+                            ("retracted", "Retracted"),
+                            ("reverted", "Reverted"),
+                        ],
+                        default="offered",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "vehicle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="rollouts.vehicle",
+                    ),
+                ),
+                (
+                    "rollout",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="rollouts.rollout",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='VehicleManifest',
+            name="VehicleManifest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('report_counter', models.BigIntegerField()),
-                ('body', models.JSONField()),
-                ('received_at', models.DateTimeField()),
-                ('vehicle', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='manifest', to='rollouts.vehicle')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("report_counter", models.BigIntegerField()),
+                ("body", models.JSONField()),
+                ("received_at", models.DateTimeField()),
+                (
+                    "vehicle",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="manifest",
+                        to="rollouts.vehicle",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='InstalledChange',
+            name="InstalledChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ecu_serial', models.CharField(max_length=64)),
-                ('from_path', models.CharField(blank=True, max_length=200)),
-                ('to_path', models.CharField(blank=True, max_length=200)),
-                ('to_sha256', models.CharField(blank=True, max_length=64)),
-                ('report_counter', models.BigIntegerField()),
-                ('at', models.DateTimeField()),
-                ('to_bundle', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='signing.bundle')),
-                ('vehicle', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='installed_changes', to='rollouts.vehicle')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ecu_serial", models.CharField(max_length=64)),
+                ("from_path", models.CharField(blank=True, max_length=200)),
+                ("to_path", models.CharField(blank=True, max_length=200)),
+                ("to_sha256", models.CharField(blank=True, max_length=64)),
+                ("report_counter", models.BigIntegerField()),
+                ("at", models.DateTimeField()),
+                (
+                    "to_bundle",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="signing.bundle",
+                    ),
+                ),
+                (
+                    "vehicle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="installed_changes",
+                        to="rollouts.vehicle",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['vehicle', '-at'], name='rollouts_in_vehicle_aeba74_idx')],
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(fields=["vehicle", "-at"], name="rollouts_in_vehicle_aeba74_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='InstallEvent',
+            name="InstallEvent",
             fields=[
-                ('id', models.UUIDField(primary_key=True, serialize=False)),
-                ('correlation_id', models.CharField(blank=True, max_length=64)),
-                ('ecu_serial', models.CharField(blank=True, max_length=64)),
-                ('type', models.CharField(choices=[('download_started', 'Download Started'), ('download_completed', 'Download Completed'), ('download_failed', 'Download Failed'), ('verification_failed', 'Verification Failed'), ('install_deferred', 'Install Deferred'), ('install_started', 'Install Started'), ('install_succeeded', 'Install Succeeded'), ('install_failed', 'Install Failed'), ('rollback_succeeded', 'Rollback Succeeded'), ('rollback_failed', 'Rollback Failed')], max_length=24)),
-                ('at', models.DateTimeField()),
-                ('error_code', models.CharField(blank=True, max_length=64)),
-                ('detail', models.TextField(blank=True)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('assignment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='rollouts.assignment')),
-                ('vehicle', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='rollouts.vehicle')),
+                ("id", models.UUIDField(primary_key=True, serialize=False)),
+                ("correlation_id", models.CharField(blank=True, max_length=64)),
+                ("ecu_serial", models.CharField(blank=True, max_length=64)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("download_started", "Download Started"),
+                            ("download_completed", "Download Completed"),
+                            ("download_failed", "Download Failed"),
+                            ("verification_failed", "Verification Failed"),
+                            ("install_deferred", "Install Deferred"),
+                            ("install_started", "Install Started"),
+                            ("install_succeeded", "Install Succeeded"),
+                            ("install_failed", "Install Failed"),
+                            ("rollback_succeeded", "Rollback Succeeded"),
+                            ("rollback_failed", "Rollback Failed"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                ("error_code", models.CharField(blank=True, max_length=64)),
+                ("detail", models.TextField(blank=True)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "assignment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="events",
+                        to="rollouts.assignment",
+                    ),
+                ),
+                (
+                    "vehicle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="rollouts.vehicle",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at'],
-                'indexes': [models.Index(fields=['vehicle', '-at'], name='rollouts_in_vehicle_18385e_idx')],
+                "ordering": ["-at"],
+                "indexes": [
+                    models.Index(fields=["vehicle", "-at"], name="rollouts_in_vehicle_18385e_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReleaseBundle',
+            name="ReleaseBundle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hardware_id', models.CharField(max_length=64)),
-                ('requires', models.JSONField(blank=True, default=dict)),
-                ('bundle', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='signing.bundle')),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='rollouts.release')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hardware_id", models.CharField(max_length=64)),
+                ("requires", models.JSONField(blank=True, default=dict)),
+                (
+                    "bundle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="signing.bundle",
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="rollouts.release",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('release', 'hardware_id'), name='release_one_bundle_per_hardware')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("release", "hardware_id"), name="release_one_bundle_per_hardware"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='rollout',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['aborted']), _negated=True), fields=('release', 'channel'), name='rollout_one_live_per_release_channel'),
+            model_name="rollout",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["aborted"]), _negated=True),
+                fields=("release", "channel"),
+                name="rollout_one_live_per_release_channel",
+            ),
         ),
         migrations.AddIndex(
-            model_name='assignment',
-            index=models.Index(fields=['vehicle', 'status'], name='rollouts_as_vehicle_38be88_idx'),
+            model_name="assignment",
+            index=models.Index(fields=["vehicle", "status"], name="rollouts_as_vehicle_38be88_idx"),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.UniqueConstraint(fields=('rollout', 'vehicle'), name='assignment_one_per_vehicle'),
+            model_name="assignment",
+            constraint=models.UniqueConstraint(
+                fields=("rollout", "vehicle"), name="assignment_one_per_vehicle"
+            ),
         ),
     ]

@@ -1,0 +1,318 @@
+"""Management API for releases and rollouts."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ota.errors import NotFound
+from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
+from rollouts.errors import UnknownChannel
+from rollouts.models import Channel, Release, Rollout
+from rollouts.selectors import rollout_counts
+from rollouts.services import releases as release_services
+from rollouts.services import rollouts as rollout_services
+
+
+class ReleaseNotFound(NotFound):
+    code = "release_not_found"
+    message = "No release has this id."
+
+
+class RolloutNotFound(NotFound):
+    code = "rollout_not_found"
+    message = "No rollout has this id."
+
+
+class ReleaseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    version = StrictCharField(max_length=64)
+    notes = StrictCharField(allow_blank=True, required=False, default="", max_length=20000)
+    bundles = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=64
+    )
+    requires = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField(min_value=0)),
+        required=False,
+        help_text="Per bundle id, e.g. {\"7\": {\"bms-v2\": 205}}: a bms-v2 ECU at counter 205+.",
+    )
+    models = serializers.ListField(
+        child=StrictCharField(max_length=64), required=False, default=list
+    )
+    regions = serializers.ListField(
+        child=StrictCharField(max_length=16), required=False, default=list
+    )
+
+    def validate_requires(self, value):
+        try:
+            return {int(key): requirement for key, requirement in value.items()}
+        except ValueError:
+            raise serializers.ValidationError("Keys are bundle ids.") from None
+
+
+class ReleaseOutputSerializer(serializers.ModelSerializer):
+    bundles = serializers.SerializerMethodField()
+    models = serializers.ListField(source="model_names")
+    created_by = serializers.CharField(source="created_by.username")
+    approved_by = serializers.CharField(source="approved_by.username", default=None)
+
+    class Meta:
+        model = Release
+        fields = [
+            "id",
+            "version",
+            "notes",
+            "status",
+            "bundles",
+            "models",
+            "regions",
+            "created_by",
+            "created_at",
+            "approved_by",
+            "approved_at",
+        ]
+
+    def get_bundles(self, release: Release) -> list[dict]:
+        return [
+            {
+                "id": item.bundle_id,
+                "path": item.bundle.path,
+                "hardware_id": item.hardware_id,
+                "release_counter": item.bundle.release_counter,
+                "requires": item.requires,
+            }
+            for item in release.items.all()
+        ]
+
+
+def _release(release_id: int) -> Release:
+    release = Release.objects.prefetch_related("items__bundle").filter(pk=release_id).first()
+    if release is None:
+        raise ReleaseNotFound(detail={"id": release_id})
+    return release
+
+
+class ReleaseCollectionApi(APIView):
+    required_permissions = {"GET": ("rollouts.view_release",), "POST": ("rollouts.add_release",)}
+
+    @extend_schema(operation_id="releases_list", responses=ReleaseOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        releases = Release.objects.prefetch_related("items__bundle").select_related(
+            "created_by", "approved_by"
+        )[:200]
+        return Response(ReleaseOutputSerializer(releases, many=True).data)
+
+    @extend_schema(
+        operation_id="releases_create",
+        request=ReleaseInputSerializer,
+        responses={201: ReleaseOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = ReleaseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        spec = release_services.ReleaseSpec(
+            version=data.validated_data["version"],
+            notes=data.validated_data["notes"],
+            bundle_ids=data.validated_data["bundles"],
+            requires=data.validated_data.get("requires", {}),
+            models=data.validated_data["models"],
+            regions=data.validated_data["regions"],
+        )
+        release = release_services.release_create(spec=spec, actor=request.user)
+        return Response(
+            ReleaseOutputSerializer(_release(release.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ReleaseDetailApi(APIView):
+    required_permissions = ("rollouts.view_release",)
+
+    @extend_schema(operation_id="releases_get", responses=ReleaseOutputSerializer)
+    def get(self, request: Request, release_id: int) -> Response:
+        return Response(ReleaseOutputSerializer(_release(release_id)).data)
+
+
+class ReleaseApproveApi(APIView):
+    required_permissions = ("rollouts.approve_release",)
+
+    @extend_schema(operation_id="releases_approve", request=None, responses=ReleaseOutputSerializer)
+    def post(self, request: Request, release_id: int) -> Response:
+        release = release_services.release_approve(release=_release(release_id), actor=request.user)
+        return Response(ReleaseOutputSerializer(_release(release.pk)).data)
+
+
+# --- rollouts ---------------------------------------------------------------------------------
+
+
+class RolloutInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    release = serializers.IntegerField(min_value=1)
+    channel = StrictCharField(max_length=40)
+    regions = serializers.ListField(
+        child=StrictCharField(max_length=16), required=False, default=list
+    )
+    models = serializers.ListField(
+        child=StrictCharField(max_length=64), required=False, default=list
+    )
+
+
+class RolloutOutputSerializer(serializers.ModelSerializer):
+    release = serializers.PrimaryKeyRelatedField(read_only=True)
+    release_version = serializers.CharField(source="release.version")
+    channel = serializers.CharField(source="channel.name")
+    models = serializers.ListField(source="model_names")
+    stage_index = serializers.SerializerMethodField()
+    stages = serializers.SerializerMethodField()
+    halt_reason = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Rollout
+        fields = [
+            "id",
+            "status",
+            "release",
+            "release_version",
+            "channel",
+            "regions",
+            "models",
+            "stage_index",
+            "stages",
+            "halt_reason",
+            "gate_override_reason",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_stage_index(self, rollout: Rollout) -> int:
+        return 0
+
+    def get_stages(self, rollout: Rollout) -> list[dict]:
+        # All at once, one stage: staged plans arrive with the staged-rollout work.
+        return [{"percent": 100, "counts": rollout_counts(rollout=rollout)}]
+
+    def get_halt_reason(self, rollout: Rollout) -> dict | None:
+        return None
+
+
+def _rollout(rollout_id: int) -> Rollout:
+    rollout = Rollout.objects.select_related("release", "channel").filter(pk=rollout_id).first()
+    if rollout is None:
+        raise RolloutNotFound(detail={"id": rollout_id})
+    return rollout
+
+
+class RolloutCollectionApi(APIView):
+    required_permissions = {"GET": ("rollouts.view_rollout",), "POST": ("rollouts.add_rollout",)}
+
+    @extend_schema(operation_id="rollouts_list", responses=RolloutOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        rollouts = Rollout.objects.select_related("release", "channel")[:200]
+        return Response(RolloutOutputSerializer(rollouts, many=True).data)
+
+    @extend_schema(
+        operation_id="rollouts_create",
+        request=RolloutInputSerializer,
+        responses={201: RolloutOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = RolloutInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        channel = Channel.objects.filter(name=data.validated_data["channel"]).first()
+        if channel is None:
+            raise UnknownChannel(detail={"channels": [data.validated_data["channel"]]})
+        rollout = rollout_services.rollout_create(
+            release=_release(data.validated_data["release"]),
+            channel=channel,
+            actor=request.user,
+            regions=data.validated_data["regions"],
+            models=data.validated_data["models"],
+        )
+        return Response(
+            RolloutOutputSerializer(_rollout(rollout.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class RolloutDetailApi(APIView):
+    required_permissions = ("rollouts.view_rollout",)
+
+    @extend_schema(operation_id="rollouts_get", responses=RolloutOutputSerializer)
+    def get(self, request: Request, rollout_id: int) -> Response:
+        return Response(RolloutOutputSerializer(_rollout(rollout_id)).data)
+
+
+class ActionInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    reason = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
+    override_reason = StrictCharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="start only: why the promotion gate may be skipped",
+    )
+
+
+ACTIONS = {
+    "approve": (
+        ("rollouts.approve_rollout",),
+        lambda r, u, d: rollout_services.rollout_approve(rollout=r, actor=u),
+    ),
+    "start": (
+        ("rollouts.change_rollout",),
+        lambda r, u, d: rollout_services.rollout_start(
+            rollout=r, actor=u, override_reason=d["override_reason"]
+        ),
+    ),
+    "pause": (
+        ("rollouts.change_rollout",),
+        lambda r, u, d: rollout_services.rollout_pause(rollout=r, actor=u, reason=d["reason"]),
+    ),
+    "resume": (
+        ("rollouts.change_rollout",),
+        lambda r, u, d: rollout_services.rollout_resume(rollout=r, actor=u, reason=d["reason"]),
+    ),
+    "advance": (
+        ("rollouts.change_rollout",),
+        lambda r, u, d: rollout_services.rollout_advance(rollout=r, actor=u, reason=d["reason"]),
+    ),
+    "halt": (
+        ("rollouts.change_rollout",),
+        lambda r, u, d: rollout_services.rollout_halt(rollout=r, actor=u, reason=d["reason"]),
+    ),
+    "abort": (
+        ("rollouts.change_rollout",),
+        lambda r, u, d: rollout_services.rollout_abort(rollout=r, actor=u, reason=d["reason"]),
+    ),
+}
+
+
+class RolloutActionApi(APIView):
+    """POST /manage/rollouts/{id}/{action}: one service call per action."""
+
+    action_name = ""
+
+    @property
+    def required_permissions(self):
+        return ACTIONS[self.action_name][0]
+
+    def act(self, request: Request, rollout_id: int) -> Response:
+        data = ActionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rollout = ACTIONS[self.action_name][1](
+            _rollout(rollout_id), request.user, data.validated_data
+        )
+        return Response(RolloutOutputSerializer(_rollout(rollout.pk)).data)
+
+
+def rollout_action_view(name: str):
+    @extend_schema(
+        operation_id=f"rollouts_{name}",
+        request=ActionInputSerializer,
+        responses=RolloutOutputSerializer,
+    )
+    def post(self, request: Request, rollout_id: int) -> Response:
+        return self.act(request, rollout_id)
+
+    view = type(
+        f"Rollout{name.title()}Api", (RolloutActionApi,), {"action_name": name, "post": post}
+    )
+    return view.as_view()

@@ -1,0 +1,201 @@
+"""Vehicle version manifests: verify every signature, record what changed, decide, answer."""
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from securesystemslib.exceptions import UnverifiedSignatureError
+from securesystemslib.formats import encode_canonical
+from securesystemslib.signer import Signature, SSlibKey
+
+from ota.errors import Conflict, Unprocessable
+from rollouts.models import (
+    Assignment,
+    AssignmentStatus,
+    Ecu,
+    InstalledChange,
+    ManifestProblem,
+    Vehicle,
+    VehicleManifest,
+)
+from rollouts.models.rollouts import FINISHED
+from rollouts.services.director import candidate, director_refresh, vehicle_state
+from rollouts.targeting import release_targets
+from signing.models import Bundle, BundleStatus
+
+logger = logging.getLogger(__name__)
+
+
+class CounterReplayed(Conflict):
+    code = "counter_replayed"
+    message = "The manifest's report counter is not higher than the last one accepted."
+
+
+class SignatureInvalid(Unprocessable):
+    code = "signature_invalid"
+    message = "The primary ECU's signature over the manifest does not verify."
+
+
+class UnknownEcu(Unprocessable):
+    code = "unknown_ecu"
+    message = "The manifest names an ECU that is not registered for this vehicle."
+
+
+class ManifestVinMismatch(Unprocessable):
+    code = "manifest_vin_mismatch"
+    message = "The manifest is signed for another VIN."
+
+
+@dataclass(frozen=True)
+class ManifestAnswer:
+    poll_after: int
+    director_targets_version: int
+    dropped_reports: list[str]
+
+
+def signature_verifies(ecu: Ecu, signed: dict, signatures: list[dict]) -> bool:
+    """TUF-style: a hex signature by the ECU's registered key over canonical JSON of `signed`."""
+    try:
+        payload = encode_canonical(signed).encode("utf-8")
+    except Exception:
+        return False
+    key = SSlibKey.from_dict(ecu.keyid, dict(ecu.public_key))
+    for entry in signatures:
+        if entry.get("keyid") != ecu.keyid:
+            continue
+        try:
+            key.verify_signature(Signature(ecu.keyid, str(entry.get("sig", ""))), payload)
+            return True
+        except (UnverifiedSignatureError, ValueError):
+            return False
+    return False
+
+
+@transaction.atomic
+def vehicle_manifest_receive(
+    *, vehicle: Vehicle, manifest: dict[str, Any], now: datetime | None = None
+) -> ManifestAnswer:
+    """Accept a manifest (or refuse it whole, changing nothing) and decide what comes next."""
+    now = now or timezone.now()
+    # One manifest per vehicle at a time: the counter check and the decision must not race.
+    vehicle = Vehicle.objects.select_for_update().select_related("channel").get(pk=vehicle.pk)
+    signed, signatures = manifest["signed"], manifest["signatures"]
+    ecus = {ecu.serial: ecu for ecu in vehicle.ecus.select_related("installed_bundle")}
+
+    if signed["vin"] != vehicle.vin:
+        raise ManifestVinMismatch(detail={"vin": signed["vin"]})
+    primary = ecus.get(signed["primary_ecu_serial"])
+    if primary is None or not primary.primary:
+        raise UnknownEcu(detail={"ecu_serial": signed["primary_ecu_serial"], "role": "primary"})
+    unknown = sorted(set(signed["ecu_version_reports"]) - ecus.keys())
+    if unknown:
+        raise UnknownEcu(detail={"ecu_serials": unknown})
+    if not signature_verifies(primary, signed, signatures):
+        logger.warning("Manifest from %s refused: bad primary signature", vehicle.vin)
+        raise SignatureInvalid(detail={"ecu_serial": primary.serial, "keyid": primary.keyid})
+    counter = signed["report_counter"]
+    if counter <= vehicle.report_counter:
+        raise CounterReplayed(detail={"report_counter": counter, "last": vehicle.report_counter})
+
+    dropped = []
+    for serial, report in signed["ecu_version_reports"].items():
+        problem = _report_problem(ecus[serial], report)
+        if problem:
+            dropped.append(serial)
+            ManifestProblem.objects.create(
+                vehicle=vehicle,
+                ecu_serial=serial,
+                code=problem,
+                report_counter=counter,
+                detail="ECU report dropped; its installed image was not recorded.",
+            )
+            continue
+        _record_installed(vehicle, ecus[serial], report["signed"]["installed_image"], counter, now)
+
+    Vehicle.objects.filter(pk=vehicle.pk).update(report_counter=counter)
+    VehicleManifest.objects.update_or_create(
+        vehicle=vehicle, defaults={"report_counter": counter, "body": manifest, "received_at": now}
+    )
+    _settle_assignments(vehicle, now)
+    version = director_refresh(vehicle=vehicle, now=now)
+    return ManifestAnswer(_poll_after(pending=_has_pending(vehicle)), version, dropped)
+
+
+def _report_problem(ecu: Ecu, report: dict) -> str:
+    signed = report["signed"]
+    if signed.get("ecu_serial") != ecu.serial:
+        return "report_serial_mismatch"
+    if signed.get("hardware_id") != ecu.hardware_id:
+        return "hardware_id_mismatch"
+    if not signature_verifies(ecu, signed, report["signatures"]):
+        return "ecu_signature_invalid"
+    return ""
+
+
+def _record_installed(vehicle: Vehicle, ecu: Ecu, image: dict, counter: int, now: datetime):
+    path = image["filepath"]
+    sha256 = image["fileinfo"]["hashes"].get("sha256", "")
+    if path == ecu.installed_path and sha256 == ecu.installed_sha256:
+        return  # unchanged: history keeps changes, not polls
+    # A published bundle with this path and hash, or an image we do not know (counter 0).
+    bundle = Bundle.objects.filter(path=path, sha256=sha256, status=BundleStatus.PUBLISHED).first()
+    InstalledChange.objects.create(
+        vehicle=vehicle,
+        ecu_serial=ecu.serial,
+        from_path=ecu.installed_path,
+        to_path=path,
+        to_sha256=sha256,
+        to_bundle=bundle,
+        report_counter=counter,
+        at=now,
+    )
+    ecu.installed_path, ecu.installed_sha256 = path, sha256
+    ecu.installed_length = image["fileinfo"]["length"]
+    ecu.installed_bundle, ecu.installed_at = bundle, now
+    ecu.save(
+        update_fields=[
+            "installed_path",
+            "installed_sha256",
+            "installed_length",
+            "installed_bundle",
+            "installed_at",
+        ]
+    )
+
+
+def _settle_assignments(vehicle: Vehicle, now: datetime) -> None:
+    """An unfinished assignment whose release is now fully installed has succeeded."""
+    open_assignments = (
+        Assignment.objects.filter(vehicle=vehicle)
+        .exclude(status__in=FINISHED)
+        .select_related("rollout__release")
+        .prefetch_related("rollout__release__items__bundle")
+    )
+    state = vehicle_state(vehicle)
+    for assignment in open_assignments:
+        offer = candidate(assignment.rollout)
+        installed = all(
+            ecu.installed_sha256 == bundle.sha256
+            for bundle in offer.bundles
+            for ecu in state.ecus
+            if ecu.hardware_id == bundle.hardware_id
+        )
+        if installed and not release_targets(state, offer):
+            Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
+                status=AssignmentStatus.SUCCEEDED, finished_at=now
+            )
+
+
+def _has_pending(vehicle: Vehicle) -> bool:
+    return Assignment.objects.filter(vehicle=vehicle).exclude(status__in=FINISHED).exists()
+
+
+def _poll_after(*, pending: bool) -> int:
+    """Seconds until the next poll, spread by ±20% jitter so a fleet does not poll in step."""
+    base = settings.OTA_POLL_PENDING_SECONDS if pending else settings.OTA_POLL_IDLE_SECONDS
+    return max(1, round(base * random.uniform(0.8, 1.2)))  # noqa: S311 - jitter, not secrecy

@@ -1,0 +1,101 @@
+"""Releases: created by one person, approved by another, immutable once approved."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from ota.errors import Conflict, Forbidden, Malformed, Unprocessable
+from rollouts.models import Release, ReleaseBundle, ReleaseStatus
+from signing.models import Bundle, BundleStatus
+
+
+class ReleaseExists(Conflict):
+    code = "release_exists"
+    message = "A release with this version exists already."
+
+
+class BundleNotPublished(Unprocessable):
+    code = "bundle_not_published"
+    message = "A release may only name bundles published in the Image repository."
+
+
+class TwoBundlesForOneHardware(Malformed):
+    code = "duplicate_hardware_id"
+    message = "A release holds at most one bundle per hardware id."
+
+
+class OwnApproval(Forbidden):
+    code = "own_approval"
+    message = "Approval must come from someone other than the author (four eyes)."
+
+
+class ReleaseStateConflict(Conflict):
+    code = "release_state_conflict"
+    message = "The release is not in a state that allows this."
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    version: str
+    notes: str
+    bundle_ids: list[int]
+    requires: dict[int, dict[str, int]] = field(default_factory=dict)  # by bundle id
+    models: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def release_create(*, spec: ReleaseSpec, actor: Any) -> Release:
+    bundles = list(Bundle.objects.filter(pk__in=spec.bundle_ids))
+    missing = sorted(set(spec.bundle_ids) - {b.pk for b in bundles})
+    unpublished = sorted(b.pk for b in bundles if b.status != BundleStatus.PUBLISHED)
+    if missing or unpublished:
+        raise BundleNotPublished(detail={"missing": missing, "unpublished": unpublished})
+    hardware = [b.hardware_id for b in bundles]
+    repeated = sorted({h for h in hardware if hardware.count(h) > 1})
+    if repeated:
+        raise TwoBundlesForOneHardware(detail={"hardware_ids": repeated})
+    try:
+        with transaction.atomic():
+            release = Release.objects.create(
+                version=spec.version,
+                notes=spec.notes,
+                model_names=spec.models,
+                regions=spec.regions,
+                created_by=actor,
+            )
+    except IntegrityError:
+        raise ReleaseExists(detail={"version": spec.version}) from None
+    ReleaseBundle.objects.bulk_create(
+        ReleaseBundle(
+            release=release,
+            bundle=b,
+            hardware_id=b.hardware_id,
+            requires=spec.requires.get(b.pk, {}),
+        )
+        for b in bundles
+    )
+    audit_record(
+        actor=actor,
+        action="release.created",
+        target=release,
+        data={"bundles": [b.path for b in bundles]},
+    )
+    return release
+
+
+@transaction.atomic
+def release_approve(*, release: Release, actor: Any) -> Release:
+    if release.created_by_id == actor.pk:
+        raise OwnApproval(detail={"author": release.created_by.get_username()})
+    updated = Release.objects.filter(pk=release.pk, status=ReleaseStatus.DRAFT).update(
+        status=ReleaseStatus.APPROVED, approved_by=actor, approved_at=timezone.now()
+    )
+    if updated != 1:
+        raise ReleaseStateConflict(detail={"status": release.status, "wanted": "approved"})
+    audit_record(actor=actor, action="release.approved", target=release)
+    release.refresh_from_db()
+    return release

@@ -1,0 +1,151 @@
+"""The rollout lifecycle: explicit transitions, each a conditional update with an audit row."""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from ota.errors import Conflict, Forbidden, Malformed
+from rollouts.models import Channel, Release, ReleaseStatus, Rollout, RolloutStatus
+from rollouts.models.rollouts import ROLLOUT_TRANSITIONS
+from rollouts.services.releases import OwnApproval
+
+
+class RolloutStateConflict(Conflict):
+    code = "rollout_state_conflict"
+    message = "The rollout is not in a state that allows this."
+
+
+class ReleaseNotApproved(Conflict):
+    code = "release_not_approved"
+    message = "Only an approved release can be rolled out."
+
+
+class RolloutExists(Conflict):
+    code = "rollout_exists"
+    message = "This release already has a rollout on this channel."
+
+
+class PromotionGateClosed(Conflict):
+    code = "promotion_gate_closed"
+    message = "The release has not completed on the previous channel of the pipeline."
+
+
+class OverrideNotAllowed(Forbidden):
+    code = "override_not_allowed"
+    message = "Only an approver may let a release skip the promotion gate."
+
+
+class ReasonRequired(Malformed):
+    code = "reason_required"
+    message = "This action needs a written reason."
+
+
+@transaction.atomic
+def rollout_create(
+    *, release: Release, channel: Channel, actor: Any, regions=(), models=()
+) -> Rollout:
+    if release.status != ReleaseStatus.APPROVED:
+        raise ReleaseNotApproved(detail={"release": release.version, "status": release.status})
+    try:
+        with transaction.atomic():
+            rollout = Rollout.objects.create(
+                release=release,
+                channel=channel,
+                created_by=actor,
+                regions=list(regions),
+                model_names=list(models),
+            )
+    except IntegrityError:
+        raise RolloutExists(detail={"release": release.version, "channel": channel.name}) from None
+    audit_record(actor=actor, action="rollout.created", target=rollout)
+    return rollout
+
+
+def _transition(rollout: Rollout, to: str, *, actor: Any, reason: str = "", **fields) -> Rollout:
+    """Conditional update from the state we read; zero rows means someone else won."""
+    if to not in ROLLOUT_TRANSITIONS[rollout.status]:
+        raise RolloutStateConflict(detail={"status": rollout.status, "wanted": to})
+    updated = Rollout.objects.filter(pk=rollout.pk, status=rollout.status).update(
+        status=to, **fields
+    )
+    if updated != 1:
+        raise RolloutStateConflict(detail={"status": "changed concurrently", "wanted": to})
+    audit_record(
+        actor=actor,
+        action=f"rollout.{to}",
+        target=rollout,
+        reason=reason,
+        data={"from": rollout.status},
+    )
+    rollout.refresh_from_db()
+    return rollout
+
+
+@transaction.atomic
+def rollout_approve(*, rollout: Rollout, actor: Any) -> Rollout:
+    if rollout.created_by_id == actor.pk:
+        raise OwnApproval(detail={"author": rollout.created_by.get_username()})
+    return _transition(rollout, RolloutStatus.APPROVED, actor=actor, approved_by=actor)
+
+
+@transaction.atomic
+def rollout_start(*, rollout: Rollout, actor: Any, override_reason: str = "") -> Rollout:
+    """Start delivering. The release must have completed on the previous channel, unless an
+    approver overrides the gate with a written reason."""
+    previous = previous_channel(rollout.channel)
+    fields: dict[str, Any] = {"started_at": timezone.now()}
+    if previous is not None and not _completed_on(rollout.release, previous):
+        if not override_reason.strip():
+            raise PromotionGateClosed(
+                detail={"release": rollout.release.version, "previous_channel": previous.name}
+            )
+        if not actor.has_perm("rollouts.override_promotion_gate"):
+            raise OverrideNotAllowed()
+        fields.update(gate_override_reason=override_reason, gate_overridden_by=actor)
+    return _transition(
+        rollout, RolloutStatus.RUNNING, actor=actor, reason=override_reason, **fields
+    )
+
+
+@transaction.atomic
+def rollout_pause(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
+    return _transition(rollout, RolloutStatus.PAUSED, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def rollout_resume(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
+    if rollout.status == RolloutStatus.HALTED and not reason.strip():
+        raise ReasonRequired(detail={"action": "resume a halted rollout"})
+    return _transition(rollout, RolloutStatus.RUNNING, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def rollout_halt(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
+    return _transition(rollout, RolloutStatus.HALTED, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def rollout_abort(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
+    return _transition(
+        rollout, RolloutStatus.ABORTED, actor=actor, reason=reason, finished_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def rollout_advance(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
+    """All-at-once rollouts have a single stage: advancing past it completes the rollout."""
+    return _transition(
+        rollout, RolloutStatus.COMPLETED, actor=actor, reason=reason, finished_at=timezone.now()
+    )
+
+
+def previous_channel(channel: Channel) -> Channel | None:
+    return Channel.objects.filter(position__lt=channel.position).order_by("-position").first()
+
+
+def _completed_on(release: Release, channel: Channel) -> bool:
+    return Rollout.objects.filter(
+        release=release, channel=channel, status=RolloutStatus.COMPLETED
+    ).exists()

@@ -1,0 +1,82 @@
+"""Per-vehicle Director metadata: targets, snapshot and timestamp signed for one VIN.
+
+The root is shared by every vehicle (scope ""); everything else is scoped to the VIN. The
+rollout engine decides what a vehicle should have; this module only signs and stores it.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from tuf.api.metadata import Metadata, TargetFile, Targets
+
+from ota.errors import Conflict
+from signing import repository
+from signing.models import Repo
+from signing.models import Role as RoleName
+
+
+class DirectorRaced(Conflict):
+    code = "director_raced"
+    message = "The vehicle's Director metadata changed at the same time; poll again."
+
+
+@dataclass(frozen=True)
+class DirectorEntry:
+    path: str
+    length: int
+    sha256: str
+    sha512: str
+    ecu_serials: tuple[str, ...]
+    hardware_id: str
+    release_counter: int
+    correlation_id: str
+
+
+def director_publish_vehicle(
+    *, vin: str, entries: list[DirectorEntry], now: datetime | None = None
+) -> int:
+    """Sign new targets → snapshot → timestamp for one vehicle; returns the targets version."""
+    now = now or timezone.now()
+    previous = repository.latest(Repo.DIRECTOR, RoleName.TARGETS, vin)
+    targets = Targets(
+        version=(previous.version + 1) if previous else 1,
+        expires=repository.expiry(RoleName.TARGETS, now, vin),
+        targets={entry.path: _target_file(entry) for entry in entries},
+        # Empty targets still say whose they are.
+        unrecognized_fields={"custom": {"vin": vin}},
+    )
+    try:
+        with transaction.atomic():
+            signers = repository.role_signers(Repo.DIRECTOR, RoleName.TARGETS)
+            repository.store(Repo.DIRECTOR, repository.sign(Metadata(targets), signers), vin)
+            repository.publish_snapshot_and_timestamp(
+                Repo.DIRECTOR, targets_version=targets.version, now=now, scope=vin
+            )
+    except IntegrityError:  # another request signed this version first
+        raise DirectorRaced(detail={"vin": vin}) from None
+    return targets.version
+
+
+def director_is_stale(*, vin: str, now: datetime | None = None) -> bool:
+    """Missing, or past half its lifetime: sign again even if nothing changed."""
+    timestamp = repository.latest(Repo.DIRECTOR, RoleName.TIMESTAMP, vin)
+    return timestamp is None or repository.past_half_life(timestamp, now or timezone.now())
+
+
+def _target_file(entry: DirectorEntry) -> TargetFile:
+    return TargetFile(
+        length=entry.length,
+        hashes={"sha256": entry.sha256, "sha512": entry.sha512},
+        path=entry.path,
+        unrecognized_fields={
+            "custom": {
+                "ecu_serial": entry.ecu_serials[0],
+                "ecu_serials": list(entry.ecu_serials),
+                "hardware_id": entry.hardware_id,
+                "release_counter": entry.release_counter,
+                "correlation_id": entry.correlation_id,
+            }
+        },
+    )
