@@ -34,7 +34,7 @@ class ReleaseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     requires = serializers.DictField(
         child=serializers.DictField(child=serializers.IntegerField(min_value=0)),
         required=False,
-        help_text="Per bundle id, e.g. {\"7\": {\"bms-v2\": 205}}: a bms-v2 ECU at counter 205+.",
+        help_text='Per bundle id, e.g. {"7": {"bms-v2": 205}}: a bms-v2 ECU at counter 205+.',
     )
     models = serializers.ListField(
         child=StrictCharField(max_length=64), required=False, default=list
