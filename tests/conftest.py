@@ -1,4 +1,7 @@
 import contextlib
+import hashlib
+import io
+import os
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -8,6 +11,9 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from rollouts.models import Ecu, Vehicle, VehicleToken
 from rollouts.roles import APPROVER, RELEASE_ENGINEER
+from signing import repository
+from signing.models import Repo
+from signing.services.bundles import BundleSpec, bundle_ingest_file, bundle_publish
 from tests.factories import vehicle_payload
 
 
@@ -164,3 +170,68 @@ def s3_regions(settings, moto_endpoint, aws_credentials):
     settings.STORAGES = storages
     settings.OTA_S3_HOME_REGION = "US"
     return buckets, client
+
+
+@pytest.fixture
+def repos(db):
+    """Both repositories initialised with local keys, as `ota_init` does."""
+    repository.repository_initialize(repo=Repo.IMAGE)
+    repository.repository_initialize(repo=Repo.DIRECTOR)
+
+
+@pytest.fixture
+def publish(repos):
+    """Upload and publish a bundle through the services; returns (bundle, bytes)."""
+    counter = iter(range(100, 10_000))
+
+    def publish_one(data: bytes | None = None, *, path: str | None = None, hardware_id="hu-gen7"):
+        data = data if data is not None else os.urandom(200_000)
+        number = next(counter)
+        spec = BundleSpec(
+            path=path or f"{hardware_id}/image-{number}.bin",
+            hardware_id=hardware_id,
+            version=f"7.{number}.0",
+            release_counter=number,
+        )
+        bundle = bundle_ingest_file(spec=spec, stream=io.BytesIO(data), actor=None)
+        bundle, _ = bundle_publish(bundle=bundle, actor=None)
+        assert bundle.sha256 == hashlib.sha256(data).hexdigest()
+        return bundle, data
+
+    return publish_one
+
+
+@pytest.fixture
+def ship(engineer_api, approver_api):
+    """Release bundles to a channel the way people do: an engineer proposes, an approver
+    approves, the engineer starts; the promotion gate is overridden with a reason."""
+
+    def ship_it(bundles, channel: str = "stable", *, version: str | None = None, **release):
+        created = engineer_api.post(
+            "/api/v1/manage/releases",
+            {
+                "version": version or f"v-{os.urandom(4).hex()}",
+                "notes": "test",
+                "bundles": [b.pk for b in bundles],
+                **release,
+            },
+            format="json",
+        )
+        assert created.status_code == 201, created.json()
+        release_id = created.json()["id"]
+        assert approver_api.post(f"/api/v1/manage/releases/{release_id}/approve").status_code == 200
+        rollout = engineer_api.post(
+            "/api/v1/manage/rollouts", {"release": release_id, "channel": channel}, format="json"
+        )
+        assert rollout.status_code == 201, rollout.json()
+        rollout_id = rollout.json()["id"]
+        assert approver_api.post(f"/api/v1/manage/rollouts/{rollout_id}/approve").status_code == 200
+        started = approver_api.post(
+            f"/api/v1/manage/rollouts/{rollout_id}/start",
+            {"override_reason": "test: straight to this channel"},
+            format="json",
+        )
+        assert started.status_code == 200, started.json()
+        return release_id, rollout_id
+
+    return ship_it

@@ -1,6 +1,3 @@
-import hashlib
-import io
-import os
 from pathlib import Path
 
 import pytest
@@ -8,37 +5,7 @@ from tuf.ngclient import Updater
 
 from signing import repository
 from signing.models import Repo
-from signing.services.bundles import BundleSpec, bundle_ingest_file, bundle_publish
 from vehicle_client.fetcher import BearerFetcher
-
-
-@pytest.fixture
-def repos(db):
-    """Both repositories initialised with local keys, as `ota_init` does."""
-    repository.repository_initialize(repo=Repo.IMAGE)
-    repository.repository_initialize(repo=Repo.DIRECTOR)
-
-
-@pytest.fixture
-def publish(repos):
-    """Upload and publish a bundle through the services; returns (bundle, bytes)."""
-    counter = iter(range(100, 10_000))
-
-    def publish_one(data: bytes | None = None, *, path: str | None = None, hardware_id="hu-gen7"):
-        data = data if data is not None else os.urandom(200_000)
-        number = next(counter)
-        spec = BundleSpec(
-            path=path or f"{hardware_id}/image-{number}.bin",
-            hardware_id=hardware_id,
-            version=f"7.{number}.0",
-            release_counter=number,
-        )
-        bundle = bundle_ingest_file(spec=spec, stream=io.BytesIO(data), actor=None)
-        bundle, _ = bundle_publish(bundle=bundle, actor=None)
-        assert bundle.sha256 == hashlib.sha256(data).hexdigest()
-        return bundle, data
-
-    return publish_one
 
 
 def root_v1() -> bytes:

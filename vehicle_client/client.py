@@ -1,0 +1,312 @@
+"""The reference vehicle: poll, verify (Uptane full verification), download, install, report.
+
+    vehicle = VehicleClient(base_url, vin, token, ecus, workdir)
+    vehicle.bootstrap()                 # trust root version 1 of both repositories
+    result = vehicle.poll_cycle()       # manifest → metadata → verify → download → install → events
+
+No Django import: tests, the fleet simulator and downstream test suites share this module.
+"""
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tuf.api.exceptions import RepositoryError
+from tuf.api.metadata import Metadata, TargetFile
+from tuf.ngclient import Updater
+
+from vehicle_client.ecu import InstalledImage, SimEcu
+from vehicle_client.transport import Answer, Transport, TransportFetcher, Urllib3Transport
+
+DOWNLOAD_CHUNK = 1024 * 1024
+
+
+class VerificationError(Exception):
+    """Director and Image repository disagree, or the bytes do not match: never install."""
+
+
+@dataclass(frozen=True)
+class VerifiedTarget:
+    ecu: SimEcu
+    path: str
+    image: TargetFile  # as the Image repository lists it
+    release_counter: int
+    correlation_id: str
+
+
+@dataclass
+class PollResult:
+    manifest: dict
+    offered: list[VerifiedTarget] = field(default_factory=list)
+    installed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    events: dict = field(default_factory=dict)
+
+
+class VehicleClient:
+    def __init__(
+        self,
+        base_url: str,
+        vin: str,
+        token: str,
+        ecus: list[SimEcu],
+        workdir: Path,
+        *,
+        transport: Transport | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.vin, self.token, self.ecus = vin, token, {ecu.serial: ecu for ecu in ecus}
+        self.workdir = Path(workdir)
+        self.transport = transport or Urllib3Transport()
+        self.report_counter = 0
+        self.primary = next(ecu for ecu in ecus if ecu.primary)
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    @property
+    def api(self) -> str:
+        return f"{self.base_url}/api/v1"
+
+    def _headers(self, extra: dict | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **(extra or {})}
+
+    def _json(self, method: str, path: str, body: Any) -> Answer:
+        return self.transport.request(
+            method,
+            f"{self.api}{path}",
+            headers=self._headers({"Content-Type": "application/json"}),
+            body=json.dumps(body).encode(),
+        )
+
+    # --- trust ------------------------------------------------------------------------------
+
+    def bootstrap(self, *, director_root: bytes | None = None, image_root: bytes | None = None):
+        """Store root version 1 of each repository as trusted (normally burnt in at the factory)."""
+        for name, url, given in [
+            ("director", f"{self.api}/tuf/director/{self.vin}/metadata/1.root.json", director_root),
+            ("image", f"{self.api}/tuf/image/metadata/1.root.json", image_root),
+        ]:
+            directory = self.workdir / name / "metadata"
+            directory.mkdir(parents=True, exist_ok=True)
+            if not (directory / "root.json").exists():
+                root = given or self._get_bytes(url)
+                (directory / "root.json").write_bytes(root)
+        (self.workdir / "downloads").mkdir(parents=True, exist_ok=True)
+
+    def _get_bytes(self, url: str) -> bytes:
+        answer = self.transport.request("GET", url, headers=self._headers())
+        if answer.status != 200:
+            raise RepositoryError(f"GET {url}: HTTP {answer.status}")
+        return answer.body
+
+    def _updater(self, name: str, metadata_url: str, targets_url: str | None) -> Updater:
+        return Updater(
+            metadata_dir=str(self.workdir / name / "metadata"),
+            metadata_base_url=metadata_url,
+            target_dir=str(self.workdir / "downloads"),
+            target_base_url=targets_url,
+            fetcher=TransportFetcher(self.transport, self.token),
+            bootstrap=None,  # trust the root.json stored by bootstrap()
+        )
+
+    # --- the poll cycle ----------------------------------------------------------------------
+
+    def manifest(self) -> dict:
+        """A signed vehicle version manifest with the next report counter."""
+        self.report_counter += 1
+        reports = {}
+        for ecu in self.ecus.values():
+            signed = {
+                "ecu_serial": ecu.serial,
+                "hardware_id": ecu.hardware_id,
+                "installed_image": ecu.installed.as_report(),
+                "report_counter": self.report_counter,
+                "attacks_detected": "",
+            }
+            reports[ecu.serial] = {"signed": signed, "signatures": [ecu.sign(signed)]}
+        signed = {
+            "vin": self.vin,
+            "primary_ecu_serial": self.primary.serial,
+            "report_counter": self.report_counter,
+            "ecu_version_reports": reports,
+            "state": {"parked": True, "battery_soc_pct": 80, "network": "wifi"},
+        }
+        return {"signed": signed, "signatures": [self.primary.sign(signed)]}
+
+    def put_manifest(self, manifest: dict | None = None) -> Answer:
+        return self._json("PUT", f"/vehicles/{self.vin}/manifest", manifest or self.manifest())
+
+    def refresh_and_verify(self) -> list[VerifiedTarget]:
+        """Refresh both repositories with python-tuf, then check that they agree."""
+        director = self._updater("director", f"{self.api}/tuf/director/{self.vin}/metadata/", None)
+        director.refresh()
+        image = self._updater(
+            "image", f"{self.api}/tuf/image/metadata/", f"{self.api}/tuf/image/targets/"
+        )
+        image.refresh()
+        self._image = image
+        # ngclient keeps only verified metadata in its directory.
+        director_targets = Metadata.from_file(
+            str(self.workdir / "director" / "metadata" / "targets.json")
+        ).signed
+        return [
+            self._verify(path, entry, image) for path, entry in director_targets.targets.items()
+        ]
+
+    def _verify(self, path: str, director: TargetFile, image_updater: Updater) -> VerifiedTarget:
+        custom = director.custom
+        ecu = self.ecus.get(custom.get("ecu_serial", ""))
+        if ecu is None:
+            raise VerificationError(f"{path}: the Director names an ECU this vehicle lacks")
+        image = image_updater.get_targetinfo(path)
+        if image is None:
+            raise VerificationError(f"{path}: not in the Image repository")
+        if director.length != image.length:
+            raise VerificationError(f"{path}: length differs between Director and Image")
+        for algorithm, digest in director.hashes.items():
+            if image.hashes.get(algorithm) != digest:
+                raise VerificationError(f"{path}: {algorithm} differs between Director and Image")
+        if not (custom.get("hardware_id") == image.custom.get("hardware_id") == ecu.hardware_id):
+            raise VerificationError(f"{path}: hardware id does not match ECU {ecu.serial}")
+        counter = image.custom.get("release_counter")
+        if custom.get("release_counter") != counter:
+            raise VerificationError(f"{path}: release counter differs between Director and Image")
+        if counter < ecu.installed.release_counter:
+            raise VerificationError(f"{path}: release counter would go down on {ecu.serial}")
+        return VerifiedTarget(ecu, path, image, counter, custom.get("correlation_id", ""))
+
+    def download(self, target: VerifiedTarget) -> Path:
+        """Fetch the bytes with HTTP Range resume, then check length and hashes against the
+        Image repository's entry."""
+        info = target.image
+        directory, _, name = info.path.rpartition("/")
+        digest = info.hashes["sha256"]
+        url = f"{self.api}/tuf/image/targets/{directory + '/' if directory else ''}{digest}.{name}"
+        partial = self.workdir / "downloads" / f"{digest}.part"
+        while True:
+            have = partial.stat().st_size if partial.exists() else 0
+            if have >= info.length:
+                break
+            headers = self._headers({"Range": f"bytes={have}-"} if have else {})
+            answer = self.transport.request("GET", url, headers=headers)
+            if answer.status not in (200, 206):
+                raise RepositoryError(f"download {url}: HTTP {answer.status}")
+            mode = "ab" if answer.status == 206 else "wb"
+            with partial.open(mode) as handle:
+                handle.write(answer.body)
+            if not answer.body:
+                break
+        with partial.open("rb") as handle:
+            try:
+                info.verify_length_and_hashes(handle)
+            except Exception as exc:
+                partial.unlink()
+                raise VerificationError(f"{info.path}: {exc}") from None
+        return partial
+
+    def poll_cycle(self, *, outcome: str = "success", error_code: str = "") -> PollResult:
+        """One full cycle. `outcome`: "success", "failure" (install fails with `error_code`),
+        or "defer" (report deferral, install nothing)."""
+        manifest = self.manifest()
+        answer = self.put_manifest(manifest)
+        if answer.status != 200:
+            raise RepositoryError(f"manifest refused: HTTP {answer.status} {answer.body[:300]!r}")
+        result = PollResult(manifest=answer.json())
+        events: list[dict] = []
+        try:
+            result.offered = self.refresh_and_verify()
+        except VerificationError as exc:
+            events.append(
+                self.event(
+                    "verification_failed",
+                    "",
+                    "",
+                    error_code="director_image_mismatch",
+                    detail=str(exc),
+                )
+            )
+            result.events = self.send_events(events).json()
+            raise
+        for target in result.offered:
+            corr, serial = target.correlation_id, target.ecu.serial
+            events.append(self.event("download_started", corr, serial))
+            try:
+                path = self.download(target)
+            except VerificationError as exc:
+                events.append(self.event("verification_failed", corr, serial, detail=str(exc)))
+                result.failed.append(serial)
+                continue
+            events.append(self.event("download_completed", corr, serial))
+            if outcome == "defer":
+                events.append(self.event("install_deferred", corr, serial))
+                continue
+            events.append(self.event("install_started", corr, serial))
+            if outcome == "failure":
+                events.append(
+                    self.event("install_failed", corr, serial, error_code=error_code or "E_INSTALL")
+                )
+                result.failed.append(serial)
+                continue
+            target.ecu.installed = InstalledImage(
+                target.path,
+                target.image.length,
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+                target.release_counter,
+            )
+            events.append(self.event("install_succeeded", corr, serial))
+            result.installed.append(serial)
+        if events:
+            result.events = self.send_events(events).json()
+        return result
+
+    # --- telemetry ------------------------------------------------------------------------------
+
+    @staticmethod
+    def event(kind: str, correlation_id: str, ecu_serial: str, **extra) -> dict:
+        return {
+            "id": str(uuid.uuid4()),
+            "correlation_id": correlation_id,
+            "ecu_serial": ecu_serial,
+            "type": kind,
+            "at": datetime.now(UTC).isoformat(),
+            **extra,
+        }
+
+    def send_events(self, events: list[dict]) -> Answer:
+        return self._json("POST", f"/vehicles/{self.vin}/events", {"events": events})
+
+    def send_health(self, windows: list[dict]) -> Answer:
+        return self._json("POST", f"/vehicles/{self.vin}/health", {"windows": windows})
+
+    @staticmethod
+    def health_window(
+        *,
+        hours: float = 1.0,
+        crashes: int = 0,
+        reboots: int = 0,
+        dtcs: dict | None = None,
+        end: datetime | None = None,
+    ) -> dict:
+        end = end or datetime.now(UTC)
+        start = end - timedelta(hours=hours)
+        return {
+            "id": str(uuid.uuid4()),
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "driving_seconds": int(hours * 3600),
+            "ignition_cycles": 1,
+            "crashes": crashes,
+            "reboots": reboots,
+            "dtcs": dtcs or {},
+            "metrics": {},
+        }
+
+    def set_channel(self, channel: str, *, terms_version: str | None = None) -> Answer:
+        body: dict[str, Any] = {"channel": channel}
+        if terms_version:
+            body["consent"] = {"terms_version": terms_version, "accepted": True, "by": "driver"}
+        return self._json("PUT", f"/vehicles/{self.vin}/channel", body)
