@@ -15,8 +15,9 @@ from signing.director import DirectorEntry, director_is_stale, director_publish_
 STARTED = (AssignmentStatus.DOWNLOADING, AssignmentStatus.INSTALLING)
 
 
-def vehicle_state(vehicle: Vehicle) -> VehicleState:
-    ecus = vehicle.ecus.select_related("installed_bundle")
+def vehicle_state(vehicle: Vehicle, ecus=None) -> VehicleState:
+    """The decision's view of a vehicle; give `ecus` (with installed bundles) when at hand."""
+    ecus = ecus if ecus is not None else vehicle.ecus.select_related("installed_bundle")
     return VehicleState(
         vin=vehicle.vin,
         model=vehicle.model,
@@ -81,12 +82,14 @@ def _narrow(first: list[str], second: list[str]) -> frozenset[str]:
     return frozenset(first or second)
 
 
-def director_refresh(*, vehicle: Vehicle, now: datetime | None = None) -> int:
+def director_refresh(
+    *, vehicle: Vehicle, now: datetime | None = None, state: VehicleState | None = None
+) -> int:
     """Decide for the vehicle and re-sign its Director metadata if the answer changed or the
     metadata is past half its life. Returns the current Director targets version.
     The caller holds the vehicle row lock."""
     now = now or timezone.now()
-    decision = decide(vehicle_state(vehicle), candidates_for(vehicle))
+    decision = decide(state or vehicle_state(vehicle), candidates_for(vehicle))
     entries = _entries(vehicle, decision)
     fingerprint = _fingerprint(entries)
     if fingerprint == vehicle.director_fingerprint and not director_is_stale(

@@ -121,8 +121,9 @@ def vehicle_manifest_receive(
     VehicleManifest.objects.update_or_create(
         vehicle=vehicle, defaults={"report_counter": counter, "body": manifest, "received_at": now}
     )
-    _settle_assignments(vehicle, now)
-    version = director_refresh(vehicle=vehicle, now=now)
+    state = vehicle_state(vehicle, ecus.values())
+    _settle_assignments(vehicle, state, now)
+    version = director_refresh(vehicle=vehicle, now=now, state=state)
     return ManifestAnswer(_poll_after(pending=_has_pending(vehicle)), version, dropped)
 
 
@@ -168,7 +169,7 @@ def _record_installed(vehicle: Vehicle, ecu: Ecu, image: dict, counter: int, now
     )
 
 
-def _settle_assignments(vehicle: Vehicle, now: datetime) -> None:
+def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> None:
     """An unfinished assignment whose release is now fully installed has succeeded."""
     open_assignments = (
         Assignment.objects.filter(vehicle=vehicle)
@@ -176,7 +177,6 @@ def _settle_assignments(vehicle: Vehicle, now: datetime) -> None:
         .select_related("rollout__release")
         .prefetch_related("rollout__release__items__bundle")
     )
-    state = vehicle_state(vehicle)
     for assignment in open_assignments:
         offer = candidate(assignment.rollout)
         installed = all(

@@ -1,37 +1,50 @@
 import pytest
 
 from tests.factories import make_vin
+from tests.transport import DjangoClientTransport
 from vehicle_client.client import VehicleClient
 from vehicle_client.ecu import SimEcu
 
 
-@pytest.fixture
-def car(live_server, engineer_api, tmp_path, repos):
-    """A vehicle provisioned through the API, driven by the reference client over HTTP."""
+def _provision(engineer_api, *, region, model, channel, hardware):
+    vin = make_vin()
+    ecus = [
+        SimEcu(f"{hw.upper()}-{vin[-6:]}", hw, primary=(i == 0)) for i, hw in enumerate(hardware)
+    ]
+    body = {"vin": vin, "model": model, "region": region, "ecus": [e.provisioning() for e in ecus]}
+    if channel:
+        body["channel"] = channel
+    answer = engineer_api.post("/api/v1/manage/vehicles", body, format="json")
+    assert answer.status_code == 201, answer.json()
+    return vin, answer.json()["token"], ecus
 
-    def make(
-        *,
-        region: str = "EU",
-        model: str = "Aurora",
-        channel: str | None = None,
-        hardware=("tcu-gen3", "hu-gen7"),
-    ) -> VehicleClient:
-        vin = make_vin()
-        ecus = [
-            SimEcu(f"{hw.upper()}-{vin[-6:]}", hw, primary=(i == 0))
-            for i, hw in enumerate(hardware)
-        ]
-        body = {
-            "vin": vin,
-            "model": model,
-            "region": region,
-            "ecus": [ecu.provisioning() for ecu in ecus],
-        }
-        if channel:
-            body["channel"] = channel
-        answer = engineer_api.post("/api/v1/manage/vehicles", body, format="json")
-        assert answer.status_code == 201, answer.json()
-        client = VehicleClient(live_server.url, vin, answer.json()["token"], ecus, tmp_path / vin)
+
+@pytest.fixture
+def car(engineer_api, tmp_path, repos):
+    """A vehicle provisioned through the API, driven by the reference client in-process."""
+
+    def make(*, region="EU", model="Aurora", channel=None, hardware=("tcu-gen3", "hu-gen7")):
+        vin, token, ecus = _provision(
+            engineer_api, region=region, model=model, channel=channel, hardware=hardware
+        )
+        client = VehicleClient(
+            "http://testserver", vin, token, ecus, tmp_path / vin, transport=DjangoClientTransport()
+        )
+        client.bootstrap()
+        return client
+
+    return make
+
+
+@pytest.fixture
+def car_over_http(live_server, engineer_api, tmp_path, repos):
+    """The same, over real HTTP against the live server."""
+
+    def make(*, region="EU", model="Aurora", channel=None, hardware=("tcu-gen3", "hu-gen7")):
+        vin, token, ecus = _provision(
+            engineer_api, region=region, model=model, channel=channel, hardware=hardware
+        )
+        client = VehicleClient(live_server.url, vin, token, ecus, tmp_path / vin)
         client.bootstrap()
         return client
 

@@ -10,9 +10,9 @@ pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True),
 
 
 def test_a_vehicle_receives_verifies_installs_and_reports_a_release(
-    car, publish, ship, engineer_api
+    car_over_http, publish, ship, engineer_api
 ):
-    vehicle = car()
+    vehicle = car_over_http()
     bundle, data = publish(hardware_id="hu-gen7")
     _, rollout_id = ship([bundle], "stable")
 
@@ -42,8 +42,8 @@ def test_a_vehicle_receives_verifies_installs_and_reports_a_release(
     assert counts["succeeded"] == 1
 
 
-def test_a_vehicle_with_nothing_to_do_gets_empty_targets_that_name_it(car):
-    vehicle = car()
+def test_a_vehicle_with_nothing_to_do_gets_empty_targets_that_name_it(car_over_http):
+    vehicle = car_over_http()
     result = vehicle.poll_cycle()
     assert result.offered == []
     from tuf.api.metadata import Metadata
