@@ -27,7 +27,7 @@ def test_an_engineer_finds_a_vehicle_and_revokes_its_token(logged_in, live_serve
         page.click("text=Yes, revoke tokens")
 
     page.wait_for_selector(".messagelist .success")
-    assert "Revoked 1 token(s)." in page.inner_text(".messagelist")
+    assert f"{body['vin']}: token revoked" in page.inner_text(".messagelist")
     assert vehicle_api(token).get(f"/api/v1/vehicles/{body['vin']}").status_code == 401
 
 

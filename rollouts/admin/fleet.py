@@ -1,4 +1,4 @@
-"""The fleet in the admin: find vehicles, inspect ECUs, revoke and rotate tokens."""
+"""The fleet in the admin: find vehicles, inspect ECUs, move channels, revoke and rotate tokens."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -7,7 +7,9 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from ota.errors import DomainError
-from rollouts.models import Channel, Ecu, Vehicle, VehicleToken
+from rollouts.admin.actions import ReasonForm, confirm_then, confirmation_page
+from rollouts.models import ChangeVia, Channel, ChannelChange, Ecu, Vehicle, VehicleToken
+from rollouts.services.channels import vehicle_channel_set
 from rollouts.services.vehicles import vehicle_token_revoke, vehicle_token_rotate
 
 MAX_ROTATIONS_PER_ACTION = 100
@@ -38,10 +40,12 @@ class VehicleTokenInline(admin.TabularInline):
         return False
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=True, max_length=1000
+class ChannelForm(forms.Form):
+    channel = forms.ModelChoiceField(queryset=Channel.objects.all(), to_field_name="name")
+    consent_by = forms.CharField(
+        max_length=150, required=False, help_text="Who consented (needed to join forever beta)."
     )
+    terms_version = forms.CharField(max_length=40, required=False)
 
 
 @admin.register(Vehicle)
@@ -63,7 +67,7 @@ class VehicleAdmin(admin.ModelAdmin):
     fields = ["vin", "model", "region", "channel", "created_at", "last_seen_at"]
     readonly_fields = fields
     inlines = [EcuInline, VehicleTokenInline]
-    actions = ["revoke_tokens", "rotate_tokens"]
+    actions = ["move_to_channel", "revoke_tokens", "rotate_tokens"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Vehicle]:
         active = VehicleToken.objects.filter(vehicle=OuterRef("pk"), revoked_at__isnull=True)
@@ -97,16 +101,49 @@ class VehicleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke tokens of selected vehicles", permissions=["token"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[Vehicle]):
-        form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if form.is_valid():
-            revoked = 0
-            for vehicle in queryset:
-                revoked += vehicle_token_revoke(
-                    vehicle=vehicle, actor=request.user, reason=form.cleaned_data["reason"]
-                )
-            self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
-            return None
-        return self._confirm(request, queryset, form, "revoke_tokens", "Revoke tokens")
+        def revoke(vehicle: Vehicle, data: dict) -> str:
+            revoked = vehicle_token_revoke(
+                vehicle=vehicle, actor=request.user, reason=data["reason"]
+            )
+            return "token revoked" if revoked else "had no active token"
+
+        return confirm_then(
+            self,
+            request,
+            queryset,
+            action="revoke_tokens",
+            title="Revoke tokens",
+            explanation="Revoked vehicles are refused (401) until a new token is issued.",
+            perform=revoke,
+        )
+
+    @admin.action(description="Move selected vehicles to a channel", permissions=["change_channel"])
+    def move_to_channel(self, request: HttpRequest, queryset: QuerySet[Vehicle]):
+        def move(vehicle: Vehicle, data: dict) -> str:
+            vehicle_channel_set(
+                vehicle=vehicle,
+                channel_name=data["channel"].name,
+                via=ChangeVia.ADMIN,
+                actor=request.user,
+                consent_by=data["consent_by"],
+                terms_version=data["terms_version"],
+            )
+            return f"now on {data['channel'].name}"
+
+        return confirm_then(
+            self,
+            request,
+            queryset,
+            action="move_to_channel",
+            title="Move to channel",
+            explanation="Vehicles keep newer software they already have (no downgrade). Joining "
+            "forever beta records the driver's consent: who gave it and the terms version.",
+            perform=move,
+            form_class=ChannelForm,
+        )
+
+    def has_change_channel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("rollouts.change_vehicle")
 
     @admin.action(description="Rotate tokens of selected vehicles", permissions=["token"])
     def rotate_tokens(self, request: HttpRequest, queryset: QuerySet[Vehicle]):
@@ -118,45 +155,39 @@ class VehicleAdmin(admin.ModelAdmin):
             )
             return None
         form = ReasonForm(request.POST if "confirm" in request.POST else None)
-        if form.is_valid():
-            issued = []
-            for vehicle in queryset:
-                try:
-                    token = vehicle_token_rotate(
-                        vehicle=vehicle, actor=request.user, reason=form.cleaned_data["reason"]
-                    )
-                except DomainError as exc:
-                    self.message_user(request, f"{vehicle.vin}: {exc.message}", messages.ERROR)
-                    continue
-                issued.append((vehicle.vin, token))
-            response = TemplateResponse(
+        if not form.is_valid():
+            return confirmation_page(
+                self,
                 request,
-                "admin/rollouts/vehicle/new_tokens.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "title": "New tokens",
-                    "issued": issued,
-                    "opts": self.model._meta,
-                },
+                queryset,
+                action="rotate_tokens",
+                title="Rotate tokens",
+                explanation="The new tokens are shown once on the next page; the old ones stop "
+                "working at once.",
+                form=form,
             )
-            response["Cache-Control"] = "no-store"
-            return response
-        return self._confirm(request, queryset, form, "rotate_tokens", "Rotate tokens")
-
-    def _confirm(self, request, queryset, form, action: str, title: str) -> TemplateResponse:
-        return TemplateResponse(
+        issued = []
+        for vehicle in queryset:
+            try:
+                token = vehicle_token_rotate(
+                    vehicle=vehicle, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+            except DomainError as exc:
+                self.message_user(request, f"{vehicle.vin}: {exc.message}", messages.ERROR)
+                continue
+            issued.append((vehicle.vin, token))
+        response = TemplateResponse(
             request,
-            "admin/rollouts/vehicle/confirm_token_action.html",
+            "admin/rollouts/vehicle/new_tokens.html",
             {
                 **self.admin_site.each_context(request),
-                "title": title,
-                "vehicles": queryset,
-                "form": form,
-                "action": action,
+                "title": "New tokens",
+                "issued": issued,
                 "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             },
         )
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 @admin.register(Channel)
@@ -168,4 +199,33 @@ class ChannelAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ChannelChange)
+class ChannelChangeAdmin(admin.ModelAdmin):
+    """The consent trail: append-only."""
+
+    list_display = [
+        "at",
+        "vehicle",
+        "from_channel",
+        "to_channel",
+        "via",
+        "consent_by",
+        "terms_version",
+        "actor",
+    ]
+    list_filter = ["via", "to_channel"]
+    search_fields = ["vehicle__vin"]
+    list_select_related = ["vehicle", "from_channel", "to_channel", "actor"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -1,0 +1,3 @@
+"""The release engineer's admin: fleet, releases and rollouts, telemetry."""
+
+from rollouts.admin import fleet, releases, telemetry  # noqa: F401  (registers the admins)

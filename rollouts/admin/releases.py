@@ -1,0 +1,293 @@
+"""Releases and rollouts in the admin: create, approve (four eyes) and act, with a reason."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from ota.errors import DomainError
+from rollouts.admin.actions import ReasonForm, confirm_then
+from rollouts.admin.readonly import ReadOnlyAdmin
+from rollouts.models import Assignment, Channel, Release, ReleaseStatus, Rollout
+from rollouts.services import releases as release_services
+from rollouts.services import rollouts as rollout_services
+from signing.models import Bundle, BundleStatus
+
+
+def _names(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class ConfirmForm(forms.Form):
+    """Nothing to fill in: the confirmation is the click."""
+
+
+class StartForm(forms.Form):
+    override_reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        required=False,
+        help_text="Only to skip the promotion gate (approvers): why this release may start "
+        "here before completing on the previous channel.",
+    )
+
+
+class ReleaseForm(forms.Form):
+    version = forms.CharField(max_length=64)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    bundles = forms.ModelMultipleChoiceField(
+        queryset=Bundle.objects.filter(status=BundleStatus.PUBLISHED),
+        help_text="Published bundles, at most one per hardware id.",
+    )
+    models = forms.CharField(required=False, help_text="Comma-separated; empty: every model.")
+    regions = forms.MultipleChoiceField(
+        choices=[(r, r) for r in settings.OTA_REGIONS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every region.",
+    )
+
+
+class RolloutForm(forms.Form):
+    release = forms.ModelChoiceField(queryset=Release.objects.filter(status=ReleaseStatus.APPROVED))
+    channel = forms.ModelChoiceField(queryset=Channel.objects.all())
+    models = forms.CharField(required=False, help_text="Comma-separated; empty: every model.")
+    regions = forms.MultipleChoiceField(
+        choices=[(r, r) for r in settings.OTA_REGIONS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+def _create_page(modeladmin, request, form_class, permission: str, title: str, create):
+    """A create form whose save goes through a service; refusals are shown on the form."""
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            obj = create(form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(None, f"{exc.message} {exc.detail or ''}")
+        else:
+            messages.success(request, f"Created {obj}.")
+            opts = modeladmin.model._meta
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+            )
+    return TemplateResponse(
+        request,
+        "admin/service_form.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "form": form,
+            "title": title,
+            "opts": modeladmin.model._meta,
+        },
+    )
+
+
+@admin.register(Release)
+class ReleaseAdmin(ReadOnlyAdmin):
+    list_display = ["version", "status", "bundle_paths", "created_by", "approved_by", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["version"]
+    list_select_related = ["created_by", "approved_by"]
+    fields = [
+        "version",
+        "status",
+        "notes",
+        "bundle_paths",
+        "model_names",
+        "regions",
+        "created_by",
+        "created_at",
+        "approved_by",
+        "approved_at",
+    ]
+    readonly_fields = fields
+    actions = ["approve"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("items__bundle")
+
+    @admin.display(description="bundles")
+    def bundle_paths(self, release: Release) -> str:
+        return ", ".join(item.bundle.path for item in release.items.all())
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.create_view)
+        return [path("create/", view, name="rollouts_release_create"), *super().get_urls()]
+
+    def create_view(self, request: HttpRequest):
+        def create(data):
+            return release_services.release_create(
+                spec=release_services.ReleaseSpec(
+                    version=data["version"],
+                    notes=data["notes"],
+                    bundle_ids=[b.pk for b in data["bundles"]],
+                    models=_names(data["models"]),
+                    regions=list(data["regions"]),
+                ),
+                actor=request.user,
+            )
+
+        return _create_page(
+            self, request, ReleaseForm, "rollouts.add_release", "Create a release", create
+        )
+
+    def has_approve_permission(self, request) -> bool:
+        return request.user.has_perm("rollouts.approve_release")
+
+    @admin.action(description="Approve selected releases", permissions=["approve"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[Release]):
+        def approve_one(release, data):
+            release_services.release_approve(release=release, actor=request.user)
+            return "approved"
+
+        return confirm_then(
+            self,
+            request,
+            queryset,
+            action="approve",
+            title="Approve releases",
+            explanation="An approved release is immutable and can be rolled out. You cannot "
+            "approve a release you created.",
+            perform=approve_one,
+            form_class=ConfirmForm,
+        )
+
+
+ROLLOUT_ACTIONS = {
+    # name: (description, permission, explanation)
+    "approve": ("Approve", "approve_rollout", "Someone other than the author approves."),
+    "start": ("Start", "change_rollout", "Vehicles of the channel are offered the release."),
+    "pause": ("Pause", "change_rollout", "No new offers until resumed."),
+    "resume": ("Resume", "change_rollout", "Offers start again. A halted rollout needs a reason."),
+    "advance": ("Advance", "change_rollout", "Move past the current stage (the last: complete)."),
+    "halt": ("Halt", "change_rollout", "Stop offering the release now."),
+    "abort": ("Abort", "change_rollout", "End the rollout for good."),
+}
+
+
+def _rollout_action(name: str):
+    description, permission, explanation = ROLLOUT_ACTIONS[name]
+    service = getattr(rollout_services, f"rollout_{name}")
+
+    def perform(request, rollout, data):
+        if name == "approve":
+            service(rollout=rollout, actor=request.user)
+        elif name == "start":
+            service(
+                rollout=rollout, actor=request.user, override_reason=data.get("override_reason", "")
+            )
+        else:
+            service(rollout=rollout, actor=request.user, reason=data["reason"])
+        rollout.refresh_from_db()
+        return f"now {rollout.status}"
+
+    def action(modeladmin, request, queryset):
+        form_class = {"approve": ConfirmForm, "start": StartForm}.get(name, ReasonForm)
+        return confirm_then(
+            modeladmin,
+            request,
+            queryset,
+            action=name,
+            title=f"{description} rollouts",
+            explanation=explanation,
+            form_class=form_class,
+            perform=lambda rollout, data: perform(request, rollout, data),
+        )
+
+    action.__name__ = name
+    # Admin action permissions call `has_<name>_permission`: "approve" or "operate" below.
+    short = "approve" if permission == "approve_rollout" else "operate"
+    return admin.action(description=f"{description} selected rollouts", permissions=[short])(action)
+
+
+@admin.register(Rollout)
+class RolloutAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "release",
+        "channel",
+        "status",
+        "offered",
+        "succeeded",
+        "failed",
+        "started_at",
+        "created_by",
+    ]
+    list_filter = ["status", "channel"]
+    search_fields = ["release__version"]
+    list_select_related = ["release", "channel", "created_by"]
+    fields = [
+        "release",
+        "channel",
+        "status",
+        "regions",
+        "model_names",
+        "created_by",
+        "created_at",
+        "approved_by",
+        "started_at",
+        "finished_at",
+        "gate_override_reason",
+        "gate_overridden_by",
+    ]
+    readonly_fields = fields
+    actions = [_rollout_action(name) for name in ROLLOUT_ACTIONS]
+
+    def get_queryset(self, request):
+        by_status = {
+            name: Count("assignments", filter=Q(assignments__status=name))
+            for name in ("offered", "succeeded", "failed")
+        }
+        return super().get_queryset(request).annotate(**{f"n_{k}": v for k, v in by_status.items()})
+
+    @admin.display(description="offered")
+    def offered(self, rollout) -> int:
+        return rollout.n_offered
+
+    @admin.display(description="succeeded")
+    def succeeded(self, rollout) -> int:
+        return rollout.n_succeeded
+
+    @admin.display(description="failed")
+    def failed(self, rollout) -> int:
+        return rollout.n_failed
+
+    def has_approve_permission(self, request) -> bool:
+        return request.user.has_perm("rollouts.approve_rollout")
+
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm("rollouts.change_rollout")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.create_view)
+        return [path("create/", view, name="rollouts_rollout_create"), *super().get_urls()]
+
+    def create_view(self, request: HttpRequest):
+        def create(data):
+            return rollout_services.rollout_create(
+                release=data["release"],
+                channel=data["channel"],
+                actor=request.user,
+                regions=list(data["regions"]),
+                models=_names(data["models"]),
+            )
+
+        return _create_page(
+            self, request, RolloutForm, "rollouts.add_rollout", "Create a rollout", create
+        )
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "vehicle", "rollout", "status", "created_at", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["vehicle__vin"]
+    list_select_related = ["vehicle", "rollout__release", "rollout__channel"]

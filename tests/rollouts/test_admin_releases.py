@@ -1,0 +1,116 @@
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+from rollouts.models import ChannelChange, Release, Rollout, Vehicle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client, make_user):
+    def login(name: str, *groups: str):
+        client.force_login(make_user(name, *groups, is_staff=True))
+        return client
+
+    return login
+
+
+def test_an_engineer_creates_a_release_and_an_approver_approves_it(staff, publish):
+    bundle, _ = publish()
+    engineer = staff("erin", "release engineer")
+    response = engineer.post(
+        "/admin/rollouts/release/create/",
+        {
+            "version": "7.4.0",
+            "notes": "fixes",
+            "bundles": [bundle.pk],
+            "models": "Aurora, Ember",
+            "regions": ["EU"],
+        },
+    )
+    assert response.status_code == 302
+    release = Release.objects.get()
+    assert (release.model_names, release.regions) == (["Aurora", "Ember"], ["EU"])
+
+    form = {"action": "approve", ACTION_CHECKBOX_NAME: [release.pk], "confirm": "yes"}
+    approver = staff("ada", "approver")
+    approver.post("/admin/rollouts/release/", form)
+    release.refresh_from_db()
+    assert release.status == "approved"
+
+
+def test_approving_your_own_release_in_the_admin_is_refused(staff, publish):
+    bundle, _ = publish()
+    both = staff("sol", "release engineer", "approver")
+    both.post("/admin/rollouts/release/create/", {"version": "7.4.0", "bundles": [bundle.pk]})
+    release = Release.objects.get()
+    response = both.post(
+        "/admin/rollouts/release/",
+        {"action": "approve", ACTION_CHECKBOX_NAME: [release.pk], "confirm": "yes"},
+        follow=True,
+    )
+    assert "someone other than the author" in response.content.decode()
+    assert Release.objects.get().status == "draft"
+
+
+def test_a_release_form_explains_a_refusal(staff, publish):
+    first, _ = publish(hardware_id="hu-gen7")
+    second, _ = publish(hardware_id="hu-gen7")
+    engineer = staff("erin", "release engineer")
+    response = engineer.post(
+        "/admin/rollouts/release/create/", {"version": "x", "bundles": [first.pk, second.pk]}
+    )
+    assert response.status_code == 200
+    assert "at most one bundle per hardware id" in response.content.decode()
+
+
+def test_rollout_actions_ask_for_a_reason_and_act(staff, ship, publish):
+    bundle, _ = publish()
+    _, rollout_id = ship([bundle], "dev")
+    engineer = staff("erin2", "release engineer")
+    form = {"action": "halt", ACTION_CHECKBOX_NAME: [rollout_id]}
+    page = engineer.post("/admin/rollouts/rollout/", form)
+    assert b"Yes, halt rollouts" in page.content
+    engineer.post("/admin/rollouts/rollout/", {**form, "confirm": "yes", "reason": "crash spike"})
+    assert Rollout.objects.get().status == "halted"
+    listing = engineer.get("/admin/rollouts/rollout/").content.decode()
+    assert "halted" in listing.lower()
+
+
+def test_staff_move_a_vehicle_to_forever_beta_with_the_drivers_consent(staff, provision):
+    body, _ = provision()
+    vehicle = Vehicle.objects.get(vin=body["vin"])
+    engineer = staff("erin3", "release engineer")
+    form = {
+        "action": "move_to_channel",
+        ACTION_CHECKBOX_NAME: [vehicle.pk],
+        "confirm": "yes",
+        "channel": "forever-beta",
+        "consent_by": "owner at the service desk",
+        "terms_version": "2026-01",
+    }
+    engineer.post("/admin/rollouts/vehicle/", form)
+    vehicle.refresh_from_db()
+    assert vehicle.channel.name == "forever-beta"
+    change = ChannelChange.objects.get()
+    assert (change.via, change.consent_by) == ("admin", "owner at the service desk")
+
+
+def test_the_new_admin_pages_load(admin_client, ship, publish):
+    bundle, _ = publish()
+    ship([bundle], "dev")
+    for url in [
+        "/admin/rollouts/release/",
+        "/admin/rollouts/rollout/",
+        "/admin/rollouts/release/create/",
+        "/admin/rollouts/rollout/create/",
+        "/admin/rollouts/assignment/",
+        "/admin/rollouts/installevent/",
+        "/admin/rollouts/healthwindow/",
+        "/admin/rollouts/vehiclemanifest/",
+        "/admin/rollouts/installedchange/",
+        "/admin/rollouts/manifestproblem/",
+        "/admin/rollouts/channelchange/",
+        f"/admin/rollouts/release/{Release.objects.get().pk}/change/",
+    ]:
+        assert admin_client.get(url).status_code == 200, url
