@@ -75,6 +75,16 @@ class DemoVehicle:
         )
 
 
+def demo_sim_ecus(vehicle: DemoVehicle) -> list:
+    """The reference client's ECUs for a demo car, with the keys it was provisioned with."""
+    from vehicle_client.ecu import SimEcu
+
+    return [
+        SimEcu(ecu.serial, ecu.hardware_id, ecu.primary, private_key=ecu.private_key(vehicle.vin))
+        for ecu in vehicle.ecus
+    ]
+
+
 def demo_fleet(count: int, *, seed: int = 7) -> Iterator[DemoVehicle]:
     rng = random.Random(seed)  # noqa: S311  (reproducible demo data, not secrets)
     regions = list(MARKETS)
@@ -93,12 +103,21 @@ def demo_fleet(count: int, *, seed: int = 7) -> Iterator[DemoVehicle]:
         yield DemoVehicle(vin=vin, model=model, region=region, channel=channel, ecus=ecus)
 
 
-# One bundle per demo hardware id, so a newcomer's vehicle has something to verify and download.
+# One bundle per demo hardware id, so a newcomer's vehicle has something to verify and download,
+# then newer head-unit builds that are further back in the pipeline.
 DEMO_BUNDLES = [
     ("tcu-gen3", "tcu-gen3/tcu-3.4.1.bin", "3.4.1", 341),
     ("hu-gen7", "hu-gen7/hu-7.2.0.bin", "7.2.0", 720),
     ("bms-v2", "bms-v2/bms-2.0.5.bin", "2.0.5", 205),
     ("adas-x1", "adas-x1/adas-1.9.0.bin", "1.9.0", 190),
+    ("hu-gen7", "hu-gen7/hu-7.3.0.bin", "7.3.0", 730),
+    ("hu-gen7", "hu-gen7/hu-7.4.0.bin", "7.4.0", 740),
+]
+# (release version, bundle paths, channels where it completed, channel where it is running)
+DEMO_RELEASES = [
+    ("2026.10", [b[1] for b in DEMO_BUNDLES[:4]], ["dev", "forever-beta", "beta", "stable"], None),
+    ("2026.11", ["hu-gen7/hu-7.3.0.bin"], ["dev"], "forever-beta"),
+    ("2026.12", ["hu-gen7/hu-7.4.0.bin"], [], "dev"),
 ]
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from ota.demo import DEMO_BUNDLES, demo_fleet
-from rollouts.models import Vehicle
+from rollouts.models import Rollout, Vehicle
 from rollouts.vin import check_digit, is_valid_vin
 from signing.models import Bundle
 
@@ -35,6 +35,11 @@ def test_seeding_twice_creates_the_fleet_once_and_prints_working_credentials(set
     call_command("seed_demo", vehicles=30, stdout=out, stderr=StringIO())
     assert Vehicle.objects.count() == 30
     assert Bundle.objects.filter(status="published").count() == len(DEMO_BUNDLES)
+    pipeline = {(r.release.version, r.channel.name, r.status) for r in Rollout.objects.all()}
+    assert ("2026.10", "stable", "completed") in pipeline
+    assert ("2026.11", "forever-beta", "running") in pipeline
+    assert ("2026.12", "dev", "running") in pipeline
+    assert Vehicle.objects.filter(channel__name="forever-beta").exists()
     hardware = {ecu.hardware_id for vehicle in demo_fleet(30) for ecu in vehicle.ecus}
     assert hardware == {hardware_id for hardware_id, *_ in DEMO_BUNDLES}
 
@@ -96,3 +101,20 @@ def is_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_demo_poll_drives_a_demo_car_through_an_update(live_server, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("ota_init", stdout=StringIO())
+    call_command("seed_demo", vehicles=3, stdout=StringIO(), stderr=StringIO())
+
+    first, second = StringIO(), StringIO()
+    call_command("demo_poll", url=live_server.url, stdout=first)
+    call_command("demo_poll", url=live_server.url, stdout=second)
+
+    assert "offered tcu-gen3/tcu-3.4.1.bin" in first.getvalue()
+    assert "TCU-000000" in first.getvalue().split("installed on:")[1]
+    assert "offered" not in second.getvalue()
+    car = Vehicle.objects.get(vin=next(demo_fleet(1)).vin)
+    assert {e.installed_bundle.version for e in car.ecus.all()} >= {"3.4.1", "7.2.0", "2.0.5"}

@@ -10,8 +10,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from ota.demo import DEMO_BUNDLES, demo_bundle_bytes, demo_fleet
-from rollouts.models import Vehicle
+from ota.demo import DEMO_BUNDLES, DEMO_RELEASES, demo_bundle_bytes, demo_fleet
+from rollouts.models import Channel, Release, Vehicle
+from rollouts.roles import APPROVER, RELEASE_ENGINEER
+from rollouts.services import releases as release_services
+from rollouts.services import rollouts as rollout_services
 from rollouts.services.vehicles import vehicle_token_rotate, vehicles_provision_bulk
 from signing.models import Bundle
 from signing.services.bundles import BundleSpec, bundle_ingest_file, bundle_publish
@@ -31,6 +34,7 @@ class Command(BaseCommand):
         api_token = Token.objects.get_or_create(user=User.objects.get(username=ADMIN_USERNAME))[0]
         created = self.ensure_fleet(vehicles)
         published = self.ensure_bundles()
+        self.ensure_releases()
         showcase = next(demo_fleet(1))
         vehicle_token = vehicle_token_rotate(
             vehicle=Vehicle.objects.get(vin=showcase.vin),
@@ -50,6 +54,8 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo
     curl -H 'Authorization: Token {api_token.key}' '{base}/api/v1/manage/vehicles?region=EU'
   Vehicle API as {showcase.vin} (this token is new every start):
     curl -H 'Authorization: Bearer {vehicle_token}' {base}/api/v1/vehicles/{showcase.vin}
+  One demo car through a real poll cycle (reference client: sign, verify, download, install):
+    .venv/bin/python manage.py demo_poll --url {base}
   Signed Image repository (TUF; any TUF 1.0 client, e.g. python-tuf's ngclient):
     curl {base}/api/v1/tuf/image/metadata/1.root.json
     curl {base}/api/v1/tuf/image/metadata/timestamp.json
@@ -85,6 +91,44 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo
             )
             bundle_publish(bundle=bundle, actor=None)
         return Bundle.objects.filter(path__in=[b[1] for b in DEMO_BUNDLES]).count()
+
+    @transaction.atomic
+    def ensure_releases(self) -> None:
+        """Releases moved through the pipeline by two demo people (four eyes)."""
+        engineer = self.demo_person("erin", RELEASE_ENGINEER)
+        approver = self.demo_person("ada", APPROVER)
+        bundles = {b.path: b for b in Bundle.objects.all()}
+        for version, paths, completed, running in DEMO_RELEASES:
+            if Release.objects.filter(version=version).exists():
+                continue
+            release = release_services.release_create(
+                spec=release_services.ReleaseSpec(
+                    version=version,
+                    notes=f"Demo release {version}.",
+                    bundle_ids=[bundles[path].pk for path in paths],
+                ),
+                actor=engineer,
+            )
+            release_services.release_approve(release=release, actor=approver)
+            for channel in [*completed, *([running] if running else [])]:
+                rollout = rollout_services.rollout_create(
+                    release=release, channel=Channel.objects.get(name=channel), actor=engineer
+                )
+                rollout_services.rollout_approve(rollout=rollout, actor=approver)
+                rollout_services.rollout_start(rollout=rollout, actor=engineer)
+                if channel in completed:
+                    rollout_services.rollout_advance(rollout=rollout, actor=engineer)
+
+    @staticmethod
+    def demo_person(username: str, group: str) -> User:
+        from django.contrib.auth.models import Group
+
+        user, created = User.objects.get_or_create(username=username)
+        if created:
+            user.set_unusable_password()  # an author in the demo's history, not a login
+            user.save()
+            user.groups.add(Group.objects.get(name=group))
+        return user
 
     @transaction.atomic
     def ensure_fleet(self, count: int) -> int:
