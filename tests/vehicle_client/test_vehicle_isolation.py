@@ -49,3 +49,11 @@ def test_an_event_cannot_be_attributed_to_another_vehicles_assignment(car, publi
     assignment_b.refresh_from_db()
     assert assignment_b.status == "offered"
     assert InstallEvent.objects.get().assignment is None
+
+
+def test_director_metadata_needs_a_token(car):
+    vehicle = car()
+    answer = vehicle.transport.request(
+        "GET", f"{vehicle.api}/tuf/director/{vehicle.vin}/metadata/timestamp.json", headers={}
+    )
+    assert answer.status == 401

@@ -86,3 +86,37 @@ def test_a_release_for_another_model_or_region_is_not_offered(car, publish, ship
     other, _ = publish(hardware_id="hu-gen7")
     ship([other], regions=["CN"])
     assert vehicle.poll_cycle().offered == []
+
+
+def test_an_interrupted_download_resumes_where_it_stopped(car, publish, ship):
+    vehicle = car()
+    bundle, data = publish(hardware_id="hu-gen7")
+    ship([bundle])
+    vehicle.put_manifest()
+    [target] = vehicle.refresh_and_verify()
+    partial = vehicle.workdir / "downloads" / f"{bundle.sha256}.part"
+    partial.write_bytes(data[:150_000])  # what arrived before the link dropped
+
+    requests = []
+    original = vehicle.transport.request
+
+    def spy(method, url, *, headers, body=None):
+        requests.append(headers.get("Range"))
+        return original(method, url, headers=headers, body=body)
+
+    vehicle.transport.request = spy
+    assert vehicle.download(target).read_bytes() == data
+    assert requests == ["bytes=150000-"]
+
+
+def test_a_corrupted_partial_download_is_refused_and_discarded(car, publish, ship):
+    vehicle = car()
+    bundle, data = publish(hardware_id="hu-gen7")
+    ship([bundle])
+    vehicle.put_manifest()
+    [target] = vehicle.refresh_and_verify()
+    partial = vehicle.workdir / "downloads" / f"{bundle.sha256}.part"
+    partial.write_bytes(b"\x00" * 150_000)
+    with pytest.raises(VerificationError):
+        vehicle.download(target)
+    assert not partial.exists()
