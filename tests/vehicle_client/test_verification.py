@@ -111,7 +111,7 @@ def test_an_interrupted_download_resumes_where_it_stopped(car, publish, ship):
 
 def test_a_corrupted_partial_download_is_refused_and_discarded(car, publish, ship):
     vehicle = car()
-    bundle, data = publish(hardware_id="hu-gen7")
+    bundle, _ = publish(hardware_id="hu-gen7")
     ship([bundle])
     vehicle.put_manifest()
     [target] = vehicle.refresh_and_verify()
