@@ -3,7 +3,9 @@
 This module is the one place where that decision is made. Its rules (product brief §6):
 - a vehicle is offered a bundle only for a hardware id it has;
 - only if the bundle's release counter is higher than what that ECU has installed
-  (an image the server does not know counts as 0): never a downgrade;
+  (an image the server does not know counts as 0): never a downgrade. A part whose ECU
+  already runs a higher counter is superseded, so satisfied: the rest of the release still
+  applies. The same counter with other bytes is a conflict: the release does not apply;
 - only if the release's model and region constraints hold, and each bundle's `requires`
   (other components at a minimum release counter, installed or coming in the same release);
 - a release's bundles are offered together or not at all;
@@ -99,10 +101,10 @@ def release_targets(vehicle: VehicleState, candidate: Candidate) -> tuple[EcuTar
     targets: list[EcuTarget] = []
     for bundle in applicable:
         for ecu in by_hardware[bundle.hardware_id]:
-            if ecu.installed_sha256 == bundle.sha256:
-                continue  # this part is installed already
-            if ecu.installed_counter >= bundle.release_counter:
-                return ()  # a downgrade, or a sideways move: the release does not apply
+            if _satisfies(ecu, bundle):
+                continue  # installed already, or superseded by newer software
+            if ecu.installed_counter == bundle.release_counter:
+                return ()  # same counter, other bytes: never a sideways move
             targets.append(EcuTarget(ecu.serial, bundle))
     if not targets:
         return ()
@@ -113,6 +115,20 @@ def release_targets(vehicle: VehicleState, candidate: Candidate) -> tuple[EcuTar
             if not _satisfied(by_hardware.get(hardware_id, []), coming.get(hardware_id), minimum):
                 return ()
     return tuple(targets)
+
+
+def release_satisfied(vehicle: VehicleState, candidate: Candidate) -> bool:
+    """Every part of the release that concerns this vehicle is installed or superseded."""
+    return all(
+        _satisfies(ecu, bundle)
+        for bundle in candidate.bundles
+        for ecu in vehicle.ecus
+        if ecu.hardware_id == bundle.hardware_id
+    )
+
+
+def _satisfies(ecu: EcuState, bundle: BundleOption) -> bool:
+    return ecu.installed_sha256 == bundle.sha256 or ecu.installed_counter > bundle.release_counter
 
 
 def _satisfied(ecus: list[EcuState], coming: int | None, minimum: int) -> bool:

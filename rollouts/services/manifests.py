@@ -25,7 +25,7 @@ from rollouts.models import (
 )
 from rollouts.models.rollouts import FINISHED
 from rollouts.services.director import candidate, director_refresh, vehicle_state
-from rollouts.targeting import release_targets
+from rollouts.targeting import release_satisfied
 from signing.models import Bundle, BundleStatus
 
 logger = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ def _record_installed(vehicle: Vehicle, ecu: Ecu, image: dict, counter: int, now
 
 
 def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> None:
-    """An unfinished assignment whose release is now fully installed has succeeded."""
+    """An unfinished assignment whose release is now installed (or superseded) has succeeded."""
     open_assignments = (
         Assignment.objects.filter(vehicle=vehicle)
         .exclude(status__in=FINISHED)
@@ -178,14 +178,7 @@ def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> None:
         .prefetch_related("rollout__release__items__bundle")
     )
     for assignment in open_assignments:
-        offer = candidate(assignment.rollout)
-        installed = all(
-            ecu.installed_sha256 == bundle.sha256
-            for bundle in offer.bundles
-            for ecu in state.ecus
-            if ecu.hardware_id == bundle.hardware_id
-        )
-        if installed and not release_targets(state, offer):
+        if release_satisfied(state, candidate(assignment.rollout)):
             Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
                 status=AssignmentStatus.SUCCEEDED, finished_at=now
             )

@@ -61,10 +61,19 @@ def test_an_installed_release_needs_nothing_more():
 def test_a_release_is_offered_whole_or_not_at_all():
     vehicle = car(
         EcuState("HU1", "hu-gen7", installed_counter=100),
-        EcuState("BMS1", "bms-v2", installed_sha256="b", installed_counter=300),
+        EcuState("BMS1", "bms-v2", installed_sha256="other", installed_counter=205),
     )
-    # The bms bundle would be a downgrade, so the head-unit part is not offered alone either.
+    # The bms part conflicts (same counter, other bytes), so the head unit is not offered alone.
     assert decide(vehicle, [release(bundle(), bundle("bms-v2", 205))]).empty
+
+
+def test_a_part_superseded_by_newer_software_is_skipped_and_the_rest_offered():
+    vehicle = car(
+        EcuState("HU1", "hu-gen7", installed_sha256="newer", installed_counter=730),
+        EcuState("TCU1", "tcu-gen3"),
+    )
+    decision = decide(vehicle, [release(bundle(counter=720), bundle("tcu-gen3", 341))])
+    assert serials(decision) == [("TCU1", "tcu-gen3/341.bin")]
 
 
 def test_both_parts_of_a_release_are_offered_together():
@@ -124,6 +133,16 @@ def test_an_older_release_applies_when_the_newest_does_not():
     newest = release(bundle(counter=730), rollout=2, newness=2, models=frozenset({"Ember"}))
     older = release(bundle(counter=720), rollout=1, newness=1)
     assert decide(vehicle, [newest, older]).rollout_id == 1
+
+
+def test_a_release_counts_as_installed_when_every_part_is_installed_or_superseded():
+    from rollouts.targeting import release_satisfied
+
+    offer = release(bundle(counter=720), bundle("tcu-gen3", 341))
+    newer_head_unit = EcuState("HU1", "hu-gen7", installed_sha256="x", installed_counter=730)
+    assert not release_satisfied(car(newer_head_unit, EcuState("TCU1", "tcu-gen3")), offer)
+    tcu_done = EcuState("TCU1", "tcu-gen3", installed_sha256="tcu-gen3-341", installed_counter=341)
+    assert release_satisfied(car(newer_head_unit, tcu_done), offer)
 
 
 def test_two_ecus_of_the_same_hardware_each_get_the_bundle():

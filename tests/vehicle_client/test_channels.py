@@ -101,3 +101,20 @@ def test_consent_must_be_accepted(car, engineer_api):
         format="json",
     )
     assert answer.status_code == 400
+
+
+def test_a_forever_beta_car_also_gets_the_older_release_parts_it_still_lacks(car, publish, ship):
+    vehicle = car(channel="forever-beta")
+    base_hu, _ = publish(hardware_id="hu-gen7")
+    base_tcu, _ = publish(hardware_id="tcu-gen3")
+    newer_hu, _ = publish(hardware_id="hu-gen7")
+    ship([base_hu, base_tcu], "forever-beta", version="base")
+    ship([newer_hu], "forever-beta", version="newer")
+
+    assert [t.path for t in vehicle.poll_cycle().offered] == [newer_hu.path]
+    # The base release's head unit is superseded; its telematics part still applies.
+    assert [t.path for t in vehicle.poll_cycle().offered] == [base_tcu.path]
+    assert vehicle.poll_cycle().offered == []
+    from rollouts.models import Assignment
+
+    assert set(Assignment.objects.values_list("status", flat=True)) == {"succeeded"}
