@@ -276,6 +276,44 @@ OTA_MAX_MANIFEST_BYTES = env_int("OTA_MAX_MANIFEST_BYTES", 64 * 1024)
 OTA_MAX_TELEMETRY_BATCH = 500
 OTA_CONSENT_TERMS_VERSION = env_str("OTA_CONSENT_TERMS_VERSION", "2026-01")
 
+
+# --- Staged rollouts --------------------------------------------------------------------------
+def _plan(*stages):
+    return [
+        {"percent": p, "min_soak_minutes": soak, "gate": gate, "max_duration_minutes": longest}
+        for p, soak, gate, longest in stages
+    ]
+
+
+# Stage plans a rollout gets unless it brings its own: cumulative percent of the channel's
+# vehicles, minimum soak, gate (auto: the evaluator advances; manual: a person does), and how
+# long a stage may stay inconclusive before it pauses and asks for a person.
+OTA_DEFAULT_STAGE_PLANS = {
+    "dev": _plan((100, 0, "auto", 1440)),
+    "forever-beta": _plan((25, 60, "auto", 1440), (100, 240, "auto", 2880)),
+    "beta": _plan((10, 240, "auto", 2880), (50, 480, "auto", 4320), (100, 720, "auto", 4320)),
+    "stable": _plan(
+        (1, 720, "auto", 4320),
+        (5, 720, "auto", 4320),
+        (20, 1440, "manual", 5760),
+        (50, 1440, "auto", 5760),
+        (100, 1440, "auto", 10080),
+    ),
+}
+OTA_FALLBACK_STAGE_PLAN = _plan((10, 240, "auto", 2880), (100, 720, "auto", 4320))
+# The health policy a rollout gets unless it overrides some of it.
+OTA_DEFAULT_POLICY = {
+    "max_failure_rate": 0.02,  # failed / finished installs (Wilson 95% bounds)
+    "min_finished": 50,
+    "install_timeout_minutes": 240,
+    "max_rate_ratio": 1.5,  # crashes (reboots, DTCs) per driving hour, updated / control
+    "min_exposure_hours": 200,
+    "confidence": 0.95,
+    "critical_event_types": ["rollback_failed"],
+    "critical_error_codes": [],
+    "on_halt": "stop",  # stop | retract | revert
+}
+
 # --- Logging: plain lines on stderr; tokens and keys are never logged --------------------------
 LOGGING = {
     "version": 1,

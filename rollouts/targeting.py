@@ -10,9 +10,13 @@ This module is the one place where that decision is made. Its rules (product bri
   (other components at a minimum release counter, installed or coming in the same release);
 - a release's bundles are offered together or not at all;
 - one release at a time: an install already under way is kept, otherwise the newest
-  release whose rollout offers to this vehicle wins.
+  release whose rollout offers to this vehicle wins;
+- staged rollouts: a vehicle is in once `bucket(salt, VIN) < percent * 100`. The bucket never
+  changes, so raising the percentage only adds vehicles, and one already offered stays in.
 """
 
+import hashlib
+import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -55,6 +59,9 @@ class Candidate:
     models: frozenset[str] = frozenset()  # empty: any model
     regions: frozenset[str] = frozenset()  # empty: any region
     in_progress: bool = False  # this vehicle has started installing it
+    salt: str = ""
+    percent: float = 100.0  # the current stage's cumulative share of the scope
+    assigned: bool = False  # already offered to this vehicle: it stays in
 
 
 @dataclass(frozen=True)
@@ -86,9 +93,24 @@ def decide(vehicle: VehicleState, candidates: Iterable[Candidate]) -> Decision:
     return NOTHING
 
 
+BUCKETS = 10_000
+
+
+def bucket(salt: str, vin: str) -> int:
+    """A stable keyed hash of the VIN into 0..9999 (never Python's per-process `hash`)."""
+    digest = hmac.new(salt.encode(), vin.encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") % BUCKETS
+
+
+def in_stage(vin: str, candidate: Candidate) -> bool:
+    return candidate.assigned or bucket(candidate.salt, vin) < candidate.percent * BUCKETS / 100
+
+
 def release_targets(vehicle: VehicleState, candidate: Candidate) -> tuple[EcuTarget, ...]:
     """The ECU targets this release needs on this vehicle; () when it does not apply, would
     downgrade something, lacks a requirement, or is installed already."""
+    if not in_stage(vehicle.vin, candidate):
+        return ()
     if candidate.models and vehicle.model not in candidate.models:
         return ()
     if candidate.regions and vehicle.region not in candidate.regions:

@@ -201,12 +201,15 @@ def publish(repos):
     return publish_one
 
 
+ALL_AT_ONCE = [{"percent": 100, "min_soak_minutes": 0, "gate": "auto", "max_duration_minutes": 60}]
+
+
 @pytest.fixture
 def ship(engineer_api, approver_api):
     """Release bundles to a channel the way people do: an engineer proposes, an approver
     approves, the engineer starts; the promotion gate is overridden with a reason."""
 
-    def ship_it(bundles, channel: str = "stable", *, version: str | None = None, **release):
+    def ship_it(bundles, channel="stable", *, version=None, stages=None, **release):
         created = engineer_api.post(
             "/api/v1/manage/releases",
             {
@@ -221,7 +224,9 @@ def ship(engineer_api, approver_api):
         release_id = created.json()["id"]
         assert approver_api.post(f"/api/v1/manage/releases/{release_id}/approve").status_code == 200
         rollout = engineer_api.post(
-            "/api/v1/manage/rollouts", {"release": release_id, "channel": channel}, format="json"
+            "/api/v1/manage/rollouts",
+            {"release": release_id, "channel": channel, "stages": stages or ALL_AT_ONCE},
+            format="json",
         )
         assert rollout.status_code == 201, rollout.json()
         rollout_id = rollout.json()["id"]

@@ -9,8 +9,9 @@ from rest_framework.views import APIView
 from ota.errors import NotFound
 from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
 from rollouts.errors import UnknownChannel
+from rollouts.health import wilson
 from rollouts.models import Channel, Release, Rollout
-from rollouts.selectors import rollout_counts
+from rollouts.selectors import rollout_counts, rollout_counts_empty
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
 
@@ -147,6 +148,16 @@ class ReleaseApproveApi(APIView):
 class RolloutInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     release = serializers.IntegerField(min_value=1)
     channel = StrictCharField(max_length=40)
+    stages = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        max_length=20,
+        help_text='[{"percent": 1, "min_soak_minutes": 720, "gate": "auto", '
+        '"max_duration_minutes": 4320}, …]; default: the channel\'s plan',
+    )
+    policy = serializers.DictField(
+        required=False, help_text="Overrides of the default health policy (see docs)."
+    )
     regions = serializers.ListField(
         child=StrictCharField(max_length=16), required=False, default=list
     )
@@ -176,22 +187,37 @@ class RolloutOutputSerializer(serializers.ModelSerializer):
             "models",
             "stage_index",
             "stages",
+            "policy",
             "halt_reason",
             "gate_override_reason",
             "created_at",
             "started_at",
+            "stage_started_at",
             "finished_at",
         ]
 
     def get_stage_index(self, rollout: Rollout) -> int:
-        return 0
+        return rollout.stage_index
 
     def get_stages(self, rollout: Rollout) -> list[dict]:
-        # All at once, one stage: staged plans arrive with the staged-rollout work.
-        return [{"percent": 100, "counts": rollout_counts(rollout=rollout)}]
+        counts = rollout_counts(rollout=rollout)
+        stages = []
+        for index, stage in enumerate(rollout.stages or [{"percent": 100}]):
+            stage_counts = counts.get(index, rollout_counts_empty())
+            failed = stage_counts["failed"] + stage_counts["timed_out"]
+            finished = failed + stage_counts["succeeded"]
+            rate = wilson(failed, finished, rollout.policy.get("confidence", 0.95))
+            stages.append(
+                {
+                    **stage,
+                    "counts": stage_counts,
+                    "failure_rate": {"value": rate.value, "lower": rate.lower, "upper": rate.upper},
+                }
+            )
+        return stages
 
     def get_halt_reason(self, rollout: Rollout) -> dict | None:
-        return None
+        return rollout.halt_reason
 
 
 def _rollout(rollout_id: int) -> Rollout:
@@ -226,6 +252,8 @@ class RolloutCollectionApi(APIView):
             actor=request.user,
             regions=data.validated_data["regions"],
             models=data.validated_data["models"],
+            stages=data.validated_data.get("stages"),
+            policy=data.validated_data.get("policy"),
         )
         return Response(
             RolloutOutputSerializer(_rollout(rollout.pk)).data, status=status.HTTP_201_CREATED

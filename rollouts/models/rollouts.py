@@ -1,5 +1,6 @@
 """Rollouts of a release to a channel, and each vehicle's assignment in one."""
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -35,6 +36,10 @@ ROLLOUT_TRANSITIONS: dict[str, set[str]] = {
 OFFERING = (RolloutStatus.RUNNING, RolloutStatus.COMPLETED)
 
 
+def _new_salt() -> str:
+    return secrets.token_hex(16)
+
+
 class Rollout(models.Model):
     release = models.ForeignKey(
         "rollouts.Release", on_delete=models.PROTECT, related_name="rollouts"
@@ -56,6 +61,15 @@ class Rollout(models.Model):
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Bucketing key: bucket = H(salt, VIN) mod 10000 (rollouts/targeting.py).
+    salt = models.CharField(max_length=32, default=_new_salt, editable=False)
+    # [{"percent", "min_soak_minutes", "gate": "auto"|"manual", "max_duration_minutes"}, …]
+    stages = models.JSONField(default=list)
+    stage_index = models.PositiveSmallIntegerField(default=0)
+    stage_started_at = models.DateTimeField(null=True, blank=True)
+    policy = models.JSONField(default=dict)
+    # Why the rollout halted: metric, stage, value, bound, threshold, sample.
+    halt_reason = models.JSONField(null=True, blank=True)
     # An approver let the release skip the promotion gate, and said why.
     gate_override_reason = models.TextField(blank=True)
     gate_overridden_by = models.ForeignKey(
@@ -78,6 +92,13 @@ class Rollout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release} → {self.channel}"
+
+    @property
+    def current_percent(self) -> float:
+        """The share of the scope now offered; a completed rollout offers to everyone."""
+        if self.status == RolloutStatus.COMPLETED or not self.stages:
+            return 100.0
+        return float(self.stages[min(self.stage_index, len(self.stages) - 1)]["percent"])
 
 
 class AssignmentStatus(models.TextChoices):
@@ -125,6 +146,10 @@ class Assignment(models.Model):
     status = models.CharField(
         max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.OFFERED
     )
+    # The stage in which the vehicle was first offered the release (its counters' stage).
+    stage_index = models.PositiveSmallIntegerField(default=0)
+    # First download or install event: from then on the install can time out.
+    started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -41,17 +41,23 @@ def offering_rollouts(vehicle: Vehicle):
     )
 
 
-def candidates_for(vehicle: Vehicle) -> list[Candidate]:
-    rollouts = list(offering_rollouts(vehicle))
-    started = set(
-        Assignment.objects.filter(vehicle=vehicle, status__in=STARTED).values_list(
-            "rollout_id", flat=True
+def candidates_for(vehicle: Vehicle, rollouts: list[Rollout]) -> list[Candidate]:
+    statuses = dict(
+        Assignment.objects.filter(vehicle=vehicle, rollout__in=rollouts).values_list(
+            "rollout_id", "status"
         )
     )
-    return [candidate(rollout, in_progress=rollout.pk in started) for rollout in rollouts]
+    return [
+        candidate(
+            rollout,
+            in_progress=statuses.get(rollout.pk) in STARTED,
+            assigned=rollout.pk in statuses,
+        )
+        for rollout in rollouts
+    ]
 
 
-def candidate(rollout: Rollout, *, in_progress: bool = False) -> Candidate:
+def candidate(rollout: Rollout, *, in_progress: bool = False, assigned: bool = False) -> Candidate:
     release = rollout.release
     return Candidate(
         rollout_id=rollout.pk,
@@ -72,6 +78,9 @@ def candidate(rollout: Rollout, *, in_progress: bool = False) -> Candidate:
         models=_narrow(release.model_names, rollout.model_names),
         regions=_narrow(release.regions, rollout.regions),
         in_progress=in_progress,
+        salt=rollout.salt,
+        percent=rollout.current_percent,
+        assigned=assigned,
     )
 
 
@@ -89,8 +98,10 @@ def director_refresh(
     metadata is past half its life. Returns the current Director targets version.
     The caller holds the vehicle row lock."""
     now = now or timezone.now()
-    decision = decide(state or vehicle_state(vehicle), candidates_for(vehicle))
-    entries = _entries(vehicle, decision)
+    rollouts = list(offering_rollouts(vehicle))
+    decision = decide(state or vehicle_state(vehicle), candidates_for(vehicle, rollouts))
+    chosen = next((r for r in rollouts if r.pk == decision.rollout_id), None)
+    entries = _entries(vehicle, decision, chosen)
     fingerprint = _fingerprint(entries)
     if fingerprint == vehicle.director_fingerprint and not director_is_stale(
         vin=vehicle.vin, now=now
@@ -104,11 +115,11 @@ def director_refresh(
     return version
 
 
-def _entries(vehicle: Vehicle, decision: Decision) -> list[DirectorEntry]:
-    if decision.empty:
+def _entries(vehicle: Vehicle, decision: Decision, rollout: Rollout | None) -> list[DirectorEntry]:
+    if decision.empty or rollout is None:
         return []
     assignment, _ = Assignment.objects.get_or_create(
-        rollout_id=decision.rollout_id, vehicle=vehicle
+        rollout=rollout, vehicle=vehicle, defaults={"stage_index": rollout.stage_index}
     )
     if assignment.status in FINISHED:
         # A vehicle that failed or was retracted is not offered the same release again here.

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -9,6 +10,7 @@ from audit.services import audit_record
 from ota.errors import Conflict, Forbidden, Malformed
 from rollouts.models import Channel, Release, ReleaseStatus, Rollout, RolloutStatus
 from rollouts.models.rollouts import ROLLOUT_TRANSITIONS
+from rollouts.plans import PlanError, validate_policy, validate_stages
 from rollouts.services.releases import OwnApproval
 
 
@@ -37,6 +39,11 @@ class OverrideNotAllowed(Forbidden):
     message = "Only an approver may let a release skip the promotion gate."
 
 
+class InvalidPlan(Malformed):
+    code = "invalid_plan"
+    message = "The stage plan or the health policy is not valid; see detail."
+
+
 class ReasonRequired(Malformed):
     code = "reason_required"
     message = "This action needs a written reason."
@@ -44,10 +51,30 @@ class ReasonRequired(Malformed):
 
 @transaction.atomic
 def rollout_create(
-    *, release: Release, channel: Channel, actor: Any, regions=(), models=()
+    *,
+    release: Release,
+    channel: Channel,
+    actor: Any,
+    regions=(),
+    models=(),
+    stages: list[dict] | None = None,
+    policy: dict | None = None,
 ) -> Rollout:
+    """A draft rollout with its stage plan (the channel's default unless given) and health
+    policy (the defaults, overridden where given)."""
     if release.status != ReleaseStatus.APPROVED:
         raise ReleaseNotApproved(detail={"release": release.version, "status": release.status})
+    try:
+        plan = validate_stages(
+            stages
+            if stages is not None
+            else settings.OTA_DEFAULT_STAGE_PLANS.get(
+                channel.name, settings.OTA_FALLBACK_STAGE_PLAN
+            )
+        )
+        checked_policy = validate_policy(policy, settings.OTA_DEFAULT_POLICY)
+    except PlanError as exc:
+        raise InvalidPlan(detail=exc.problems) from None
     try:
         with transaction.atomic():
             rollout = Rollout.objects.create(
@@ -56,6 +83,8 @@ def rollout_create(
                 created_by=actor,
                 regions=list(regions),
                 model_names=list(models),
+                stages=plan,
+                policy=checked_policy,
             )
     except IntegrityError:
         raise RolloutExists(detail={"release": release.version, "channel": channel.name}) from None
@@ -63,7 +92,9 @@ def rollout_create(
     return rollout
 
 
-def _transition(rollout: Rollout, to: str, *, actor: Any, reason: str = "", **fields) -> Rollout:
+def _transition(
+    rollout: Rollout, to: str, *, actor: Any, reason: str = "", actor_label: str = "", **fields
+) -> Rollout:
     """Conditional update from the state we read; zero rows means someone else won."""
     if to not in ROLLOUT_TRANSITIONS[rollout.status]:
         raise RolloutStateConflict(detail={"status": rollout.status, "wanted": to})
@@ -74,6 +105,7 @@ def _transition(rollout: Rollout, to: str, *, actor: Any, reason: str = "", **fi
         raise RolloutStateConflict(detail={"status": "changed concurrently", "wanted": to})
     audit_record(
         actor=actor,
+        actor_label=actor_label,
         action=f"rollout.{to}",
         target=rollout,
         reason=reason,
@@ -95,7 +127,8 @@ def rollout_start(*, rollout: Rollout, actor: Any, override_reason: str = "") ->
     """Start delivering. The release must have completed on the previous channel, unless an
     approver overrides the gate with a written reason."""
     previous = previous_channel(rollout.channel)
-    fields: dict[str, Any] = {"started_at": timezone.now()}
+    now = timezone.now()
+    fields: dict[str, Any] = {"started_at": now, "stage_index": 0, "stage_started_at": now}
     if previous is not None and not _completed_on(rollout.release, previous):
         if not override_reason.strip():
             raise PromotionGateClosed(
@@ -134,11 +167,42 @@ def rollout_abort(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
 
 
 @transaction.atomic
-def rollout_advance(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
-    """All-at-once rollouts have a single stage: advancing past it completes the rollout."""
-    return _transition(
-        rollout, RolloutStatus.COMPLETED, actor=actor, reason=reason, finished_at=timezone.now()
+def rollout_advance(
+    *, rollout: Rollout, actor: Any, reason: str = "", actor_label: str = ""
+) -> Rollout:
+    """Move to the next stage (more vehicles); past the last stage the rollout completes.
+    Conditional on the stage we read, so two evaluators cannot advance twice."""
+    if rollout.status != RolloutStatus.RUNNING:
+        raise RolloutStateConflict(detail={"status": rollout.status, "wanted": "advance"})
+    stages = rollout.stages or [{"percent": 100}]
+    if rollout.stage_index + 1 >= len(stages):
+        return _transition(
+            rollout,
+            RolloutStatus.COMPLETED,
+            actor=actor,
+            reason=reason,
+            actor_label=actor_label,
+            finished_at=timezone.now(),
+        )
+    updated = Rollout.objects.filter(
+        pk=rollout.pk, status=RolloutStatus.RUNNING, stage_index=rollout.stage_index
+    ).update(stage_index=rollout.stage_index + 1, stage_started_at=timezone.now())
+    if updated != 1:
+        raise RolloutStateConflict(detail={"status": "changed concurrently", "wanted": "advance"})
+    audit_record(
+        actor=actor,
+        actor_label=actor_label,
+        action="rollout.advanced",
+        target=rollout,
+        reason=reason,
+        data={
+            "from_stage": rollout.stage_index,
+            "to_stage": rollout.stage_index + 1,
+            "percent": stages[rollout.stage_index + 1]["percent"],
+        },
     )
+    rollout.refresh_from_db()
+    return rollout
 
 
 def previous_channel(channel: Channel) -> Channel | None:

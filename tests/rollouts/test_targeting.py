@@ -1,5 +1,7 @@
 """The decision of what each ECU should have, checked rule by rule."""
 
+import pytest
+
 from rollouts.targeting import BundleOption, Candidate, EcuState, VehicleState, decide
 
 
@@ -148,3 +150,38 @@ def test_a_release_counts_as_installed_when_every_part_is_installed_or_supersede
 def test_two_ecus_of_the_same_hardware_each_get_the_bundle():
     vehicle = car(EcuState("CAM1", "cam-v1"), EcuState("CAM2", "cam-v1"))
     assert len(decide(vehicle, [release(bundle("cam-v1", 5))]).targets) == 2
+
+
+def test_buckets_are_stable_keyed_and_spread_evenly():
+    from rollouts.targeting import bucket
+
+    vins = [f"VIN{n:014d}" for n in range(20_000)]
+    assert bucket("salt", vins[0]) == bucket("salt", vins[0])
+    assert [bucket("a", v) for v in vins[:50]] != [bucket("b", v) for v in vins[:50]]
+    below_ten_percent = sum(bucket("salt", v) < 1000 for v in vins) / len(vins)
+    assert below_ten_percent == pytest.approx(0.10, abs=0.01)
+
+
+def test_raising_the_percentage_only_adds_vehicles():
+    from rollouts.targeting import in_stage
+
+    vins = [f"VIN{n:014d}" for n in range(5000)]
+    chosen = {}
+    for percent in (1, 5, 20, 50, 100):
+        offer = release(salt="s", percent=percent)
+        chosen[percent] = {v for v in vins if in_stage(v, offer)}
+    assert chosen[1] <= chosen[5] <= chosen[20] <= chosen[50] <= chosen[100] == set(vins)
+    assert len(chosen[5]) == pytest.approx(250, abs=60)
+
+
+def test_a_vehicle_already_offered_stays_in_whatever_its_bucket():
+    offer = release(salt="s", percent=0.01)
+    outside = next(
+        f"VIN{n:014d}"
+        for n in range(100)
+        if not decide(
+            VehicleState(f"VIN{n:014d}", "Aurora", "EU", (EcuState("HU1", "hu-gen7"),)), [offer]
+        ).targets
+    )
+    vehicle = VehicleState(outside, "Aurora", "EU", (EcuState("HU1", "hu-gen7"),))
+    assert decide(vehicle, [release(salt="s", percent=0.01, assigned=True)]).targets

@@ -115,9 +115,9 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo
                     release=release, channel=Channel.objects.get(name=channel), actor=engineer
                 )
                 rollout_services.rollout_approve(rollout=rollout, actor=approver)
-                rollout_services.rollout_start(rollout=rollout, actor=engineer)
-                if channel in completed:
-                    rollout_services.rollout_advance(rollout=rollout, actor=engineer)
+                rollout = rollout_services.rollout_start(rollout=rollout, actor=engineer)
+                while channel in completed and rollout.status == "running":
+                    rollout = rollout_services.rollout_advance(rollout=rollout, actor=engineer)
 
     @staticmethod
     def demo_person(username: str, group: str) -> User:

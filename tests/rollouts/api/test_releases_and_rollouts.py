@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from rollouts.models import Release, Rollout
+from tests.conftest import ALL_AT_ONCE
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +125,9 @@ def test_the_promotion_gate_needs_the_previous_channel_completed(
     # Through the pipeline: forever-beta needs dev first.
     for channel in ("dev", "forever-beta"):
         rollout = engineer_api.post(
-            "/api/v1/manage/rollouts", {"release": release_id, "channel": channel}, format="json"
+            "/api/v1/manage/rollouts",
+            {"release": release_id, "channel": channel, "stages": ALL_AT_ONCE},
+            format="json",
         ).json()
         approver_api.post(f"/api/v1/manage/rollouts/{rollout['id']}/approve")
         assert engineer_start(engineer_api, rollout["id"]).status_code == 200

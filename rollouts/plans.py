@@ -1,0 +1,90 @@
+"""Stage plans and health policies: defaults, and the rules a valid one follows. Pure."""
+
+from collections.abc import Mapping
+from typing import Any
+
+GATES = ("auto", "manual")
+ON_HALT = ("stop", "retract", "revert")
+POLICY_NUMBERS = {
+    "max_failure_rate": (0.0, 1.0),
+    "min_finished": (1, 10**7),
+    "install_timeout_minutes": (1, 60 * 24 * 30),
+    "max_rate_ratio": (1.0, 100.0),
+    "min_exposure_hours": (0.0, 10**8),
+    "confidence": (0.5, 0.9999),
+}
+
+
+class PlanError(ValueError):
+    def __init__(self, problems: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+        self.problems = problems
+
+
+def validate_stages(stages: Any) -> list[dict]:
+    if not isinstance(stages, list) or not stages:
+        raise PlanError({"stages": "a non-empty list of stages"})
+    if len(stages) > 20:
+        raise PlanError({"stages": "at most 20 stages"})
+    clean, previous = [], 0.0
+    for index, stage in enumerate(stages):
+        where = f"stages[{index}]"
+        if not isinstance(stage, Mapping):
+            raise PlanError({where: "an object"})
+        unknown = set(stage) - {"percent", "min_soak_minutes", "gate", "max_duration_minutes"}
+        if unknown:
+            raise PlanError({where: f"unknown fields {sorted(unknown)}"})
+        percent = stage.get("percent")
+        if not _number(percent) or not previous < percent <= 100:
+            raise PlanError({where: f"percent must rise above {previous:g} and be at most 100"})
+        soak = stage.get("min_soak_minutes", 0)
+        longest = stage.get("max_duration_minutes", max(soak * 4, 60))
+        if not _integer(soak) or soak < 0:
+            raise PlanError({where: "min_soak_minutes is a whole number, 0 or more"})
+        if not _integer(longest) or longest < max(soak, 1):
+            raise PlanError({where: "max_duration_minutes is a whole number, at least the soak"})
+        gate = stage.get("gate", "auto")
+        if gate not in GATES:
+            raise PlanError({where: f"gate is one of {', '.join(GATES)}"})
+        clean.append(
+            {
+                "percent": percent,
+                "min_soak_minutes": soak,
+                "gate": gate,
+                "max_duration_minutes": longest,
+            }
+        )
+        previous = percent
+    if previous != 100:
+        raise PlanError({"stages": "the last stage must reach 100 percent"})
+    return clean
+
+
+def validate_policy(policy: Any, defaults: Mapping[str, Any]) -> dict:
+    """The defaults with the given overrides, each checked."""
+    if policy is None:
+        policy = {}
+    if not isinstance(policy, Mapping):
+        raise PlanError({"policy": "an object"})
+    unknown = set(policy) - set(defaults)
+    if unknown:
+        raise PlanError({"policy": f"unknown fields {sorted(unknown)}"})
+    merged = {**defaults, **policy}
+    for name, (low, high) in POLICY_NUMBERS.items():
+        if not _number(merged[name]) or not low <= merged[name] <= high:
+            raise PlanError({f"policy.{name}": f"a number from {low} to {high}"})
+    for name in ("critical_event_types", "critical_error_codes"):
+        value = merged[name]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise PlanError({f"policy.{name}": "a list of strings"})
+    if merged["on_halt"] not in ON_HALT:
+        raise PlanError({"policy.on_halt": f"one of {', '.join(ON_HALT)}"})
+    return merged
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
