@@ -209,7 +209,7 @@ def ship(engineer_api, approver_api):
     """Release bundles to a channel the way people do: an engineer proposes, an approver
     approves, the engineer starts; the promotion gate is overridden with a reason."""
 
-    def ship_it(bundles, channel="stable", *, version=None, stages=None, **release):
+    def ship_it(bundles, channel="stable", *, version=None, stages=None, policy=None, **release):
         created = engineer_api.post(
             "/api/v1/manage/releases",
             {
@@ -225,7 +225,12 @@ def ship(engineer_api, approver_api):
         assert approver_api.post(f"/api/v1/manage/releases/{release_id}/approve").status_code == 200
         rollout = engineer_api.post(
             "/api/v1/manage/rollouts",
-            {"release": release_id, "channel": channel, "stages": stages or ALL_AT_ONCE},
+            {
+                "release": release_id,
+                "channel": channel,
+                "stages": stages or ALL_AT_ONCE,
+                **({"policy": policy} if policy else {}),
+            },
             format="json",
         )
         assert rollout.status_code == 201, rollout.json()

@@ -14,6 +14,7 @@ from rollouts.models import Channel, Release, Rollout
 from rollouts.selectors import rollout_counts, rollout_counts_empty
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
+from rollouts.services.evaluation import rollout_evaluate
 
 
 class ReleaseNotFound(NotFound):
@@ -311,6 +312,28 @@ ACTIONS = {
         lambda r, u, d: rollout_services.rollout_abort(rollout=r, actor=u, reason=d["reason"]),
     ),
 }
+
+
+class EvaluationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    stage_index = serializers.IntegerField()
+    outcome = serializers.CharField()
+    numbers = serializers.DictField()
+    reason = serializers.DictField(allow_null=True)
+
+
+class RolloutEvaluateApi(APIView):
+    """Run the evaluator for this rollout now; answers the stored evaluation."""
+
+    required_permissions = ("rollouts.change_rollout",)
+
+    @extend_schema(
+        operation_id="rollouts_evaluate", request=None, responses=EvaluationOutputSerializer
+    )
+    def post(self, request: Request, rollout_id: int) -> Response:
+        evaluation = rollout_evaluate(rollout_id=_rollout(rollout_id).pk)
+        return Response(EvaluationOutputSerializer(evaluation).data)
 
 
 class RolloutActionApi(APIView):

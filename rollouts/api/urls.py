@@ -57,6 +57,11 @@ urlpatterns = [
         releases.RolloutDetailApi.as_view(),
         name="manage-rollout",
     ),
+    path(
+        "manage/rollouts/<int:rollout_id>/evaluate",
+        releases.RolloutEvaluateApi.as_view(),
+        name="manage-rollout-evaluate",
+    ),
     *[
         path(
             f"manage/rollouts/<int:rollout_id>/{name}",

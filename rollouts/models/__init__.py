@@ -1,5 +1,7 @@
 from rollouts.models.channels import Channel
 from rollouts.models.consent import ChangeVia, ChannelChange
+from rollouts.models.counters import RolloutCounter
+from rollouts.models.evaluations import Evaluation, Outcome
 from rollouts.models.fleet import Ecu, Vehicle, VehicleToken
 from rollouts.models.manifests import InstalledChange, ManifestProblem, VehicleManifest
 from rollouts.models.releases import Release, ReleaseBundle, ReleaseStatus
@@ -13,15 +15,18 @@ __all__ = [
     "Channel",
     "ChannelChange",
     "Ecu",
+    "Evaluation",
     "EventType",
     "HealthWindow",
     "InstallEvent",
     "InstalledChange",
     "ManifestProblem",
+    "Outcome",
     "Release",
     "ReleaseBundle",
     "ReleaseStatus",
     "Rollout",
+    "RolloutCounter",
     "RolloutStatus",
     "Vehicle",
     "VehicleManifest",

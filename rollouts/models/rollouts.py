@@ -112,6 +112,7 @@ class AssignmentStatus(models.TextChoices):
     REVERTED = "reverted"
 
 
+OPEN = ("offered", "downloading", "installing")
 FINISHED = (
     AssignmentStatus.SUCCEEDED,
     AssignmentStatus.FAILED,

@@ -7,8 +7,9 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
-from rollouts.models import Assignment, AssignmentStatus, Rollout, Vehicle
-from rollouts.models.rollouts import FINISHED, OFFERING
+from rollouts.models import Assignment, AssignmentStatus, Rollout, RolloutStatus, Vehicle
+from rollouts.models.rollouts import FINISHED, OFFERING, OPEN
+from rollouts.services.counters import count
 from rollouts.targeting import BundleOption, Candidate, Decision, EcuState, VehicleState, decide
 from signing.director import DirectorEntry, director_is_stale, director_publish_vehicle
 
@@ -31,11 +32,19 @@ def vehicle_state(vehicle: Vehicle, ecus=None) -> VehicleState:
 
 def offering_rollouts(vehicle: Vehicle):
     """Rollouts that offer to this vehicle: running or completed on its own channel, and
-    completed on any later channel of the pipeline (those releases passed through its own)."""
+    completed on any later channel of the pipeline (those releases passed through its own).
+    A paused or halted rollout makes no new offers but keeps those already made (a halt that
+    retracts has already closed the ones not started)."""
     own = Q(channel_id=vehicle.channel_id, status__in=OFFERING)
     later = Q(channel__position__gt=vehicle.channel.position, status="completed")
+    kept = Q(
+        status__in=(RolloutStatus.PAUSED, RolloutStatus.HALTED),
+        assignments__vehicle=vehicle,
+        assignments__status__in=OPEN,
+    )
     return (
-        Rollout.objects.filter(own | later)
+        Rollout.objects.filter(own | later | kept)
+        .distinct()
         .select_related("release")
         .prefetch_related("release__items__bundle")
     )
@@ -84,6 +93,17 @@ def candidate(rollout: Rollout, *, in_progress: bool = False, assigned: bool = F
     )
 
 
+def in_scope(vehicle: Vehicle, rollout: Rollout) -> bool:
+    """The vehicle is among those the rollout is for (its channel, narrowed by constraints)."""
+    models = _narrow(rollout.release.model_names, rollout.model_names)
+    regions = _narrow(rollout.release.regions, rollout.regions)
+    return (
+        vehicle.channel_id == rollout.channel_id
+        and (not models or vehicle.model in models)
+        and (not regions or vehicle.region in regions)
+    )
+
+
 def _narrow(first: list[str], second: list[str]) -> frozenset[str]:
     """Both constraints hold; an empty one means "any"."""
     if first and second:
@@ -118,9 +138,11 @@ def director_refresh(
 def _entries(vehicle: Vehicle, decision: Decision, rollout: Rollout | None) -> list[DirectorEntry]:
     if decision.empty or rollout is None:
         return []
-    assignment, _ = Assignment.objects.get_or_create(
+    assignment, created = Assignment.objects.get_or_create(
         rollout=rollout, vehicle=vehicle, defaults={"stage_index": rollout.stage_index}
     )
+    if created:
+        count(rollout_id=rollout.pk, stage_index=assignment.stage_index, offered=1)
     if assignment.status in FINISHED:
         # A vehicle that failed or was retracted is not offered the same release again here.
         return []

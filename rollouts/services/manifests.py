@@ -24,6 +24,7 @@ from rollouts.models import (
     VehicleManifest,
 )
 from rollouts.models.rollouts import FINISHED
+from rollouts.services.counters import count
 from rollouts.services.director import candidate, director_refresh, vehicle_state
 from rollouts.targeting import release_satisfied
 from signing.models import Bundle, BundleStatus
@@ -179,9 +180,17 @@ def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> None:
     )
     for assignment in open_assignments:
         if release_satisfied(state, candidate(assignment.rollout)):
-            Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
+            moved = Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
                 status=AssignmentStatus.SUCCEEDED, finished_at=now
             )
+            if moved:
+                late = -1 if assignment.status == AssignmentStatus.TIMED_OUT else 0
+                count(
+                    rollout_id=assignment.rollout_id,
+                    stage_index=assignment.stage_index,
+                    succeeded=1,
+                    timed_out=late,
+                )
 
 
 def _has_pending(vehicle: Vehicle) -> bool:

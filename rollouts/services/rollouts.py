@@ -8,9 +8,18 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from ota.errors import Conflict, Forbidden, Malformed
-from rollouts.models import Channel, Release, ReleaseStatus, Rollout, RolloutStatus
+from rollouts.models import (
+    Assignment,
+    AssignmentStatus,
+    Channel,
+    Release,
+    ReleaseStatus,
+    Rollout,
+    RolloutStatus,
+)
 from rollouts.models.rollouts import ROLLOUT_TRANSITIONS
 from rollouts.plans import PlanError, validate_policy, validate_stages
+from rollouts.services.counters import count, counters_prepare
 from rollouts.services.releases import OwnApproval
 
 
@@ -137,9 +146,11 @@ def rollout_start(*, rollout: Rollout, actor: Any, override_reason: str = "") ->
         if not actor.has_perm("rollouts.override_promotion_gate"):
             raise OverrideNotAllowed()
         fields.update(gate_override_reason=override_reason, gate_overridden_by=actor)
-    return _transition(
+    rollout = _transition(
         rollout, RolloutStatus.RUNNING, actor=actor, reason=override_reason, **fields
     )
+    counters_prepare(rollout=rollout)
+    return rollout
 
 
 @transaction.atomic
@@ -151,12 +162,73 @@ def rollout_pause(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
 def rollout_resume(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
     if rollout.status == RolloutStatus.HALTED and not reason.strip():
         raise ReasonRequired(detail={"action": "resume a halted rollout"})
-    return _transition(rollout, RolloutStatus.RUNNING, actor=actor, reason=reason)
+    return _transition(rollout, RolloutStatus.RUNNING, actor=actor, reason=reason, halt_reason=None)
+
+
+EVALUATOR = "evaluator"
 
 
 @transaction.atomic
 def rollout_halt(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
-    return _transition(rollout, RolloutStatus.HALTED, actor=actor, reason=reason)
+    """A person halts the rollout; the policy's graded response applies as for any halt."""
+    return rollout_halt_for(
+        rollout=rollout,
+        actor=actor,
+        note=reason,
+        halt_reason={
+            "metric": "operator",
+            "stage": rollout.stage_index,
+            "value": reason,
+            "bound": None,
+            "threshold": None,
+            "sample": {"by": actor.get_username() if actor else EVALUATOR},
+        },
+    )
+
+
+@transaction.atomic
+def rollout_halt_for(
+    *, rollout: Rollout, halt_reason: dict[str, Any], actor: Any = None, note: str = ""
+) -> Rollout:
+    """Halt with a reason that names the metric, stage, value, bound, threshold and sample,
+    then apply the policy's graded response (`on_halt`)."""
+    rollout = _transition(
+        rollout,
+        RolloutStatus.HALTED,
+        actor=actor,
+        actor_label="" if actor else EVALUATOR,
+        reason=note or _describe(halt_reason),
+        halt_reason=halt_reason,
+    )
+    if rollout.policy.get("on_halt") in ("retract", "revert"):
+        retract_unstarted(rollout=rollout)
+    return rollout
+
+
+def retract_unstarted(*, rollout: Rollout) -> int:
+    """Vehicles offered the release that have not started lose the offer at their next poll."""
+    unstarted = Assignment.objects.filter(rollout=rollout, status=AssignmentStatus.OFFERED)
+    return move_by_stage(
+        rollout, unstarted, AssignmentStatus.RETRACTED, "retracted", timezone.now()
+    )
+
+
+def move_by_stage(rollout: Rollout, assignments, to: str, counter: str, now) -> int:
+    """Move assignments and count them in their own stage's counter, exactly."""
+    moved = 0
+    stages = set(assignments.values_list("stage_index", flat=True).distinct())
+    for stage_index in stages:
+        n = assignments.filter(stage_index=stage_index).update(status=to, finished_at=now)
+        count(rollout_id=rollout.pk, stage_index=stage_index, **{counter: n})
+        moved += n
+    return moved
+
+
+def _describe(reason: dict[str, Any]) -> str:
+    return (
+        f"{reason['metric']} in stage {reason['stage']}: value {reason['value']}, "
+        f"bound {reason['bound']}, threshold {reason['threshold']}, sample {reason['sample']}"
+    )
 
 
 @transaction.atomic

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import Model, Value
+from django.db.models.functions import Coalesce
 
 from rollouts.models import (
     Assignment,
@@ -14,12 +15,15 @@ from rollouts.models import (
     EventType,
     HealthWindow,
     InstallEvent,
+    Rollout,
+    RolloutStatus,
     Vehicle,
 )
 from rollouts.models.rollouts import ASSIGNMENT_TRANSITIONS
+from rollouts.services.counters import count
 
-# What an event says about the assignment it belongs to. Success is settled by the manifest
-# (the ECU reports the new image), not by an event alone.
+# What an event says about the assignment it belongs to, and which counter it enters. Success
+# is settled by the manifest (the ECU reports the new image), not by an event alone.
 EVENT_STATUS = {
     EventType.DOWNLOAD_STARTED: AssignmentStatus.DOWNLOADING,
     EventType.DOWNLOAD_COMPLETED: AssignmentStatus.DOWNLOADING,
@@ -29,6 +33,16 @@ EVENT_STATUS = {
     EventType.INSTALL_FAILED: AssignmentStatus.FAILED,
     EventType.ROLLBACK_SUCCEEDED: AssignmentStatus.FAILED,
     EventType.ROLLBACK_FAILED: AssignmentStatus.FAILED,
+}
+EVENT_COUNTER = {
+    EventType.DOWNLOAD_STARTED: "downloading",
+    EventType.DOWNLOAD_COMPLETED: "downloading",
+    EventType.INSTALL_STARTED: "installing",
+    EventType.DOWNLOAD_FAILED: "failed_download",
+    EventType.VERIFICATION_FAILED: "failed_verification",
+    EventType.INSTALL_FAILED: "failed_install",
+    EventType.ROLLBACK_SUCCEEDED: "rolled_back",
+    EventType.ROLLBACK_FAILED: "rolled_back",
 }
 
 
@@ -44,7 +58,9 @@ def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested
     # Only this vehicle's assignments: a correlation id of another vehicle attributes nothing.
     assignments = {
         str(a.pk): a
-        for a in Assignment.objects.filter(vehicle=vehicle, pk__in=_uuids(correlation_ids))
+        for a in Assignment.objects.filter(
+            vehicle=vehicle, pk__in=_uuids(correlation_ids)
+        ).select_related("rollout")
     }
 
     def assignment_of(event: dict) -> Assignment | None:
@@ -67,12 +83,40 @@ def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested
     ]
     stored, duplicates = _insert_new(InstallEvent, rows)
     for event in sorted(stored, key=lambda e: e.at):
-        if event.assignment is not None and event.type in EVENT_STATUS:
-            _advance(event.assignment, EVENT_STATUS[event.type], event.at)
+        if event.assignment is None:
+            continue
+        if event.type in EVENT_STATUS:
+            _advance(
+                event.assignment, EVENT_STATUS[event.type], EVENT_COUNTER[event.type], event.at
+            )
+        if _is_critical(event, event.assignment.rollout.policy):
+            _critical(event)
     return Ingested(len(stored), duplicates)
 
 
+def _is_critical(event: InstallEvent, policy: dict) -> bool:
+    return event.type in policy.get("critical_event_types", ()) or (
+        bool(event.error_code) and event.error_code in policy.get("critical_error_codes", ())
+    )
+
+
+def _critical(event: InstallEvent) -> None:
+    """A critical signal halts the rollout at once, without waiting for the evaluator."""
+    from rollouts.services.evaluation import halt_on_critical
+
+    assignment = event.assignment
+    count(rollout_id=assignment.rollout_id, stage_index=assignment.stage_index, critical=1)
+    halt_on_critical(
+        rollout=assignment.rollout,
+        signal=event.error_code or event.type,
+        stage_index=assignment.stage_index,
+        vin=event.vehicle.vin,
+    )
+
+
 def health_ingest(*, vehicle: Vehicle, windows: list[dict[str, Any]]) -> Ingested:
+    """Store new windows, then add their exposure to every live rollout whose scope holds
+    the vehicle: as treated when it runs that rollout's release, else as control."""
     installed = {ecu.serial: ecu.installed_path for ecu in vehicle.ecus.all()}
     rows = [
         HealthWindow(
@@ -92,7 +136,51 @@ def health_ingest(*, vehicle: Vehicle, windows: list[dict[str, Any]]) -> Ingeste
         for w in windows
     ]
     stored, duplicates = _insert_new(HealthWindow, rows)
+    if stored:
+        _add_exposure(vehicle, stored)
     return Ingested(len(stored), duplicates)
+
+
+def _add_exposure(vehicle: Vehicle, windows: list[HealthWindow]) -> None:
+    from rollouts.services.director import in_scope
+
+    live = Rollout.objects.filter(
+        channel_id=vehicle.channel_id, status__in=(RolloutStatus.RUNNING, RolloutStatus.PAUSED)
+    ).select_related("release")
+    for rollout in live:
+        if not in_scope(vehicle, rollout):
+            continue
+        succeeded_at = (
+            Assignment.objects.filter(
+                rollout=rollout, vehicle=vehicle, status=AssignmentStatus.SUCCEEDED
+            )
+            .values_list("finished_at", flat=True)
+            .first()
+        )
+        amounts: dict[str, int] = {}
+        critical_codes = set(rollout.policy.get("critical_error_codes", ()))
+        seen_critical: set[str] = set()
+        for window in windows:
+            group = "treated" if succeeded_at and window.start >= succeeded_at else "control"
+            for measure, value in (
+                ("seconds", window.driving_seconds),
+                ("crashes", window.crashes),
+                ("reboots", window.reboots),
+                ("dtcs", sum(window.dtcs.values())),
+            ):
+                amounts[f"{group}_{measure}"] = amounts.get(f"{group}_{measure}", 0) + value
+            if group == "treated":
+                seen_critical |= critical_codes & set(window.dtcs)
+        count(rollout_id=rollout.pk, stage_index=rollout.stage_index, **amounts)
+        if seen_critical:
+            from rollouts.services.evaluation import halt_on_critical
+
+            halt_on_critical(
+                rollout=rollout,
+                signal=sorted(seen_critical)[0],
+                stage_index=rollout.stage_index,
+                vin=vehicle.vin,
+            )
 
 
 def _insert_new(model: type[Model], rows: list[Model]) -> tuple[list[Model], int]:
@@ -111,14 +199,23 @@ def _insert_new(model: type[Model], rows: list[Model]) -> tuple[list[Model], int
     raise IntegrityError("could not store telemetry after three attempts")
 
 
-def _advance(assignment: Assignment, to: str, at: datetime) -> None:
+def _advance(assignment: Assignment, to: str, counter: str, at: datetime) -> None:
+    """Move the assignment if its lifecycle allows, counting the state it enters. The update
+    is conditional on the state read: of two racing events, one moves it, once."""
     current = Assignment.objects.filter(pk=assignment.pk).values_list("status", flat=True).first()
     if current is None or current == to or to not in ASSIGNMENT_TRANSITIONS[current]:
         return
-    finished = at if to == AssignmentStatus.FAILED else None
-    Assignment.objects.filter(pk=assignment.pk, status=current).update(
-        status=to, finished_at=finished
-    )
+    fields = {"status": to}
+    if to == AssignmentStatus.FAILED:
+        fields["finished_at"] = at
+    if to in (AssignmentStatus.DOWNLOADING, AssignmentStatus.INSTALLING):
+        fields["started_at"] = Coalesce("started_at", Value(at))
+    moved = Assignment.objects.filter(pk=assignment.pk, status=current).update(**fields)
+    if moved:
+        amounts = {counter: 1}
+        if current == AssignmentStatus.TIMED_OUT:
+            amounts["timed_out"] = -1  # a late failure replaces the time-out, not adds to it
+        count(rollout_id=assignment.rollout_id, stage_index=assignment.stage_index, **amounts)
 
 
 def _release_installed_at(vehicle: Vehicle, when: datetime):

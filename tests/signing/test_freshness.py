@@ -61,4 +61,5 @@ def test_sync_schedules_upserts_the_declared_jobs_by_name():
     call_command("sync_schedules", stdout=None)
     schedule = Schedule.objects.get(name="signing.refresh_image_metadata")
     assert schedule.func == "signing.tasks.refresh_image_metadata"
-    assert Schedule.objects.count() == 1
+    assert Schedule.objects.get(name="rollouts.evaluate_rollouts").minutes == 1
+    assert Schedule.objects.count() == 2

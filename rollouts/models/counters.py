@@ -1,0 +1,53 @@
+"""Counters per rollout and stage, incremented in the database as telemetry arrives.
+
+Evaluation reads these rows only, so its cost does not grow with the number of events.
+Each number counts entries into a state (cumulative), not vehicles currently in it.
+"""
+
+from django.db import models
+
+INSTALL_COUNTERS = [
+    "offered",
+    "downloading",
+    "installing",
+    "succeeded",
+    "failed_install",
+    "failed_verification",
+    "failed_download",
+    "rolled_back",
+    "timed_out",
+    "retracted",
+    "reverted",
+    "critical",
+]
+EXPOSURE_COUNTERS = [
+    f"{group}_{measure}"
+    for group in ("treated", "control")
+    for measure in ("seconds", "crashes", "reboots", "dtcs")
+]
+FAILURE_COUNTERS = [
+    "failed_install",
+    "failed_verification",
+    "failed_download",
+    "rolled_back",
+    "timed_out",
+]
+
+
+class RolloutCounter(models.Model):
+    rollout = models.ForeignKey(
+        "rollouts.Rollout", on_delete=models.CASCADE, related_name="counters"
+    )
+    stage_index = models.PositiveSmallIntegerField()
+    # One BigIntegerField per counter name above (declared from the lists, not by hand).
+    locals().update({name: models.BigIntegerField(default=0) for name in INSTALL_COUNTERS})
+    locals().update({name: models.BigIntegerField(default=0) for name in EXPOSURE_COUNTERS})
+
+    class Meta:
+        ordering = ["rollout", "stage_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["rollout", "stage_index"], name="counter_one_per_stage")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rollout} stage {self.stage_index}"

@@ -1,0 +1,50 @@
+"""Incrementing rollout counters: one UPDATE with F() expressions, so concurrent telemetry
+never loses an increment (the database adds, not Python)."""
+
+from django.db.models import F, Sum
+
+from rollouts.models import RolloutCounter
+from rollouts.models.counters import EXPOSURE_COUNTERS, FAILURE_COUNTERS, INSTALL_COUNTERS
+
+
+def counters_prepare(*, rollout) -> None:
+    """One row per stage, made when the rollout starts, so increments always find theirs."""
+    RolloutCounter.objects.bulk_create(
+        [RolloutCounter(rollout=rollout, stage_index=i) for i in range(len(rollout.stages or [1]))],
+        ignore_conflicts=True,
+    )
+
+
+def count(*, rollout_id: int, stage_index: int, **amounts: int) -> None:
+    amounts = {name: n for name, n in amounts.items() if n}
+    if not amounts:
+        return
+    updated = RolloutCounter.objects.filter(rollout_id=rollout_id, stage_index=stage_index).update(
+        **{name: F(name) + n for name, n in amounts.items()}
+    )
+    if not updated:  # a rollout started before counters existed, or a stage added later
+        RolloutCounter.objects.get_or_create(rollout_id=rollout_id, stage_index=stage_index)
+        RolloutCounter.objects.filter(rollout_id=rollout_id, stage_index=stage_index).update(
+            **{name: F(name) + n for name, n in amounts.items()}
+        )
+
+
+def totals(*, rollout) -> dict[str, int]:
+    """The rollout's counters summed over its stages: one query, whatever the event count."""
+    names = INSTALL_COUNTERS + EXPOSURE_COUNTERS
+    sums = RolloutCounter.objects.filter(rollout=rollout).aggregate(**{n: Sum(n) for n in names})
+    values = {name: sums[name] or 0 for name in names}
+    values["failed"] = sum(values[n] for n in FAILURE_COUNTERS)
+    values["finished"] = values["failed"] + values["succeeded"]
+    return values
+
+
+def by_stage(*, rollout) -> dict[int, dict[str, int]]:
+    rows = RolloutCounter.objects.filter(rollout=rollout).values()
+    result = {}
+    for row in rows:
+        values = {name: row[name] for name in INSTALL_COUNTERS + EXPOSURE_COUNTERS}
+        values["failed"] = sum(values[n] for n in FAILURE_COUNTERS)
+        values["finished"] = values["failed"] + values["succeeded"]
+        result[row["stage_index"]] = values
+    return result

@@ -1,0 +1,228 @@
+"""The evaluator: reads a rollout's counters, applies its health policy, and advances,
+waits, pauses or halts. Every run is stored with its numbers.
+
+Safe when two workers run at once: each evaluation locks the rollout row, and every state
+change is a conditional update.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from rollouts.health import Verdict, failure_rate_check, health_check
+from rollouts.models import (
+    Assignment,
+    AssignmentStatus,
+    Evaluation,
+    Outcome,
+    Rollout,
+    RolloutStatus,
+)
+from rollouts.services import counters
+from rollouts.services.rollouts import (
+    EVALUATOR,
+    _transition,
+    move_by_stage,
+    rollout_advance,
+    rollout_halt_for,
+)
+
+logger = logging.getLogger(__name__)
+
+STARTED = (AssignmentStatus.DOWNLOADING, AssignmentStatus.INSTALLING)
+HEALTH_METRICS = ("crashes", "reboots", "dtcs")
+
+
+# --- halting ----------------------------------------------------------------------------------
+
+
+def halt_on_critical(*, rollout: Rollout, signal: str, stage_index: int, vin: str) -> None:
+    """A critical event type, error code or DTC halts the rollout at once."""
+    locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
+    if locked.status not in (RolloutStatus.RUNNING, RolloutStatus.PAUSED):
+        return
+    rollout_halt_for(
+        rollout=locked,
+        halt_reason={
+            "metric": "critical_signal",
+            "stage": stage_index,
+            "value": signal,
+            "bound": None,
+            "threshold": "any",
+            "sample": {"vin": vin},
+        },
+    )
+
+
+# --- evaluating -------------------------------------------------------------------------------
+
+
+def evaluate_running(*, now: datetime | None = None) -> list[Evaluation]:
+    """Evaluate every running rollout (the scheduled job)."""
+    ids = list(Rollout.objects.filter(status=RolloutStatus.RUNNING).values_list("pk", flat=True))
+    return [e for rollout_id in ids if (e := rollout_evaluate(rollout_id=rollout_id, now=now))]
+
+
+@transaction.atomic
+def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Evaluation:
+    now = now or timezone.now()
+    rollout = Rollout.objects.select_for_update().get(pk=rollout_id)
+    if rollout.status != RolloutStatus.RUNNING:
+        return Evaluation.objects.create(
+            rollout=rollout,
+            at=now,
+            stage_index=rollout.stage_index,
+            outcome=Outcome.SKIPPED,
+            numbers={"status": rollout.status},
+        )
+    policy = rollout.policy
+    timed_out = time_out_stale(rollout=rollout, now=now)
+    totals = counters.totals(rollout=rollout)
+    failure = failure_rate_check(
+        failed=totals["failed"],
+        finished=totals["finished"],
+        max_failure_rate=policy["max_failure_rate"],
+        min_finished=policy["min_finished"],
+        confidence=policy["confidence"],
+    )
+    health = {
+        metric: health_check(
+            treated_events=totals[f"treated_{metric}"],
+            treated_hours=totals["treated_seconds"] / 3600,
+            control_events=totals[f"control_{metric}"],
+            control_hours=totals["control_seconds"] / 3600,
+            max_rate_ratio=policy["max_rate_ratio"],
+            min_exposure_hours=policy["min_exposure_hours"],
+            confidence=policy["confidence"],
+        )
+        for metric in HEALTH_METRICS
+    }
+    stage = rollout.stages[rollout.stage_index]
+    in_stage = now - (rollout.stage_started_at or now)
+    soaked = in_stage >= timedelta(minutes=stage["min_soak_minutes"])
+    overdue = in_stage >= timedelta(minutes=stage["max_duration_minutes"])
+    numbers = {
+        "counters": totals,
+        "timed_out_now": timed_out,
+        "failure_rate": {
+            "verdict": failure.verdict,
+            "value": failure.rate.value,
+            "lower": failure.rate.lower,
+            "upper": failure.rate.upper,
+            "failed": failure.failed,
+            "finished": failure.finished,
+        },
+        "health": {
+            m: {
+                "verdict": h.verdict,
+                "ratio": h.ratio.value,
+                "lower": h.ratio.lower,
+                "upper": None if h.ratio.upper == float("inf") else h.ratio.upper,
+                "treated_hours": h.treated_hours,
+                "control_hours": h.control_hours,
+            }
+            for m, h in health.items()
+        },
+        "stage": {
+            "index": rollout.stage_index,
+            **stage,
+            "minutes_in_stage": in_stage.total_seconds() / 60,
+            "soaked": soaked,
+            "overdue": overdue,
+        },
+    }
+
+    outcome, reason = _decide(rollout, totals, failure, health, soaked, overdue)
+    if outcome == Outcome.HALT:
+        rollout_halt_for(rollout=rollout, halt_reason=reason)
+    elif outcome in (Outcome.ADVANCE, Outcome.COMPLETE):
+        rollout = rollout_advance(
+            rollout=rollout, actor=None, actor_label=EVALUATOR, reason="healthy after soak"
+        )
+    elif outcome == Outcome.PAUSE:
+        _transition(
+            rollout, RolloutStatus.PAUSED, actor=None, actor_label=EVALUATOR, reason=reason["text"]
+        )
+    elif outcome == Outcome.AWAIT_APPROVAL and not _asked_already(rollout):
+        audit_record(
+            actor=None,
+            actor_label=EVALUATOR,
+            action="rollout.gate_waiting",
+            target=rollout,
+            data={"stage": rollout.stage_index},
+        )
+    return Evaluation.objects.create(
+        rollout=rollout,
+        at=now,
+        stage_index=numbers["stage"]["index"],
+        outcome=outcome,
+        numbers=numbers,
+        reason=reason,
+    )
+
+
+def _decide(rollout, totals, failure, health, soaked: bool, overdue: bool):
+    policy, index = rollout.policy, rollout.stage_index
+    if totals["critical"]:
+        return Outcome.HALT, {
+            "metric": "critical_signal",
+            "stage": index,
+            "value": totals["critical"],
+            "bound": None,
+            "threshold": "any",
+            "sample": {"finished": totals["finished"]},
+        }
+    if failure.verdict == Verdict.UNHEALTHY:
+        return Outcome.HALT, {
+            "metric": "install_failure_rate",
+            "stage": index,
+            "value": round(failure.rate.value, 4),
+            "bound": round(failure.rate.lower, 4),
+            "threshold": policy["max_failure_rate"],
+            "sample": {"failed": failure.failed, "finished": failure.finished},
+        }
+    for metric, check in health.items():
+        if check.verdict == Verdict.UNHEALTHY:
+            return Outcome.HALT, {
+                "metric": f"{metric}_per_hour_ratio",
+                "stage": index,
+                "value": None if check.ratio.value is None else round(check.ratio.value, 3),
+                "bound": round(check.ratio.lower, 3),
+                "threshold": policy["max_rate_ratio"],
+                "sample": {
+                    "treated_events": totals[f"treated_{metric}"],
+                    "treated_hours": round(check.treated_hours, 1),
+                    "control_events": totals[f"control_{metric}"],
+                    "control_hours": round(check.control_hours, 1),
+                },
+            }
+    healthy = failure.verdict == Verdict.HEALTHY and all(
+        h.verdict == Verdict.HEALTHY for h in health.values()
+    )
+    last = index + 1 >= len(rollout.stages)
+    if soaked and healthy:
+        if rollout.stages[index]["gate"] == "manual":
+            return Outcome.AWAIT_APPROVAL, None
+        return (Outcome.COMPLETE if last else Outcome.ADVANCE), None
+    if overdue:
+        return Outcome.PAUSE, {
+            "text": f"stage {index} inconclusive past its maximum duration; "
+            "a person decides whether to advance, wait or halt"
+        }
+    return Outcome.WAIT, None
+
+
+def _asked_already(rollout: Rollout) -> bool:
+    return Evaluation.objects.filter(
+        rollout=rollout, stage_index=rollout.stage_index, outcome=Outcome.AWAIT_APPROVAL
+    ).exists()
+
+
+def time_out_stale(*, rollout: Rollout, now: datetime) -> int:
+    """Installs started but not finished within `install_timeout_minutes` count as timed out."""
+    cutoff = now - timedelta(minutes=rollout.policy["install_timeout_minutes"])
+    stale = Assignment.objects.filter(rollout=rollout, status__in=STARTED, started_at__lt=cutoff)
+    return move_by_stage(rollout, stale, AssignmentStatus.TIMED_OUT, "timed_out", now)
