@@ -275,6 +275,11 @@ OTA_POLL_PENDING_SECONDS = env_int("OTA_POLL_PENDING_SECONDS", 300)
 OTA_MAX_MANIFEST_BYTES = env_int("OTA_MAX_MANIFEST_BYTES", 64 * 1024)
 OTA_MAX_TELEMETRY_BATCH = 500
 OTA_CONSENT_TERMS_VERSION = env_str("OTA_CONSENT_TERMS_VERSION", "2026-01")
+# Who is emailed when a rollout halts, pauses, completes or waits at a manual gate.
+OTA_NOTIFY_EMAILS = env_list("OTA_NOTIFY_EMAILS", "")
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "ota@localhost")
 
 
 # --- Staged rollouts --------------------------------------------------------------------------

@@ -42,6 +42,10 @@ ROLES: dict[str, list[str]] = {
         "rollouts.add_release",
         "rollouts.add_rollout",
         "rollouts.change_rollout",
+        "rollouts.view_evaluation",
+        "rollouts.view_webhookdelivery",
+        "rollouts.view_webhookendpoint",
+        "rollouts.add_webhookendpoint",
     ],
     APPROVER: [
         *_READ_FLEET,

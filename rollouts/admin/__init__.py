@@ -1,3 +1,3 @@
 """The release engineer's admin: fleet, releases and rollouts, telemetry."""
 
-from rollouts.admin import fleet, releases, telemetry  # noqa: F401  (registers the admins)
+from rollouts.admin import fleet, notifications, releases, telemetry  # noqa: F401 (registers)

@@ -4,6 +4,7 @@ from rollouts.models.counters import RolloutCounter
 from rollouts.models.evaluations import Evaluation, Outcome
 from rollouts.models.fleet import Ecu, Vehicle, VehicleToken
 from rollouts.models.manifests import InstalledChange, ManifestProblem, VehicleManifest
+from rollouts.models.notifications import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from rollouts.models.releases import Release, ReleaseBundle, ReleaseStatus
 from rollouts.models.rollouts import Assignment, AssignmentStatus, Rollout, RolloutStatus
 from rollouts.models.telemetry import EventType, HealthWindow, InstallEvent
@@ -14,6 +15,7 @@ __all__ = [
     "ChangeVia",
     "Channel",
     "ChannelChange",
+    "DeliveryStatus",
     "Ecu",
     "Evaluation",
     "EventType",
@@ -31,4 +33,6 @@ __all__ = [
     "Vehicle",
     "VehicleManifest",
     "VehicleToken",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -22,6 +22,7 @@ from rollouts.models import (
     RolloutStatus,
 )
 from rollouts.services import counters
+from rollouts.services.notifications import notify_rollout
 from rollouts.services.rollouts import (
     EVALUATOR,
     _transition,
@@ -147,6 +148,7 @@ def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Evaluat
             rollout, RolloutStatus.PAUSED, actor=None, actor_label=EVALUATOR, reason=reason["text"]
         )
     elif outcome == Outcome.AWAIT_APPROVAL and not _asked_already(rollout):
+        notify_rollout(rollout=rollout, event="gate_waiting", detail={"stage": rollout.stage_index})
         audit_record(
             actor=None,
             actor_label=EVALUATOR,

@@ -20,6 +20,7 @@ from rollouts.models import (
 from rollouts.models.rollouts import ROLLOUT_TRANSITIONS
 from rollouts.plans import PlanError, validate_policy, validate_stages
 from rollouts.services.counters import count, counters_prepare
+from rollouts.services.notifications import notify_rollout
 from rollouts.services.releases import OwnApproval
 
 
@@ -112,6 +113,8 @@ def _transition(
     )
     if updated != 1:
         raise RolloutStateConflict(detail={"status": "changed concurrently", "wanted": to})
+    if to in (RolloutStatus.HALTED, RolloutStatus.PAUSED, RolloutStatus.COMPLETED):
+        notify_rollout(rollout=rollout, event=to, detail={"reason": reason})
     audit_record(
         actor=actor,
         actor_label=actor_label,
