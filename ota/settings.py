@@ -306,6 +306,9 @@ OTA_DEFAULT_STAGE_PLANS = {
     ),
 }
 OTA_FALLBACK_STAGE_PLAN = _plan((10, 240, "auto", 2880), (100, 720, "auto", 4320))
+# Promotion gate: vehicle-hours of health telemetry from updated vehicles a release needs on a
+# channel before it may start on the next one (plus completion there without any halt).
+OTA_PROMOTION_MIN_EXPOSURE_HOURS = {"dev": 0, "forever-beta": 100, "beta": 500}
 # The health policy a rollout gets unless it overrides some of it.
 OTA_DEFAULT_POLICY = {
     "max_failure_rate": 0.02,  # failed / finished installs (Wilson 95% bounds)

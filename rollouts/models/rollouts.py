@@ -70,6 +70,8 @@ class Rollout(models.Model):
     policy = models.JSONField(default=dict)
     # Why the rollout halted: metric, stage, value, bound, threshold, sample.
     halt_reason = models.JSONField(null=True, blank=True)
+    # How often it halted, even if resumed since: the promotion gate wants a clean run.
+    halts = models.PositiveIntegerField(default=0)
     # An approver let the release skip the promotion gate, and said why.
     gate_override_reason = models.TextField(blank=True)
     gate_overridden_by = models.ForeignKey(

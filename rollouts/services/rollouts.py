@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -19,7 +20,7 @@ from rollouts.models import (
 )
 from rollouts.models.rollouts import ROLLOUT_TRANSITIONS
 from rollouts.plans import PlanError, validate_policy, validate_stages
-from rollouts.services.counters import count, counters_prepare
+from rollouts.services.counters import count, counters_prepare, totals
 from rollouts.services.notifications import notify_rollout
 from rollouts.services.releases import OwnApproval
 
@@ -136,15 +137,20 @@ def rollout_approve(*, rollout: Rollout, actor: Any) -> Rollout:
 
 @transaction.atomic
 def rollout_start(*, rollout: Rollout, actor: Any, override_reason: str = "") -> Rollout:
-    """Start delivering. The release must have completed on the previous channel, unless an
-    approver overrides the gate with a written reason."""
+    """Start delivering. The release must have completed on the previous channel without a
+    halt and with enough exposure, unless an approver overrides the gate with a reason."""
     previous = previous_channel(rollout.channel)
     now = timezone.now()
     fields: dict[str, Any] = {"started_at": now, "stage_index": 0, "stage_started_at": now}
-    if previous is not None and not _completed_on(rollout.release, previous):
+    gate = promotion_gate(rollout.release, previous) if previous else None
+    if gate:
         if not override_reason.strip():
             raise PromotionGateClosed(
-                detail={"release": rollout.release.version, "previous_channel": previous.name}
+                detail={
+                    "release": rollout.release.version,
+                    "previous_channel": previous.name,
+                    **gate,
+                }
             )
         if not actor.has_perm("rollouts.override_promotion_gate"):
             raise OverrideNotAllowed()
@@ -203,6 +209,7 @@ def rollout_halt_for(
         reason=note or _describe(halt_reason),
         halt_reason=halt_reason,
     )
+    Rollout.objects.filter(pk=rollout.pk).update(halts=F("halts") + 1)
     if rollout.policy.get("on_halt") in ("retract", "revert"):
         retract_unstarted(rollout=rollout)
     return rollout
@@ -284,7 +291,22 @@ def previous_channel(channel: Channel) -> Channel | None:
     return Channel.objects.filter(position__lt=channel.position).order_by("-position").first()
 
 
-def _completed_on(release: Release, channel: Channel) -> bool:
-    return Rollout.objects.filter(
-        release=release, channel=channel, status=RolloutStatus.COMPLETED
-    ).exists()
+def promotion_gate(release: Release, previous: Channel) -> dict | None:
+    """None when the release may go on; otherwise why not. It must have completed on the
+    previous channel without any halt, with at least the configured exposure there."""
+    done = Rollout.objects.filter(
+        release=release, channel=previous, status=RolloutStatus.COMPLETED
+    ).first()
+    if done is None:
+        return {"why": "not completed on the previous channel"}
+    if done.halts:
+        return {"why": "halted on the previous channel", "halts": done.halts}
+    needed = settings.OTA_PROMOTION_MIN_EXPOSURE_HOURS.get(previous.name, 0)
+    exposure = totals(rollout=done)["treated_seconds"] / 3600
+    if exposure < needed:
+        return {
+            "why": "not enough exposure on the previous channel",
+            "exposure_hours": round(exposure, 1),
+            "required_hours": needed,
+        }
+    return None

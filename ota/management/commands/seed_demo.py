@@ -115,7 +115,11 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo
                     release=release, channel=Channel.objects.get(name=channel), actor=engineer
                 )
                 rollout_services.rollout_approve(rollout=rollout, actor=approver)
-                rollout = rollout_services.rollout_start(rollout=rollout, actor=engineer)
+                rollout = rollout_services.rollout_start(
+                    rollout=rollout,
+                    actor=approver,
+                    override_reason="demo data: no vehicle telemetry exists yet",
+                )
                 while channel in completed and rollout.status == "running":
                     rollout = rollout_services.rollout_advance(rollout=rollout, actor=engineer)
 

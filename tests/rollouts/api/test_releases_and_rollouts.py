@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from rollouts.models import Release, Rollout
+from rollouts.services.counters import count
 from tests.conftest import ALL_AT_ONCE
 
 pytestmark = pytest.mark.django_db
@@ -123,6 +124,7 @@ def test_the_promotion_gate_needs_the_previous_channel_completed(
     assert closed.json()["error"]["detail"]["previous_channel"] == "forever-beta"
 
     # Through the pipeline: forever-beta needs dev first.
+    completed = {}
     for channel in ("dev", "forever-beta"):
         rollout = engineer_api.post(
             "/api/v1/manage/rollouts",
@@ -133,7 +135,35 @@ def test_the_promotion_gate_needs_the_previous_channel_completed(
         assert engineer_start(engineer_api, rollout["id"]).status_code == 200
         advanced = engineer_api.post(f"/api/v1/manage/rollouts/{rollout['id']}/advance")
         assert advanced.json()["status"] == "completed"
+        completed[channel] = rollout["id"]
+
+    # Completed on forever beta, but without the telemetry exposure the gate asks for.
+    thin = engineer_start(engineer_api, beta_id)
+    assert thin.status_code == 409
+    assert thin.json()["error"]["detail"]["why"] == "not enough exposure on the previous channel"
+    assert thin.json()["error"]["detail"]["required_hours"] == 100
+    count(rollout_id=completed["forever-beta"], stage_index=0, treated_seconds=100 * 3600)
     assert engineer_start(engineer_api, beta_id).json()["status"] == "running"
+
+
+def test_a_release_that_halted_on_the_previous_channel_stays_gated(
+    engineer_api, approver_api, publish
+):
+    bundle, _ = publish()
+    release_id, dev_id = approved_rollout(engineer_api, approver_api, bundle, "dev")
+    engineer_start(engineer_api, dev_id)
+    engineer_api.post(f"/api/v1/manage/rollouts/{dev_id}/halt", {"reason": "x"}, format="json")
+    engineer_api.post(
+        f"/api/v1/manage/rollouts/{dev_id}/resume", {"reason": "fixed"}, format="json"
+    )
+    engineer_api.post(f"/api/v1/manage/rollouts/{dev_id}/advance")
+    rollout = engineer_api.post(
+        "/api/v1/manage/rollouts", {"release": release_id, "channel": "forever-beta"}, format="json"
+    ).json()
+    approver_api.post(f"/api/v1/manage/rollouts/{rollout['id']}/approve")
+    answer = engineer_start(engineer_api, rollout["id"])
+    assert answer.status_code == 409
+    assert answer.json()["error"]["detail"]["why"] == "halted on the previous channel"
 
 
 def test_only_an_approver_may_override_the_gate_and_the_reason_is_kept(
