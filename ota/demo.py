@@ -75,6 +75,40 @@ class DemoVehicle:
         )
 
 
+# Staged rollouts the demo drives with its own cars, through the real vehicle endpoints:
+# (release, bundle, channel, stage plan, policy, share of installs that fail)
+DEMO_STAGED = [
+    (
+        "2026.13-battery",
+        "bms-v2/bms-2.1.0.bin",
+        "beta",
+        [
+            {"percent": 30, "min_soak_minutes": 60, "gate": "auto", "max_duration_minutes": 1440},
+            {"percent": 60, "min_soak_minutes": 240, "gate": "auto", "max_duration_minutes": 2880},
+            {
+                "percent": 100,
+                "min_soak_minutes": 720,
+                "gate": "manual",
+                "max_duration_minutes": 4320,
+            },
+        ],
+        {"max_failure_rate": 0.15, "min_finished": 20, "min_exposure_hours": 20},
+        0,
+    ),
+    (
+        "2026.13-telematics",
+        "tcu-gen3/tcu-3.5.0.bin",
+        "dev",
+        [
+            {"percent": 50, "min_soak_minutes": 60, "gate": "auto", "max_duration_minutes": 1440},
+            {"percent": 100, "min_soak_minutes": 240, "gate": "auto", "max_duration_minutes": 2880},
+        ],
+        {"max_failure_rate": 0.02, "min_finished": 5, "on_halt": "retract"},
+        3,  # every third install fails
+    ),
+]
+
+
 def demo_sim_ecus(vehicle: DemoVehicle) -> list:
     """The reference client's ECUs for a demo car, with the keys it was provisioned with."""
     from vehicle_client.ecu import SimEcu
@@ -112,6 +146,8 @@ DEMO_BUNDLES = [
     ("adas-x1", "adas-x1/adas-1.9.0.bin", "1.9.0", 190),
     ("hu-gen7", "hu-gen7/hu-7.3.0.bin", "7.3.0", 730),
     ("hu-gen7", "hu-gen7/hu-7.4.0.bin", "7.4.0", 740),
+    ("bms-v2", "bms-v2/bms-2.1.0.bin", "2.1.0", 210),
+    ("tcu-gen3", "tcu-gen3/tcu-3.5.0.bin", "3.5.0", 350),
 ]
 # (release version, bundle paths, channels where it completed, channel where it is running)
 DEMO_RELEASES = [

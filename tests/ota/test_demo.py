@@ -40,6 +40,7 @@ def test_seeding_twice_creates_the_fleet_once_and_prints_working_credentials(set
     assert ("2026.11", "forever-beta", "running") in pipeline
     assert ("2026.12", "dev", "running") in pipeline
     assert Vehicle.objects.filter(channel__name="forever-beta").exists()
+
     hardware = {ecu.hardware_id for vehicle in demo_fleet(30) for ecu in vehicle.ecus}
     assert hardware == {hardware_id for hardware_id, *_ in DEMO_BUNDLES}
 
@@ -118,3 +119,19 @@ def test_demo_poll_drives_a_demo_car_through_an_update(live_server, settings, tm
     assert "offered" not in second.getvalue()
     car = Vehicle.objects.get(vin=next(demo_fleet(1)).vin)
     assert {e.installed_bundle.version for e in car.ecus.all()} >= {"3.4.1", "7.2.0", "2.0.5"}
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_the_demo_shows_a_healthy_rollout_progressing_and_a_bad_one_halted(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("ota_init", stdout=StringIO())
+    call_command("seed_demo", vehicles=1200, stdout=StringIO(), stderr=StringIO())
+
+    healthy = Rollout.objects.get(release__version="2026.13-battery")
+    assert (healthy.status, healthy.stage_index) == ("running", 1)
+    assert healthy.evaluations.filter(outcome="advance").exists()
+    bad = Rollout.objects.get(release__version="2026.13-telematics")
+    assert bad.status == "halted"
+    assert bad.halt_reason["metric"] == "install_failure_rate"
+    assert bad.halt_reason["bound"] > bad.halt_reason["threshold"]

@@ -22,6 +22,12 @@ from signing.services.bundles import BundleSpec, bundle_ingest_file, bundle_publ
 ADMIN_USERNAME = "admin"
 
 
+def _every(n: int):
+    """True for every n-th install asked about (never when n is 0)."""
+    asked = iter(range(10**9))
+    return lambda car: bool(n) and next(asked) % n == 0
+
+
 class Command(BaseCommand):
     help = "Create the demo admin user and fleet (idempotent) and print how to use them."
 
@@ -35,6 +41,7 @@ class Command(BaseCommand):
         created = self.ensure_fleet(vehicles)
         published = self.ensure_bundles()
         self.ensure_releases()
+        self.ensure_staged_rollouts(vehicles)
         showcase = next(demo_fleet(1))
         vehicle_token = vehicle_token_rotate(
             vehicle=Vehicle.objects.get(vin=showcase.vin),
@@ -122,6 +129,72 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo
                 )
                 while channel in completed and rollout.status == "running":
                     rollout = rollout_services.rollout_advance(rollout=rollout, actor=engineer)
+
+    def ensure_staged_rollouts(self, count: int) -> None:
+        """One healthy rollout that has advanced a stage, one bad one halted by the evaluator:
+        the demo's own cars poll, install, fail and drive through the real vehicle API."""
+        from datetime import timedelta
+
+        from ota.demo import DEMO_STAGED, demo_sim_ecus
+        from ota.simulation import Fleet, InProcessTransport
+        from rollouts.services.evaluation import rollout_evaluate
+        from rollouts.services.vehicles import vehicle_token_rotate
+        from vehicle_client.client import VehicleClient
+
+        engineer, approver = User.objects.get(username="erin"), User.objects.get(username="ada")
+        fleet = list(demo_fleet(count))
+        transport = InProcessTransport()
+        for version, path, channel, plan, policy, fail_every in DEMO_STAGED:
+            if Release.objects.filter(version=version).exists():
+                continue
+            release = release_services.release_create(
+                spec=release_services.ReleaseSpec(
+                    version=version,
+                    notes=f"Demo staged release {version}.",
+                    bundle_ids=[Bundle.objects.get(path=path).pk],
+                ),
+                actor=engineer,
+            )
+            release_services.release_approve(release=release, actor=approver)
+            rollout = rollout_services.rollout_create(
+                release=release,
+                channel=Channel.objects.get(name=channel),
+                actor=engineer,
+                stages=plan,
+                policy=policy,
+            )
+            rollout_services.rollout_approve(rollout=rollout, actor=approver)
+            rollout_services.rollout_start(
+                rollout=rollout,
+                actor=approver,
+                override_reason="demo data: no vehicle telemetry exists yet",
+            )
+            cars = []
+            for demo in (d for d in fleet if d.channel == channel):
+                vehicle = Vehicle.objects.get(vin=demo.vin)
+                token = vehicle_token_rotate(
+                    vehicle=vehicle, actor=None, reason="demo: simulated telemetry"
+                )
+                car = VehicleClient(
+                    "http://localhost",
+                    demo.vin,
+                    token,
+                    demo_sim_ecus(demo),
+                    settings.VAR_DIR / "demo-cars" / demo.vin,
+                    transport=transport,
+                )
+                car.report_counter = max(vehicle.report_counter, 0)
+                cars.append(car)
+            simulation = Fleet(cars)
+            self.stderr.write(f"  simulating {len(cars)} {channel} cars for {version}")
+            simulation.poll(fails=_every(fail_every))
+            simulation.drive(hours=3, crashes_per_hour=lambda car: 0.02)
+            rollout.refresh_from_db()
+            soaked = rollout.stage_started_at + timedelta(minutes=plan[0]["min_soak_minutes"] + 1)
+            evaluation = rollout_evaluate(rollout_id=rollout.pk, now=soaked)
+            self.stderr.write(f"  {version}: stage 0 evaluated: {evaluation.outcome}")
+            if evaluation.outcome == "advance":
+                simulation.poll()  # the next stage's vehicles take the update
 
     @staticmethod
     def demo_person(username: str, group: str) -> User:

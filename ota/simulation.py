@@ -1,0 +1,110 @@
+"""A simulated fleet, in-process: the reference vehicle client's manifests and telemetry sent
+through Django's test client. Used by the demo and by the rollout tests.
+
+The client's TUF refresh is skipped for speed (it is tested on its own, over HTTP): cars read
+their offers from the assignments the Director made and report as a car would.
+"""
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.test import Client
+
+from rollouts.models import Assignment
+from vehicle_client.client import VehicleClient
+from vehicle_client.ecu import InstalledImage
+from vehicle_client.transport import Answer
+
+
+class InProcessTransport:
+    """The reference client's transport over Django's test client (no network, no server)."""
+
+    def __init__(self) -> None:
+        self.client = Client(HTTP_HOST="localhost")
+
+    def request(self, method, url, *, headers, body=None) -> Answer:
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        extra = {
+            f"HTTP_{name.upper().replace('-', '_')}": value
+            for name, value in headers.items()
+            if name.lower() != "content-type"
+        }
+        response = self.client.generic(
+            method,
+            path,
+            data=body or b"",
+            content_type=headers.get("Content-Type", "application/octet-stream"),
+            **extra,
+        )
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        return Answer(response.status_code, content, dict(response.headers))
+
+
+class Fleet:
+    def __init__(self, cars: list[VehicleClient], *, seed: int = 1):
+        self.cars = cars
+        self.rng = random.Random(seed)  # noqa: S311 - simulation, not secrets
+
+    def offers(self, car: VehicleClient) -> list[Assignment]:
+        return list(
+            Assignment.objects.filter(vehicle__vin=car.vin, status="offered")
+            .select_related("rollout__release")
+            .prefetch_related("rollout__release__items__bundle")
+        )
+
+    def poll(
+        self,
+        *,
+        fails: Callable[[VehicleClient], bool] = lambda car: False,
+        silent: Callable[[VehicleClient], bool] = lambda car: False,
+        error_code: str = "E_FLASH",
+    ) -> dict[str, int]:
+        """Every car sends its manifest; cars with an offer install it (or fail, or fall
+        silent after starting). Returns what happened."""
+        tally = {"offered": 0, "installed": 0, "failed": 0, "silent": 0}
+        for car in self.cars:
+            assert car.put_manifest().status == 200
+            for assignment in self.offers(car):
+                tally["offered"] += 1
+                correlation = str(assignment.pk)
+                events = [car.event("download_started", correlation, car.primary.serial)]
+                if silent(car):
+                    tally["silent"] += 1
+                elif fails(car):
+                    events.append(
+                        car.event(
+                            "install_failed", correlation, car.primary.serial, error_code=error_code
+                        )
+                    )
+                    tally["failed"] += 1
+                else:
+                    for item in assignment.rollout.release.items.all():
+                        for ecu in car.ecus.values():
+                            if ecu.hardware_id == item.bundle.hardware_id:
+                                ecu.installed = InstalledImage(
+                                    item.bundle.path,
+                                    item.bundle.length,
+                                    item.bundle.sha256,
+                                    item.bundle.release_counter,
+                                )
+                    events.append(car.event("install_succeeded", correlation, car.primary.serial))
+                    tally["installed"] += 1
+                assert car.send_events(events).status == 200
+            car.put_manifest()  # reports what is now installed
+        return tally
+
+    def drive(self, *, hours: float, crashes_per_hour: Callable[[VehicleClient], float]) -> None:
+        """Every car reports one window of driving from now on, crashes drawn at its rate."""
+        end = datetime.now(UTC) + timedelta(hours=hours)
+        for car in self.cars:
+            rate = crashes_per_hour(car) * hours
+            crashes = int(rate) + (1 if self.rng.random() < rate - int(rate) else 0)
+            window = car.health_window(hours=hours, crashes=crashes, end=end)
+            assert car.send_health([window]).status == 200
+
+    @staticmethod
+    def updated(car: VehicleClient) -> bool:
+        return any(ecu.installed.release_counter for ecu in car.ecus.values())
