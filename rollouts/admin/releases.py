@@ -8,11 +8,13 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from ota.errors import DomainError
 from rollouts.admin.actions import ReasonForm, confirm_then
 from rollouts.admin.readonly import ReadOnlyAdmin
-from rollouts.models import Assignment, Channel, Release, ReleaseStatus, Rollout
+from rollouts.models import Assignment, Channel, Evaluation, Release, ReleaseStatus, Rollout
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
 from signing.models import Bundle, BundleStatus
@@ -228,6 +230,9 @@ class RolloutAdmin(ReadOnlyAdmin):
         "release",
         "channel",
         "status",
+        "halt_explained",
+        "stage_plan",
+        "latest_evaluations",
         "regions",
         "model_names",
         "created_by",
@@ -266,6 +271,48 @@ class RolloutAdmin(ReadOnlyAdmin):
     def has_operate_permission(self, request) -> bool:
         return request.user.has_perm("rollouts.change_rollout")
 
+    @admin.display(description="halt reason")
+    def halt_explained(self, rollout) -> str:
+        reason = rollout.halt_reason
+        if not reason:
+            return "—"
+        return (
+            f"{reason['metric']} in stage {reason['stage']}: value {reason['value']}, "
+            f"bound {reason['bound']} against threshold {reason['threshold']}, "
+            f"sample {reason['sample']}"
+        )
+
+    @admin.display(description="stages")
+    def stage_plan(self, rollout) -> str:
+        marks = []
+        for index, stage in enumerate(rollout.stages):
+            here = " ◀ now" if index == rollout.stage_index and rollout.status == "running" else ""
+            marks.append(
+                f"{index}: {stage['percent']}% (soak {stage['min_soak_minutes']} min, "
+                f"{stage['gate']}){here}"
+            )
+        return format_html_join(mark_safe("<br>"), "{}", ((m,) for m in marks))
+
+    @admin.display(description="latest evaluations")
+    def latest_evaluations(self, rollout) -> str:
+        rows = rollout.evaluations.all()[:5]
+        if not rows:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} stage {}: {} (failure rate {} of {} finished)",
+            (
+                (
+                    e.at.strftime("%Y-%m-%d %H:%M"),
+                    e.stage_index,
+                    e.outcome,
+                    e.numbers.get("failure_rate", {}).get("failed", "-"),
+                    e.numbers.get("failure_rate", {}).get("finished", "-"),
+                )
+                for e in rows
+            ),
+        )
+
     def get_urls(self):
         view = self.admin_site.admin_view(self.create_view)
         return [path("create/", view, name="rollouts_rollout_create"), *super().get_urls()]
@@ -283,6 +330,13 @@ class RolloutAdmin(ReadOnlyAdmin):
         return _create_page(
             self, request, RolloutForm, "rollouts.add_rollout", "Create a rollout", create
         )
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(ReadOnlyAdmin):
+    list_display = ["at", "rollout", "stage_index", "outcome", "reason"]
+    list_filter = ["outcome"]
+    list_select_related = ["rollout__release", "rollout__channel"]
 
 
 @admin.register(Assignment)

@@ -96,6 +96,18 @@ def test_staff_move_a_vehicle_to_forever_beta_with_the_drivers_consent(staff, pr
     assert (change.via, change.consent_by) == ("admin", "owner at the service desk")
 
 
+def test_a_halted_rollout_page_explains_the_halt(admin_client, ship, publish, engineer_api):
+    bundle, _ = publish()
+    _, rollout_id = ship([bundle], "dev")
+    engineer_api.post(f"/api/v1/manage/rollouts/{rollout_id}/evaluate")
+    engineer_api.post(f"/api/v1/manage/rollouts/{rollout_id}/halt", {"reason": "crash spike"},
+                      format="json")
+    html = admin_client.get(f"/admin/rollouts/rollout/{rollout_id}/change/").content.decode()
+    assert "operator in stage 0: value crash spike" in html
+    assert "stage 0: wait" in html
+    assert admin_client.get("/admin/rollouts/evaluation/").status_code == 200
+
+
 def test_the_new_admin_pages_load(admin_client, ship, publish):
     bundle, _ = publish()
     ship([bundle], "dev")
