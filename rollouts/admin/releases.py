@@ -172,6 +172,11 @@ ROLLOUT_ACTIONS = {
     "advance": ("Advance", "change_rollout", "Move past the current stage (the last: complete)."),
     "halt": ("Halt", "change_rollout", "Stop offering the release now."),
     "abort": ("Abort", "change_rollout", "End the rollout for good."),
+    "revert": (
+        "Revert",
+        "change_rollout",
+        "Send the vehicles that installed a halted release back to the previous one.",
+    ),
 }
 
 

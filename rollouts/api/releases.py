@@ -307,6 +307,10 @@ ACTIONS = {
         ("rollouts.change_rollout",),
         lambda r, u, d: rollout_services.rollout_halt(rollout=r, actor=u, reason=d["reason"]),
     ),
+    "revert": (
+        ("rollouts.change_rollout",),
+        lambda r, u, d: rollout_services.rollout_revert(rollout=r, actor=u, reason=d["reason"]),
+    ),
     "abort": (
         ("rollouts.change_rollout",),
         lambda r, u, d: rollout_services.rollout_abort(rollout=r, actor=u, reason=d["reason"]),

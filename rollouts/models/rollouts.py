@@ -72,6 +72,16 @@ class Rollout(models.Model):
     halt_reason = models.JSONField(null=True, blank=True)
     # How often it halted, even if resumed since: the promotion gate wants a clean run.
     halts = models.PositiveIntegerField(default=0)
+    # Offered only to vehicles given an assignment up front (a revert), never by bucket.
+    only_assigned = models.BooleanField(default=False)
+    reverts = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="revert_rollouts",
+        help_text="The halted rollout whose vehicles this one sends back.",
+    )
     # An approver let the release skip the promotion gate, and said why.
     gate_override_reason = models.TextField(blank=True)
     gate_overridden_by = models.ForeignKey(

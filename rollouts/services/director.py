@@ -89,7 +89,7 @@ def candidate(rollout: Rollout, *, in_progress: bool = False, assigned: bool = F
         regions=_narrow(release.regions, rollout.regions),
         in_progress=in_progress,
         salt=rollout.salt,
-        percent=rollout.current_percent,
+        percent=0.0 if rollout.only_assigned else rollout.current_percent,
         assigned=assigned,
     )
 

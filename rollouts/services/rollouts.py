@@ -212,6 +212,11 @@ def rollout_halt_for(
     Rollout.objects.filter(pk=rollout.pk).update(halts=F("halts") + 1)
     if rollout.policy.get("on_halt") in ("retract", "revert"):
         retract_unstarted(rollout=rollout)
+    if rollout.policy.get("on_halt") == "revert":
+        from rollouts.services.revert import rollout_revert
+
+        rollout.refresh_from_db()
+        rollout_revert(rollout=rollout, actor=actor)
     return rollout
 
 
@@ -310,3 +315,12 @@ def promotion_gate(release: Release, previous: Channel) -> dict | None:
             "required_hours": needed,
         }
     return None
+
+
+def rollout_revert(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
+    """A person asks for the revert of a halted rollout (see services/revert.py)."""
+    from rollouts.services.revert import rollout_revert as start_revert
+
+    start_revert(rollout=rollout, actor=actor)
+    rollout.refresh_from_db()
+    return rollout

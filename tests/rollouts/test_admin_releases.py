@@ -100,8 +100,9 @@ def test_a_halted_rollout_page_explains_the_halt(admin_client, ship, publish, en
     bundle, _ = publish()
     _, rollout_id = ship([bundle], "dev")
     engineer_api.post(f"/api/v1/manage/rollouts/{rollout_id}/evaluate")
-    engineer_api.post(f"/api/v1/manage/rollouts/{rollout_id}/halt", {"reason": "crash spike"},
-                      format="json")
+    engineer_api.post(
+        f"/api/v1/manage/rollouts/{rollout_id}/halt", {"reason": "crash spike"}, format="json"
+    )
     html = admin_client.get(f"/admin/rollouts/rollout/{rollout_id}/change/").content.decode()
     assert "operator in stage 0: value crash spike" in html
     assert "stage 0: wait" in html

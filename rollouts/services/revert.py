@@ -1,0 +1,138 @@
+"""Sending vehicles that installed a halted release back to what they had before.
+
+Rollback protection forbids offering a lower release counter, so the previous image is
+re-published as a new bundle: the same bytes (the same content-addressed blob), a new target
+path, and a release counter above the halted one. A revert rollout, offered only to the
+vehicles that installed the halted release, delivers it.
+"""
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from audit.services import audit_record
+from ota.errors import Conflict
+from rollouts.models import (
+    Assignment,
+    AssignmentStatus,
+    Release,
+    ReleaseBundle,
+    ReleaseStatus,
+    Rollout,
+    RolloutStatus,
+)
+from rollouts.services.counters import count, counters_prepare
+from signing.models import Bundle, BundleStatus
+from signing.services.bundles import bundle_publish
+
+REVERT_PLAN = [
+    {"percent": 100, "min_soak_minutes": 0, "gate": "auto", "max_duration_minutes": 1440}
+]
+
+
+class RevertNotPossible(Conflict):
+    code = "revert_not_possible"
+    message = "Only a halted or aborted rollout can be reverted."
+
+
+@transaction.atomic
+def rollout_revert(*, rollout: Rollout, actor: Any = None) -> Rollout | None:
+    """Start a revert rollout for the vehicles that installed this one's release. None when
+    no vehicle installed it, or none of its parts has an earlier image to go back to."""
+    if rollout.status not in (RolloutStatus.HALTED, RolloutStatus.ABORTED):
+        raise RevertNotPossible(detail={"status": rollout.status})
+    affected = Assignment.objects.filter(rollout=rollout, status=AssignmentStatus.SUCCEEDED)
+    if not affected.exists():
+        return None
+    bundles = [
+        b
+        for item in rollout.release.items.select_related("bundle")
+        if (b := _republish_previous(item.bundle, actor))
+    ]
+    if not bundles:
+        return None
+
+    now = timezone.now()
+    release = Release.objects.create(
+        version=f"{rollout.release.version}-revert-{rollout.pk}",
+        notes=f"Automatic revert of {rollout.release.version} after its halt on "
+        f"{rollout.channel.name}: {rollout.halt_reason}",
+        status=ReleaseStatus.APPROVED,
+        # The four eyes were on the halted rollout, whose policy asked for this revert.
+        created_by=rollout.created_by,
+        approved_by=rollout.approved_by or rollout.created_by,
+        approved_at=now,
+        model_names=rollout.release.model_names,
+        regions=rollout.release.regions,
+    )
+    ReleaseBundle.objects.bulk_create(
+        ReleaseBundle(release=release, bundle=b, hardware_id=b.hardware_id) for b in bundles
+    )
+    revert = Rollout.objects.create(
+        release=release,
+        channel=rollout.channel,
+        regions=rollout.regions,
+        model_names=rollout.model_names,
+        status=RolloutStatus.RUNNING,
+        created_by=rollout.created_by,
+        approved_by=rollout.approved_by,
+        stages=REVERT_PLAN,
+        policy={**rollout.policy, "on_halt": "stop"},
+        only_assigned=True,
+        reverts=rollout,
+        started_at=now,
+        stage_started_at=now,
+    )
+    counters_prepare(rollout=revert)
+    vehicles = list(affected.values_list("vehicle_id", flat=True))
+    Assignment.objects.bulk_create(Assignment(rollout=revert, vehicle_id=v) for v in vehicles)
+    count(rollout_id=revert.pk, stage_index=0, offered=len(vehicles))
+
+    from rollouts.services.rollouts import move_by_stage
+
+    move_by_stage(rollout, affected, AssignmentStatus.REVERTED, "reverted", now)
+    audit_record(
+        actor=actor,
+        actor_label="" if actor else "evaluator",
+        action="rollout.reverted",
+        target=rollout,
+        data={
+            "revert_rollout": revert.pk,
+            "vehicles": len(vehicles),
+            "bundles": [b.path for b in bundles],
+        },
+    )
+    return revert
+
+
+def _republish_previous(bad: Bundle, actor: Any) -> Bundle | None:
+    previous = (
+        Bundle.objects.filter(
+            hardware_id=bad.hardware_id,
+            status=BundleStatus.PUBLISHED,
+            release_counter__lt=bad.release_counter,
+        )
+        .exclude(path__contains="+revert")
+        .order_by("-release_counter")
+        .first()
+    )
+    if previous is None:
+        return None  # only a factory image before: nothing signed to go back to
+    top = Bundle.objects.filter(hardware_id=bad.hardware_id).aggregate(m=Max("release_counter"))
+    counter = top["m"] + 1
+    again = Bundle.objects.create(
+        path=f"{previous.path}+revert{counter}",
+        hardware_id=previous.hardware_id,
+        version=f"{previous.version}+revert",
+        release_counter=counter,
+        length=previous.length,
+        sha256=previous.sha256,
+        sha512=previous.sha512,
+        blob_name=previous.blob_name,
+        regions=previous.regions,
+        status=BundleStatus.VERIFIED,
+    )
+    again, _ = bundle_publish(bundle=again, actor=actor)
+    return again
