@@ -18,6 +18,7 @@ from ota.serializers import (
 from rollouts.api.auth import IsPathVehicle, VehicleTokenAuthentication
 from rollouts.api.consent import ConsentSerializer
 from rollouts.api.serializers import VehicleOutputSerializer
+from rollouts.locks import lock_decisions_shared
 from rollouts.models import ChangeVia, EventType, Vehicle
 from rollouts.services.channels import vehicle_channel_set
 from rollouts.services.director import director_refresh
@@ -255,6 +256,7 @@ class DirectorMetadataApi(VehicleApiView):
         if filename == "timestamp.json" and director_is_stale(vin=vin):
             # Keep a vehicle that has not sent a manifest lately from seeing expired metadata.
             with transaction.atomic():
+                lock_decisions_shared()  # the same lock order as a manifest
                 vehicle = (
                     Vehicle.objects.select_for_update()
                     .select_related("channel")

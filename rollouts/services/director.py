@@ -4,10 +4,10 @@ import hashlib
 import json
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from rollouts.locks import lock_decisions_shared
 from rollouts.models import Assignment, AssignmentStatus, Rollout, RolloutStatus, Vehicle
 from rollouts.models.rollouts import FINISHED, OFFERING, OPEN
 from rollouts.services.counters import count
@@ -105,21 +105,6 @@ def in_scope(vehicle: Vehicle, rollout: Rollout) -> bool:
     )
 
 
-def share_lock_running_rollouts() -> None:
-    """Make a halt and this decision take turns (PostgreSQL): the running rollouts are read
-    under FOR SHARE until this transaction commits. Polls share the lock with each other; a
-    halt's UPDATE waits for the polls already deciding, and every poll after it sees the halt.
-    So once a halt commits, no poll offers the release anew. (SQLite runs one writer at a
-    time, which gives the same order.)"""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id FROM rollouts_rollout WHERE status = %s ORDER BY id FOR SHARE",
-            [RolloutStatus.RUNNING],
-        )
-
-
 def _narrow(first: list[str], second: list[str]) -> frozenset[str]:
     """Both constraints hold; an empty one means "any"."""
     if first and second:
@@ -134,7 +119,7 @@ def director_refresh(
     metadata is past half its life. Returns the current Director targets version.
     The caller holds the vehicle row lock."""
     now = now or timezone.now()
-    share_lock_running_rollouts()
+    lock_decisions_shared()  # no-op when the caller took it first, as it should
     rollouts = list(offering_rollouts(vehicle))
     decision = decide(state or vehicle_state(vehicle), candidates_for(vehicle, rollouts))
     chosen = next((r for r in rollouts if r.pk == decision.rollout_id), None)

@@ -40,9 +40,10 @@ HEALTH_METRICS = ("crashes", "reboots", "dtcs")
 # --- halting ----------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def halt_on_critical(*, rollout: Rollout, signal: str, stage_index: int, vin: str) -> None:
     """A critical event type, error code or DTC halts the rollout at once."""
-    locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
+    locked = Rollout.objects.select_for_update(no_key=True).get(pk=rollout.pk)
     if locked.status not in (RolloutStatus.RUNNING, RolloutStatus.PAUSED):
         return
     rollout_halt_for(
@@ -70,7 +71,8 @@ def evaluate_running(*, now: datetime | None = None) -> list[Evaluation]:
 @transaction.atomic
 def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Evaluation:
     now = now or timezone.now()
-    rollout = Rollout.objects.select_for_update().get(pk=rollout_id)
+    # NO KEY UPDATE: polls inserting assignments (a key-share lock on this row) are not blocked.
+    rollout = Rollout.objects.select_for_update(no_key=True).get(pk=rollout_id)
     if rollout.status != RolloutStatus.RUNNING:
         return Evaluation.objects.create(
             rollout=rollout,

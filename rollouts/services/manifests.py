@@ -14,6 +14,7 @@ from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Signature, SSlibKey
 
 from ota.errors import Conflict, Unprocessable
+from rollouts.locks import lock_decisions_shared
 from rollouts.models import (
     Assignment,
     AssignmentStatus,
@@ -83,6 +84,9 @@ def vehicle_manifest_receive(
 ) -> ManifestAnswer:
     """Accept a manifest (or refuse it whole, changing nothing) and decide what comes next."""
     now = now or timezone.now()
+    # Lock order, always: running rollouts (shared) first, then the vehicle. A poll waiting
+    # behind a halt then holds nothing another poll needs, so they cannot deadlock.
+    lock_decisions_shared()
     # One manifest per vehicle at a time: the counter check and the decision must not race.
     vehicle = Vehicle.objects.select_for_update().select_related("channel").get(pk=vehicle.pk)
     signed, signatures = manifest["signed"], manifest["signatures"]

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from ota.errors import Conflict, Forbidden, Malformed
+from rollouts.locks import lock_decisions_exclusive
 from rollouts.models import (
     Assignment,
     AssignmentStatus,
@@ -109,6 +110,8 @@ def _transition(
     """Conditional update from the state we read; zero rows means someone else won."""
     if to not in ROLLOUT_TRANSITIONS[rollout.status]:
         raise RolloutStateConflict(detail={"status": rollout.status, "wanted": to})
+    if rollout.status == RolloutStatus.RUNNING:
+        lock_decisions_exclusive()  # no poll may be deciding with "running" while this commits
     updated = Rollout.objects.filter(pk=rollout.pk, status=rollout.status).update(
         status=to, **fields
     )

@@ -80,14 +80,16 @@ def test_two_thousand_vehicles_take_a_good_release_stage_by_stage(
     offered_by_stage = []
     for index, stage in enumerate(plan):
         fleet.poll()
-        fleet.drive(hours=1, crashes_per_hour=lambda car: 0.02)
+        fleet.drive(hours=3, crashes_per_hour=lambda car: 0.02)  # ~100 cars x 3 h: ample
         rollout = Rollout.objects.get(pk=rollout_id)
         early = rollout.stage_started_at + timedelta(minutes=stage["min_soak_minutes"] - 1)
         assert rollout_evaluate(rollout_id=rollout_id, now=early).outcome == "wait"
         offered_by_stage.append(Assignment.objects.filter(rollout_id=rollout_id).count())
         late = rollout.stage_started_at + timedelta(minutes=stage["min_soak_minutes"] + 1)
-        outcome = rollout_evaluate(rollout_id=rollout_id, now=late).outcome
-        assert outcome == ("complete" if index == len(plan) - 1 else "advance")
+        evaluation = rollout_evaluate(rollout_id=rollout_id, now=late)
+        assert evaluation.outcome == ("complete" if index == len(plan) - 1 else "advance"), (
+            evaluation.numbers
+        )
 
     assert Rollout.objects.get(pk=rollout_id).status == "completed"
     first, second, third = offered_by_stage

@@ -1,0 +1,26 @@
+"""Making decisions and halts take turns (PostgreSQL advisory locks; SQLite has one writer).
+
+Every transaction that decides what vehicles get takes the shared lock first, before any row
+lock; whatever stops a rollout from offering (halt, pause, abort) takes the exclusive one.
+PostgreSQL queues these fairly: a halt waits for the decisions under way, and decisions
+asking after it wait for the halt, then see it. Once a halt commits, no poll offers anew.
+"""
+
+from django.db import connection
+
+DECISIONS = 0x07A_D3C1  # one application-wide key
+
+
+def lock_decisions_shared() -> None:
+    _lock("pg_advisory_xact_lock_shared")
+
+
+def lock_decisions_exclusive() -> None:
+    _lock("pg_advisory_xact_lock")
+
+
+def _lock(function: str) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [DECISIONS])
