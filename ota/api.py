@@ -4,7 +4,6 @@ Every error body is `{"error": {"code": ..., "message": ..., "detail": {...}}}`.
 """
 
 import json
-import logging
 from typing import Any
 
 from django.conf import settings
@@ -14,8 +13,6 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from ota import errors
-
-logger = logging.getLogger(__name__)
 
 DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.Malformed: status.HTTP_400_BAD_REQUEST,

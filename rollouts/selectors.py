@@ -41,30 +41,3 @@ def vehicle_list(
     if channel:
         qs = qs.filter(channel__name=channel)
     return qs
-
-
-def vehicle_has_active_token(*, vehicle: Vehicle) -> bool:
-    return VehicleToken.objects.filter(vehicle=vehicle, revoked_at__isnull=True).exists()
-
-
-def rollout_counts_empty() -> dict[str, int]:
-    from rollouts.models import AssignmentStatus
-
-    return dict.fromkeys(AssignmentStatus.values, 0)
-
-
-def rollout_counts(*, rollout) -> dict[int, dict[str, int]]:
-    """Assignments of a rollout by stage, then by status (every status present)."""
-    from django.db.models import Count
-
-    from rollouts.models import Assignment
-
-    counts: dict[int, dict[str, int]] = {}
-    rows = (
-        Assignment.objects.filter(rollout=rollout)
-        .values("stage_index", "status")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        counts.setdefault(row["stage_index"], rollout_counts_empty())[row["status"]] = row["n"]
-    return counts

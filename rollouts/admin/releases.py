@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import F, QuerySet, Sum
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -15,6 +15,7 @@ from ota.errors import DomainError
 from rollouts.admin.actions import ReasonForm, confirm_then
 from rollouts.admin.readonly import ReadOnlyAdmin
 from rollouts.models import Assignment, Channel, Evaluation, Release, ReleaseStatus, Rollout
+from rollouts.models.counters import FAILURE_COUNTERS
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
 from signing.models import Bundle, BundleStatus
@@ -252,23 +253,32 @@ class RolloutAdmin(ReadOnlyAdmin):
     actions = [_rollout_action(name) for name in ROLLOUT_ACTIONS]
 
     def get_queryset(self, request):
-        by_status = {
-            name: Count("assignments", filter=Q(assignments__status=name))
-            for name in ("offered", "succeeded", "failed")
-        }
-        return super().get_queryset(request).annotate(**{f"n_{k}": v for k, v in by_status.items()})
+        # Summed from the per-stage counters: no COUNT over assignments, whatever the fleet.
+        failures = sum(
+            (F(f"counters__{name}") for name in FAILURE_COUNTERS[1:]),
+            F(f"counters__{FAILURE_COUNTERS[0]}"),
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_offered=Sum("counters__offered"),
+                n_succeeded=Sum("counters__succeeded"),
+                n_failed=Sum(failures),
+            )
+        )
 
     @admin.display(description="offered")
     def offered(self, rollout) -> int:
-        return rollout.n_offered
+        return rollout.n_offered or 0
 
     @admin.display(description="succeeded")
     def succeeded(self, rollout) -> int:
-        return rollout.n_succeeded
+        return rollout.n_succeeded or 0
 
     @admin.display(description="failed")
     def failed(self, rollout) -> int:
-        return rollout.n_failed
+        return rollout.n_failed or 0
 
     def has_approve_permission(self, request) -> bool:
         return request.user.has_perm("rollouts.approve_rollout")

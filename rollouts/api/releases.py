@@ -11,7 +11,7 @@ from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
 from rollouts.errors import UnknownChannel
 from rollouts.health import wilson
 from rollouts.models import Channel, Release, Rollout
-from rollouts.selectors import rollout_counts, rollout_counts_empty
+from rollouts.services import counters
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
 from rollouts.services.evaluation import rollout_evaluate
@@ -201,13 +201,16 @@ class RolloutOutputSerializer(serializers.ModelSerializer):
         return rollout.stage_index
 
     def get_stages(self, rollout: Rollout) -> list[dict]:
-        counts = rollout_counts(rollout=rollout)
+        # From the per-stage counters, never a scan of assignments.
+        by_stage = counters.by_stage(rollout=rollout)
         stages = []
         for index, stage in enumerate(rollout.stages or [{"percent": 100}]):
-            stage_counts = counts.get(index, rollout_counts_empty())
-            failed = stage_counts["failed"] + stage_counts["timed_out"]
-            finished = failed + stage_counts["succeeded"]
-            rate = wilson(failed, finished, rollout.policy.get("confidence", 0.95))
+            stage_counts = by_stage.get(index, counters.empty())
+            rate = wilson(
+                stage_counts["failed"],
+                stage_counts["finished"],
+                rollout.policy.get("confidence", 0.95),
+            )
             stages.append(
                 {
                     **stage,

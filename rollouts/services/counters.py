@@ -33,18 +33,21 @@ def totals(*, rollout) -> dict[str, int]:
     """The rollout's counters summed over its stages: one query, whatever the event count."""
     names = INSTALL_COUNTERS + EXPOSURE_COUNTERS
     sums = RolloutCounter.objects.filter(rollout=rollout).aggregate(**{n: Sum(n) for n in names})
-    values = {name: sums[name] or 0 for name in names}
-    values["failed"] = sum(values[n] for n in FAILURE_COUNTERS)
-    values["finished"] = values["failed"] + values["succeeded"]
-    return values
+    return _with_totals({name: sums[name] or 0 for name in names})
 
 
 def by_stage(*, rollout) -> dict[int, dict[str, int]]:
     rows = RolloutCounter.objects.filter(rollout=rollout).values()
-    result = {}
-    for row in rows:
-        values = {name: row[name] for name in INSTALL_COUNTERS + EXPOSURE_COUNTERS}
-        values["failed"] = sum(values[n] for n in FAILURE_COUNTERS)
-        values["finished"] = values["failed"] + values["succeeded"]
-        result[row["stage_index"]] = values
-    return result
+    return {row["stage_index"]: _with_totals(row) for row in rows}
+
+
+def empty() -> dict[str, int]:
+    """The counters of a stage nothing has happened in yet."""
+    return _with_totals(dict.fromkeys(INSTALL_COUNTERS + EXPOSURE_COUNTERS, 0))
+
+
+def _with_totals(row) -> dict[str, int]:
+    values = {name: row[name] for name in INSTALL_COUNTERS + EXPOSURE_COUNTERS}
+    values["failed"] = sum(values[n] for n in FAILURE_COUNTERS)
+    values["finished"] = values["failed"] + values["succeeded"]
+    return values
