@@ -23,6 +23,8 @@ _READ_FLEET = [
     "rollouts.view_rollout",
     "rollouts.view_assignment",
     "rollouts.view_channelchange",
+    "rollouts.view_cohort",
+    "rollouts.view_cohortmember",
     "audit.view_auditevent",
 ]
 
@@ -40,6 +42,9 @@ ROLES: dict[str, list[str]] = {
         "signing.publish_bundle",
         "signing.view_rolemetadata",
         "rollouts.add_release",
+        "rollouts.add_cohort",
+        "rollouts.change_cohort",
+        "rollouts.delete_cohort",
         "rollouts.add_rollout",
         "rollouts.change_rollout",
         "rollouts.view_evaluation",

@@ -6,7 +6,12 @@ This module is the one place where that decision is made. Its rules (product bri
   (an image the server does not know counts as 0): never a downgrade. A part whose ECU
   already runs a higher counter is superseded, so satisfied: the rest of the release still
   applies. The same counter with other bytes is a conflict: the release does not apply;
-- only if the release's model and region constraints hold, and each bundle's `requires`
+- only if the vehicle is in the rollout's scope: the release's and the rollout's model and
+  region constraints, and the rollout's cohort (a static list or a filter on model, region,
+  hardware id and installed version). A vehicle already offered the release stays in the
+  cohort even if it no longer matches (installing the release may well change its installed
+  version); model and region constraints are about compatibility and always hold;
+- only if each bundle's `requires`
   (other components at a minimum release counter, installed or coming in the same release);
 - a release's bundles are offered together or not at all;
 - one release at a time: an install already under way is kept, otherwise the newest
@@ -27,6 +32,7 @@ class EcuState:
     hardware_id: str
     installed_sha256: str = ""
     installed_counter: int = 0  # 0 for an image the server does not know
+    installed_version: str = ""  # "" for an image the server does not know
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,28 @@ class BundleOption:
 
 
 @dataclass(frozen=True)
+class InstalledRule:
+    """An ECU of this hardware id runs one of these versions and/or a counter in range."""
+
+    hardware_id: str
+    versions: frozenset[str] = frozenset()  # empty: any version
+    min_counter: int | None = None
+    max_counter: int | None = None
+
+
+@dataclass(frozen=True)
+class CohortRule:
+    """A cohort: a static list (membership is looked up, see `Candidate.cohort_member`) or a
+    filter whose every given part must hold; an empty part means "any"."""
+
+    static: bool = False
+    models: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+    hardware_ids: frozenset[str] = frozenset()  # the vehicle has an ECU of one of these
+    installed: tuple[InstalledRule, ...] = ()
+
+
+@dataclass(frozen=True)
 class Candidate:
     """A release offered to this vehicle by a rollout on its channel."""
 
@@ -62,6 +90,8 @@ class Candidate:
     salt: str = ""
     percent: float = 100.0  # the current stage's cumulative share of the scope
     assigned: bool = False  # already offered to this vehicle: it stays in
+    cohort: CohortRule | None = None  # None: the whole channel
+    cohort_member: bool = False  # a static cohort lists this vehicle
 
 
 @dataclass(frozen=True)
@@ -106,14 +136,45 @@ def in_stage(vin: str, candidate: Candidate) -> bool:
     return candidate.assigned or bucket(candidate.salt, vin) < candidate.percent * BUCKETS / 100
 
 
+def in_cohort(vehicle: VehicleState, rule: CohortRule | None, *, member: bool = False) -> bool:
+    if rule is None:
+        return True
+    if rule.static:
+        return member
+    return (
+        (not rule.models or vehicle.model in rule.models)
+        and (not rule.regions or vehicle.region in rule.regions)
+        and (not rule.hardware_ids or any(e.hardware_id in rule.hardware_ids for e in vehicle.ecus))
+        and all(_runs(vehicle, installed) for installed in rule.installed)
+    )
+
+
+def _runs(vehicle: VehicleState, rule: InstalledRule) -> bool:
+    return any(
+        ecu.hardware_id == rule.hardware_id
+        and (not rule.versions or ecu.installed_version in rule.versions)
+        and (rule.min_counter is None or ecu.installed_counter >= rule.min_counter)
+        and (rule.max_counter is None or ecu.installed_counter <= rule.max_counter)
+        for ecu in vehicle.ecus
+    )
+
+
+def in_scope(vehicle: VehicleState, candidate: Candidate) -> bool:
+    """The vehicle is among those the rollout is for (its channel is the caller's concern)."""
+    return (
+        (not candidate.models or vehicle.model in candidate.models)
+        and (not candidate.regions or vehicle.region in candidate.regions)
+        and (
+            candidate.assigned
+            or in_cohort(vehicle, candidate.cohort, member=candidate.cohort_member)
+        )
+    )
+
+
 def release_targets(vehicle: VehicleState, candidate: Candidate) -> tuple[EcuTarget, ...]:
     """The ECU targets this release needs on this vehicle; () when it does not apply, would
     downgrade something, lacks a requirement, or is installed already."""
-    if not in_stage(vehicle.vin, candidate):
-        return ()
-    if candidate.models and vehicle.model not in candidate.models:
-        return ()
-    if candidate.regions and vehicle.region not in candidate.regions:
+    if not in_stage(vehicle.vin, candidate) or not in_scope(vehicle, candidate):
         return ()
     by_hardware: dict[str, list[EcuState]] = {}
     for ecu in vehicle.ecus:

@@ -209,7 +209,9 @@ def ship(engineer_api, approver_api):
     """Release bundles to a channel the way people do: an engineer proposes, an approver
     approves, the engineer starts; the promotion gate is overridden with a reason."""
 
-    def ship_it(bundles, channel="stable", *, version=None, stages=None, policy=None, **release):
+    def ship_it(
+        bundles, channel="stable", *, version=None, stages=None, policy=None, cohort=None, **release
+    ):
         created = engineer_api.post(
             "/api/v1/manage/releases",
             {
@@ -230,6 +232,7 @@ def ship(engineer_api, approver_api):
                 "channel": channel,
                 "stages": stages or ALL_AT_ONCE,
                 **({"policy": policy} if policy else {}),
+                **({"cohort": cohort} if cohort else {}),
             },
             format="json",
         )

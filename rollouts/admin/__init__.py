@@ -1,3 +1,9 @@
 """The release engineer's admin: fleet, releases and rollouts, telemetry."""
 
-from rollouts.admin import fleet, notifications, releases, telemetry  # noqa: F401 (registers)
+from rollouts.admin import (  # noqa: F401 (registers)
+    cohorts,
+    fleet,
+    notifications,
+    releases,
+    telemetry,
+)

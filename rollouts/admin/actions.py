@@ -5,9 +5,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from ota.errors import DomainError
 
@@ -74,5 +76,44 @@ def confirmation_page(
             "action": action,
             "opts": modeladmin.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
+
+
+def service_form_page(
+    modeladmin,
+    request,
+    form_class,
+    permission: str,
+    title: str,
+    save,
+    *,
+    initial=None,
+    submit="Create",
+):
+    """A form whose save goes through a service; refusals are shown on the form."""
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+    form = form_class(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            obj = save(form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(None, f"{exc.message} {exc.detail or ''}")
+        else:
+            messages.success(request, f"{submit}: {obj}.")
+            opts = modeladmin.model._meta
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+            )
+    return TemplateResponse(
+        request,
+        "admin/service_form.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "form": form,
+            "title": title,
+            "opts": modeladmin.model._meta,
+            "submit": submit,
         },
     )

@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 
 from ota.errors import DomainError
 from rollouts.admin.actions import ReasonForm, confirm_then, confirmation_page
+from rollouts.admin.cohorts import add_to_cohort
 from rollouts.models import ChangeVia, Channel, ChannelChange, Ecu, Vehicle, VehicleToken
 from rollouts.services.channels import vehicle_channel_set
 from rollouts.services.vehicles import vehicle_token_revoke, vehicle_token_rotate
@@ -67,7 +68,7 @@ class VehicleAdmin(admin.ModelAdmin):
     fields = ["vin", "model", "region", "channel", "created_at", "last_seen_at"]
     readonly_fields = fields
     inlines = [EcuInline, VehicleTokenInline]
-    actions = ["move_to_channel", "revoke_tokens", "rotate_tokens"]
+    actions = ["move_to_channel", "revoke_tokens", "rotate_tokens", "add_to_cohort"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Vehicle]:
         active = VehicleToken.objects.filter(vehicle=OuterRef("pk"), revoked_at__isnull=True)
@@ -95,6 +96,13 @@ class VehicleAdmin(admin.ModelAdmin):
     # Nothing on a vehicle is hand-editable; channel changes go through consent (forever beta).
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def has_cohort_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("rollouts.change_cohort")
+
+    @admin.action(description="Add selected vehicles to a static cohort", permissions=["cohort"])
+    def add_to_cohort(self, request: HttpRequest, queryset: QuerySet[Vehicle]):
+        return add_to_cohort(self, request, queryset)
 
     def has_token_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("rollouts.change_vehicletoken")

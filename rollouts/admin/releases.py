@@ -2,19 +2,24 @@
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin
 from django.db.models import F, QuerySet, Sum
-from django.http import HttpRequest, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpRequest
+from django.urls import path
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from ota.errors import DomainError
-from rollouts.admin.actions import ReasonForm, confirm_then
+from rollouts.admin.actions import ReasonForm, confirm_then, service_form_page
 from rollouts.admin.readonly import ReadOnlyAdmin
-from rollouts.models import Assignment, Channel, Evaluation, Release, ReleaseStatus, Rollout
+from rollouts.models import (
+    Assignment,
+    Channel,
+    Cohort,
+    Evaluation,
+    Release,
+    ReleaseStatus,
+    Rollout,
+)
 from rollouts.models.counters import FAILURE_COUNTERS
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
@@ -63,33 +68,10 @@ class RolloutForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-
-
-def _create_page(modeladmin, request, form_class, permission: str, title: str, create):
-    """A create form whose save goes through a service; refusals are shown on the form."""
-    if not request.user.has_perm(permission):
-        raise PermissionDenied
-    form = form_class(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            obj = create(form.cleaned_data)
-        except DomainError as exc:
-            form.add_error(None, f"{exc.message} {exc.detail or ''}")
-        else:
-            messages.success(request, f"Created {obj}.")
-            opts = modeladmin.model._meta
-            return HttpResponseRedirect(
-                reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
-            )
-    return TemplateResponse(
-        request,
-        "admin/service_form.html",
-        {
-            **modeladmin.admin_site.each_context(request),
-            "form": form,
-            "title": title,
-            "opts": modeladmin.model._meta,
-        },
+    cohort = forms.ModelChoiceField(
+        queryset=Cohort.objects.all(),
+        required=False,
+        help_text="Only these vehicles of the channel take part; empty: all of them.",
     )
 
 
@@ -138,7 +120,7 @@ class ReleaseAdmin(ReadOnlyAdmin):
                 actor=request.user,
             )
 
-        return _create_page(
+        return service_form_page(
             self, request, ReleaseForm, "rollouts.add_release", "Create a release", create
         )
 
@@ -241,6 +223,7 @@ class RolloutAdmin(ReadOnlyAdmin):
         "latest_evaluations",
         "regions",
         "model_names",
+        "cohort",
         "created_by",
         "created_at",
         "approved_by",
@@ -340,9 +323,10 @@ class RolloutAdmin(ReadOnlyAdmin):
                 actor=request.user,
                 regions=list(data["regions"]),
                 models=_names(data["models"]),
+                cohort=data["cohort"],
             )
 
-        return _create_page(
+        return service_form_page(
             self, request, RolloutForm, "rollouts.add_rollout", "Create a rollout", create
         )
 

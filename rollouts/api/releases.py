@@ -6,11 +6,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ota.errors import NotFound
+from ota.errors import NotFound, Unprocessable
 from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
 from rollouts.errors import UnknownChannel
 from rollouts.health import wilson
-from rollouts.models import Channel, Release, Rollout
+from rollouts.models import Channel, Cohort, Release, Rollout
 from rollouts.services import counters
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
@@ -20,6 +20,11 @@ from rollouts.services.evaluation import rollout_evaluate
 class ReleaseNotFound(NotFound):
     code = "release_not_found"
     message = "No release has this id."
+
+
+class UnknownCohort(Unprocessable):
+    code = "unknown_cohort"
+    message = "No cohort has this name."
 
 
 class RolloutNotFound(NotFound):
@@ -165,6 +170,12 @@ class RolloutInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     models = serializers.ListField(
         child=StrictCharField(max_length=64), required=False, default=list
     )
+    cohort = StrictCharField(
+        max_length=64,
+        required=False,
+        allow_null=True,
+        help_text="A cohort's name: only its vehicles (within regions and models) take part.",
+    )
 
 
 class RolloutOutputSerializer(serializers.ModelSerializer):
@@ -172,6 +183,7 @@ class RolloutOutputSerializer(serializers.ModelSerializer):
     release_version = serializers.CharField(source="release.version")
     channel = serializers.CharField(source="channel.name")
     models = serializers.ListField(source="model_names")
+    cohort = serializers.CharField(source="cohort.name", allow_null=True, default=None)
     stage_index = serializers.SerializerMethodField()
     stages = serializers.SerializerMethodField()
     halt_reason = serializers.SerializerMethodField()
@@ -186,6 +198,7 @@ class RolloutOutputSerializer(serializers.ModelSerializer):
             "channel",
             "regions",
             "models",
+            "cohort",
             "stage_index",
             "stages",
             "policy",
@@ -225,7 +238,9 @@ class RolloutOutputSerializer(serializers.ModelSerializer):
 
 
 def _rollout(rollout_id: int) -> Rollout:
-    rollout = Rollout.objects.select_related("release", "channel").filter(pk=rollout_id).first()
+    rollout = (
+        Rollout.objects.select_related("release", "channel", "cohort").filter(pk=rollout_id).first()
+    )
     if rollout is None:
         raise RolloutNotFound(detail={"id": rollout_id})
     return rollout
@@ -236,7 +251,7 @@ class RolloutCollectionApi(APIView):
 
     @extend_schema(operation_id="rollouts_list", responses=RolloutOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        rollouts = Rollout.objects.select_related("release", "channel")[:200]
+        rollouts = Rollout.objects.select_related("release", "channel", "cohort")[:200]
         return Response(RolloutOutputSerializer(rollouts, many=True).data)
 
     @extend_schema(
@@ -256,12 +271,22 @@ class RolloutCollectionApi(APIView):
             actor=request.user,
             regions=data.validated_data["regions"],
             models=data.validated_data["models"],
+            cohort=_named_cohort(data.validated_data.get("cohort")),
             stages=data.validated_data.get("stages"),
             policy=data.validated_data.get("policy"),
         )
         return Response(
             RolloutOutputSerializer(_rollout(rollout.pk)).data, status=status.HTTP_201_CREATED
         )
+
+
+def _named_cohort(name: str | None) -> Cohort | None:
+    if not name:
+        return None
+    cohort = Cohort.objects.filter(name=name).first()
+    if cohort is None:
+        raise UnknownCohort(detail={"cohort": name})
+    return cohort
 
 
 class RolloutDetailApi(APIView):

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from rollouts.api import manage, releases, vehicle
+from rollouts.api import cohorts, manage, releases, vehicle
 from rollouts.api.converters import VinConverter
 
 register_converter(VinConverter, "vin")
@@ -39,6 +39,18 @@ urlpatterns = [
         "manage/vehicles/<vin:vin>/channel",
         manage.VehicleChannelManageApi.as_view(),
         name="manage-vehicle-channel",
+    ),
+    path("manage/cohorts", cohorts.CohortCollectionApi.as_view(), name="manage-cohorts"),
+    path("manage/cohorts/<slug:name>", cohorts.CohortDetailApi.as_view(), name="manage-cohort"),
+    path(
+        "manage/cohorts/<slug:name>/members",
+        cohorts.CohortMembersApi.as_view(),
+        name="manage-cohort-members",
+    ),
+    path(
+        "manage/cohorts/<slug:name>/members/remove",
+        cohorts.CohortMembersRemoveApi.as_view(),
+        name="manage-cohort-members-remove",
     ),
     path("manage/releases", releases.ReleaseCollectionApi.as_view(), name="manage-releases"),
     path(

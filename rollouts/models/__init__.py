@@ -1,4 +1,5 @@
 from rollouts.models.channels import Channel
+from rollouts.models.cohorts import Cohort, CohortKind, CohortMember
 from rollouts.models.consent import ChangeVia, ChannelChange
 from rollouts.models.counters import RolloutCounter
 from rollouts.models.evaluations import Evaluation, Outcome
@@ -15,6 +16,9 @@ __all__ = [
     "ChangeVia",
     "Channel",
     "ChannelChange",
+    "Cohort",
+    "CohortKind",
+    "CohortMember",
     "DeliveryStatus",
     "Ecu",
     "Evaluation",

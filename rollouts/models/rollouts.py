@@ -49,6 +49,14 @@ class Rollout(models.Model):
     )
     regions = models.JSONField(default=list, blank=True)
     model_names = models.JSONField(default=list, blank=True)
+    cohort = models.ForeignKey(
+        "rollouts.Cohort",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rollouts",
+        help_text="Empty: every vehicle of the channel (within the regions and models).",
+    )
     status = models.CharField(
         max_length=16, choices=RolloutStatus.choices, default=RolloutStatus.DRAFT
     )

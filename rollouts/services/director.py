@@ -7,11 +7,30 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
+from rollouts.cohorts import rule_of
 from rollouts.locks import lock_decisions_shared
-from rollouts.models import Assignment, AssignmentStatus, Rollout, RolloutStatus, Vehicle
+from rollouts.models import (
+    Assignment,
+    AssignmentStatus,
+    Cohort,
+    CohortKind,
+    CohortMember,
+    Rollout,
+    RolloutStatus,
+    Vehicle,
+)
 from rollouts.models.rollouts import FINISHED, OFFERING, OPEN
 from rollouts.services.counters import count
-from rollouts.targeting import BundleOption, Candidate, Decision, EcuState, VehicleState, decide
+from rollouts.targeting import (
+    BundleOption,
+    Candidate,
+    CohortRule,
+    Decision,
+    EcuState,
+    VehicleState,
+    decide,
+)
+from rollouts.targeting import in_scope as scope_holds
 from signing.director import DirectorEntry, director_is_stale, director_publish_vehicle
 
 STARTED = (AssignmentStatus.DOWNLOADING, AssignmentStatus.INSTALLING)
@@ -25,7 +44,13 @@ def vehicle_state(vehicle: Vehicle, ecus=None) -> VehicleState:
         model=vehicle.model,
         region=vehicle.region,
         ecus=tuple(
-            EcuState(e.serial, e.hardware_id, e.installed_sha256, e.installed_release_counter)
+            EcuState(
+                e.serial,
+                e.hardware_id,
+                e.installed_sha256,
+                e.installed_release_counter,
+                e.installed_bundle.version if e.installed_bundle_id else "",
+            )
             for e in ecus
         ),
     )
@@ -46,7 +71,7 @@ def offering_rollouts(vehicle: Vehicle):
     return (
         Rollout.objects.filter(own | later | kept)
         .distinct()
-        .select_related("release")
+        .select_related("release", "cohort")
         .prefetch_related("release__items__bundle")
     )
 
@@ -57,17 +82,50 @@ def candidates_for(vehicle: Vehicle, rollouts: list[Rollout]) -> list[Candidate]
             "rollout_id", "status"
         )
     )
+    listed = static_cohorts_listing(vehicle, rollouts)
     return [
         candidate(
             rollout,
             in_progress=statuses.get(rollout.pk) in STARTED,
             assigned=rollout.pk in statuses,
+            cohort_member=rollout.cohort_id in listed,
         )
         for rollout in rollouts
     ]
 
 
-def candidate(rollout: Rollout, *, in_progress: bool = False, assigned: bool = False) -> Candidate:
+def static_cohorts_listing(vehicle: Vehicle, rollouts: list[Rollout]) -> set[int]:
+    """The static cohorts of these rollouts that list the vehicle (no query if there are none)."""
+    static = {r.cohort_id for r in rollouts if r.cohort_id and r.cohort.kind == CohortKind.STATIC}
+    if not static:
+        return set()
+    return set(
+        CohortMember.objects.filter(vehicle=vehicle, cohort_id__in=static).values_list(
+            "cohort_id", flat=True
+        )
+    )
+
+
+def cohort_rule(cohort: Cohort | None) -> CohortRule | None:
+    if cohort is None:
+        return None
+    return rule_of(
+        kind=cohort.kind,
+        models=cohort.model_names,
+        regions=cohort.regions,
+        hardware_ids=cohort.hardware_ids,
+        installed=cohort.installed,
+    )
+
+
+def candidate(
+    rollout: Rollout,
+    *,
+    in_progress: bool = False,
+    assigned: bool = False,
+    cohort_member: bool = False,
+    with_bundles: bool = True,
+) -> Candidate:
     release = rollout.release
     return Candidate(
         rollout_id=rollout.pk,
@@ -83,7 +141,7 @@ def candidate(rollout: Rollout, *, in_progress: bool = False, assigned: bool = F
                 sha512=item.bundle.sha512,
                 requires=item.requires,
             )
-            for item in release.items.all()
+            for item in (release.items.all() if with_bundles else ())
         ),
         models=_narrow(release.model_names, rollout.model_names),
         regions=_narrow(release.regions, rollout.regions),
@@ -91,18 +149,23 @@ def candidate(rollout: Rollout, *, in_progress: bool = False, assigned: bool = F
         salt=rollout.salt,
         percent=0.0 if rollout.only_assigned else rollout.current_percent,
         assigned=assigned,
+        cohort=cohort_rule(rollout.cohort),
+        cohort_member=cohort_member,
     )
 
 
-def in_scope(vehicle: Vehicle, rollout: Rollout) -> bool:
-    """The vehicle is among those the rollout is for (its channel, narrowed by constraints)."""
-    models = _narrow(rollout.release.model_names, rollout.model_names)
-    regions = _narrow(rollout.release.regions, rollout.regions)
-    return (
-        vehicle.channel_id == rollout.channel_id
-        and (not models or vehicle.model in models)
-        and (not regions or vehicle.region in regions)
+def in_scope(
+    vehicle: Vehicle, rollout: Rollout, *, state: VehicleState, assigned: bool = False
+) -> bool:
+    """The vehicle is among those the rollout is for: its channel, narrowed by the release's
+    and the rollout's constraints and cohort (a vehicle offered the release stays in)."""
+    if vehicle.channel_id != rollout.channel_id:
+        return False
+    listed = static_cohorts_listing(vehicle, [rollout]) if not assigned else set()
+    scope = candidate(
+        rollout, assigned=assigned, cohort_member=rollout.cohort_id in listed, with_bundles=False
     )
+    return scope_holds(state, scope)
 
 
 def _narrow(first: list[str], second: list[str]) -> frozenset[str]:

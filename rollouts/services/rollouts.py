@@ -14,6 +14,7 @@ from rollouts.models import (
     Assignment,
     AssignmentStatus,
     Channel,
+    Cohort,
     Release,
     ReleaseStatus,
     Rollout,
@@ -69,6 +70,7 @@ def rollout_create(
     actor: Any,
     regions=(),
     models=(),
+    cohort: Cohort | None = None,
     stages: list[dict] | None = None,
     policy: dict | None = None,
 ) -> Rollout:
@@ -95,6 +97,7 @@ def rollout_create(
                 created_by=actor,
                 regions=list(regions),
                 model_names=list(models),
+                cohort=cohort,
                 stages=plan,
                 policy=checked_policy,
             )

@@ -142,21 +142,27 @@ def health_ingest(*, vehicle: Vehicle, windows: list[dict[str, Any]]) -> Ingeste
 
 
 def _add_exposure(vehicle: Vehicle, windows: list[HealthWindow]) -> None:
-    from rollouts.services.director import in_scope
+    from rollouts.services.director import in_scope, vehicle_state
 
-    live = Rollout.objects.filter(
-        channel_id=vehicle.channel_id, status__in=(RolloutStatus.RUNNING, RolloutStatus.PAUSED)
-    ).select_related("release")
+    live = list(
+        Rollout.objects.filter(
+            channel_id=vehicle.channel_id, status__in=(RolloutStatus.RUNNING, RolloutStatus.PAUSED)
+        ).select_related("release", "cohort")
+    )
+    if not live:
+        return
+    state = vehicle_state(vehicle)
+    mine = {
+        rollout_id: (status, finished_at)
+        for rollout_id, status, finished_at in Assignment.objects.filter(
+            vehicle=vehicle, rollout__in=live
+        ).values_list("rollout_id", "status", "finished_at")
+    }
     for rollout in live:
-        if not in_scope(vehicle, rollout):
+        if not in_scope(vehicle, rollout, state=state, assigned=rollout.pk in mine):
             continue
-        succeeded_at = (
-            Assignment.objects.filter(
-                rollout=rollout, vehicle=vehicle, status=AssignmentStatus.SUCCEEDED
-            )
-            .values_list("finished_at", flat=True)
-            .first()
-        )
+        status, finished_at = mine.get(rollout.pk, ("", None))
+        succeeded_at = finished_at if status == AssignmentStatus.SUCCEEDED else None
         amounts: dict[str, int] = {}
         critical_codes = set(rollout.policy.get("critical_error_codes", ()))
         seen_critical: set[str] = set()

@@ -2,7 +2,16 @@
 
 import pytest
 
-from rollouts.targeting import BundleOption, Candidate, EcuState, VehicleState, decide
+from rollouts.targeting import (
+    BundleOption,
+    Candidate,
+    CohortRule,
+    EcuState,
+    InstalledRule,
+    VehicleState,
+    decide,
+    in_cohort,
+)
 
 
 def bundle(hardware_id="hu-gen7", counter=720, requires=None, sha="") -> BundleOption:
@@ -185,3 +194,78 @@ def test_a_vehicle_already_offered_stays_in_whatever_its_bucket():
     )
     vehicle = VehicleState(outside, "Aurora", "EU", (EcuState("HU1", "hu-gen7"),))
     assert decide(vehicle, [release(salt="s", percent=0.01, assigned=True)]).targets
+
+
+# --- cohorts ----------------------------------------------------------------------------------
+
+
+def test_a_static_cohort_takes_only_the_vehicles_it_lists():
+    listed = release(cohort=CohortRule(static=True), cohort_member=True)
+    unlisted = release(cohort=CohortRule(static=True), cohort_member=False)
+    assert decide(car(), [listed]).targets
+    assert decide(car(), [unlisted]).empty
+
+
+@pytest.mark.parametrize(
+    ("rule", "holds"),
+    [
+        (CohortRule(models=frozenset({"Aurora"})), True),
+        (CohortRule(models=frozenset({"Ember"})), False),
+        (CohortRule(regions=frozenset({"EU", "US"})), True),
+        (CohortRule(regions=frozenset({"CN"})), False),
+        (CohortRule(hardware_ids=frozenset({"tcu-gen3"})), True),
+        (CohortRule(hardware_ids=frozenset({"adas-x1"})), False),
+        (CohortRule(models=frozenset({"Aurora"}), regions=frozenset({"CN"})), False),
+    ],
+    ids=["model", "other model", "region", "other region", "hardware", "absent hardware", "all"],
+)
+def test_a_filter_cohort_needs_every_part_it_gives(rule, holds):
+    vehicle = car(EcuState("HU1", "hu-gen7"), EcuState("TCU1", "tcu-gen3"))
+    assert in_cohort(vehicle, rule) is holds
+
+
+@pytest.mark.parametrize(
+    ("installed", "holds"),
+    [
+        (InstalledRule("hu-gen7", versions=frozenset({"7.0.1"})), True),
+        (InstalledRule("hu-gen7", versions=frozenset({"7.1.0"})), False),
+        (InstalledRule("hu-gen7", min_counter=700, max_counter=700), True),
+        (InstalledRule("hu-gen7", max_counter=699), False),
+        (InstalledRule("hu-gen7", min_counter=701), False),
+        (InstalledRule("tcu-gen3", max_counter=0), True),  # an unknown image counts as 0
+        (InstalledRule("tcu-gen3", versions=frozenset({"3.0"})), False),
+        (InstalledRule("adas-x1", max_counter=10**6), False),
+    ],
+    ids=[
+        "version",
+        "other version",
+        "counter range",
+        "below",
+        "above",
+        "unknown image is 0",
+        "unknown image has no version",
+        "no such ecu",
+    ],
+)
+def test_a_filter_on_installed_software_looks_at_the_ecus_of_that_hardware(installed, holds):
+    vehicle = car(
+        EcuState("HU1", "hu-gen7", "hu-700", installed_counter=700, installed_version="7.0.1"),
+        EcuState("TCU1", "tcu-gen3", "factory"),
+    )
+    assert in_cohort(vehicle, CohortRule(installed=(installed,))) is holds
+
+
+def test_a_vehicle_offered_the_release_stays_in_the_cohort_it_has_since_left():
+    old_firmware = CohortRule(installed=(InstalledRule("hu-gen7", max_counter=699),))
+    updated = car(EcuState("HU1", "hu-gen7", "hu-710", installed_counter=710))
+    offer = release(bundle(counter=720), cohort=old_firmware)
+    kept = release(bundle(counter=720), cohort=old_firmware, assigned=True)
+
+    assert decide(updated, [offer]).empty
+    assert decide(updated, [kept]).targets
+
+
+def test_a_cohort_does_not_widen_the_release_constraints():
+    everyone_in_eu = CohortRule(regions=frozenset({"EU"}))
+    offer = release(cohort=everyone_in_eu, models=frozenset({"Ember"}), assigned=True)
+    assert decide(car(model="Aurora"), [offer]).empty
