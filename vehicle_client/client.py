@@ -208,6 +208,19 @@ class VehicleClient:
                 raise VerificationError(f"{info.path}: {exc}") from None
         return partial
 
+    def install(self, target: VerifiedTarget) -> None:
+        """Download and verify one target, then run it on its ECU (no events sent)."""
+        self._activate(target, self.download(target))
+
+    @staticmethod
+    def _activate(target: VerifiedTarget, path: Path) -> None:
+        target.ecu.installed = InstalledImage(
+            target.path,
+            target.image.length,
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+            target.release_counter,
+        )
+
     def poll_cycle(self, *, outcome: str = "success", error_code: str = "") -> PollResult:
         """One full cycle. `outcome`: "success", "failure" (install fails with `error_code`),
         or "defer" (report deferral, install nothing)."""
@@ -251,12 +264,7 @@ class VehicleClient:
                 )
                 result.failed.append(serial)
                 continue
-            target.ecu.installed = InstalledImage(
-                target.path,
-                target.image.length,
-                hashlib.sha256(path.read_bytes()).hexdigest(),
-                target.release_counter,
-            )
+            self._activate(target, path)
             events.append(self.event("install_succeeded", corr, serial))
             result.installed.append(serial)
         if events:

@@ -21,12 +21,14 @@ from rollouts.models import (
     Ecu,
     InstalledChange,
     ManifestProblem,
+    RolloutStatus,
     Vehicle,
     VehicleManifest,
 )
 from rollouts.models.rollouts import FINISHED
 from rollouts.services.counters import count
 from rollouts.services.director import candidate, director_refresh, vehicle_state
+from rollouts.services.revert import revert_late_install
 from rollouts.targeting import release_satisfied
 from signing.models import Bundle, BundleStatus
 
@@ -195,6 +197,8 @@ def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> None:
                     succeeded=1,
                     timed_out=late,
                 )
+                if assignment.rollout.status != RolloutStatus.RUNNING:
+                    revert_late_install(assignment=assignment)
 
 
 def _has_pending(vehicle: Vehicle) -> bool:

@@ -107,6 +107,38 @@ def rollout_revert(*, rollout: Rollout, actor: Any = None) -> Rollout | None:
     return revert
 
 
+def revert_late_install(*, assignment: Assignment) -> bool:
+    """An install that was under way when its rollout halted, and finished after, goes back
+    too: into the revert rollout if there is one, or one is started if the policy asks for a
+    revert and this is the first vehicle to have installed the release. The caller holds the
+    decision lock, so no halt or revert is half done while this runs."""
+    rollout = Rollout.objects.select_related("release", "channel").get(pk=assignment.rollout_id)
+    if rollout.status not in (RolloutStatus.HALTED, RolloutStatus.ABORTED):
+        return False
+    revert = rollout.revert_rollouts.first()
+    if revert is None:
+        if rollout.status == RolloutStatus.HALTED and rollout.policy.get("on_halt") == "revert":
+            return rollout_revert(rollout=rollout) is not None
+        return False
+    _, created = Assignment.objects.get_or_create(
+        rollout=revert, vehicle_id=assignment.vehicle_id, defaults={"stage_index": 0}
+    )
+    if created:
+        count(rollout_id=revert.pk, stage_index=0, offered=1)
+    from rollouts.services.rollouts import move_by_stage
+
+    late = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.SUCCEEDED)
+    move_by_stage(rollout, late, AssignmentStatus.REVERTED, "reverted", timezone.now())
+    audit_record(
+        actor=None,
+        actor_label="vehicle",
+        action="rollout.reverted_late_install",
+        target=rollout,
+        data={"revert_rollout": revert.pk, "vin": assignment.vehicle.vin},
+    )
+    return True
+
+
 def _republish_previous(bad: Bundle, actor: Any) -> Bundle | None:
     previous = (
         Bundle.objects.filter(

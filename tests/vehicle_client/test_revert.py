@@ -8,6 +8,11 @@ from tests.fleet import Fleet
 pytestmark = pytest.mark.django_db
 
 
+def halt(api, rollout_id: int) -> None:
+    answer = api.post(f"/api/v1/manage/rollouts/{rollout_id}/halt", {"reason": "crashes"})
+    assert answer.status_code == 200, answer.json()
+
+
 def head_unit(car):
     return next(e for e in car.ecus.values() if e.hardware_id == "hu-gen7")
 
@@ -53,3 +58,78 @@ def test_a_rollout_must_be_halted_before_a_revert(publish, ship, engineer_api):
     answer = engineer_api.post(f"/api/v1/manage/rollouts/{rollout_id}/revert")
     assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "revert_not_possible"
+
+
+def test_an_install_under_way_at_the_halt_is_sent_back_once_it_finishes(
+    car, publish, ship, engineer_api
+):
+    early, late = car(), car()
+    good, _ = publish(hardware_id="hu-gen7")
+    ship([good], version="good")
+    Fleet([early, late]).poll()
+    bad, _ = publish(hardware_id="hu-gen7")
+    _, bad_id = ship([bad], version="bad", policy={"on_halt": "revert"})
+    Fleet([early]).poll()  # installed before the halt
+    late.put_manifest()
+    [target] = late.refresh_and_verify()
+    late.send_events([late.event("download_started", target.correlation_id, target.ecu.serial)])
+
+    engineer_api.post(
+        f"/api/v1/manage/rollouts/{bad_id}/halt", {"reason": "crashes"}, format="json"
+    )
+    late.install(target)  # the install finishes after the halt
+    late.put_manifest()
+
+    revert = Rollout.objects.get(reverts_id=bad_id)
+    assert set(
+        Assignment.objects.filter(rollout_id=bad_id).values_list("vehicle__vin", "status")
+    ) == {(early.vin, "reverted"), (late.vin, "reverted")}
+    assert Assignment.objects.filter(rollout=revert, vehicle__vin=late.vin).exists()
+    Fleet([early, late]).poll()
+    assert {head_unit(c).installed.sha256 for c in (early, late)} == {good.sha256}
+
+
+def test_when_every_install_was_still_under_way_the_first_to_finish_starts_the_revert(
+    car, publish, ship, engineer_api
+):
+    vehicle = car()
+    good, _ = publish(hardware_id="hu-gen7")
+    ship([good], version="good")
+    Fleet([vehicle]).poll()
+    bad, _ = publish(hardware_id="hu-gen7")
+    _, bad_id = ship([bad], version="bad", policy={"on_halt": "revert"})
+    vehicle.put_manifest()
+    [target] = vehicle.refresh_and_verify()
+    vehicle.send_events(
+        [vehicle.event("download_started", target.correlation_id, target.ecu.serial)]
+    )
+    engineer_api.post(
+        f"/api/v1/manage/rollouts/{bad_id}/halt", {"reason": "crashes"}, format="json"
+    )
+    assert not Rollout.objects.filter(reverts_id=bad_id).exists()  # nobody had installed it
+
+    vehicle.install(target)
+    vehicle.put_manifest()
+
+    assert Rollout.objects.filter(reverts_id=bad_id).exists()
+    Fleet([vehicle]).poll()
+    assert head_unit(vehicle).installed.sha256 == good.sha256
+
+
+def test_a_late_install_of_a_rollout_halted_without_revert_simply_succeeds(
+    car, publish, ship, engineer_api
+):
+    vehicle = car()
+    bad, _ = publish(hardware_id="hu-gen7")
+    _, bad_id = ship([bad], version="bad", policy={"on_halt": "stop"})
+    vehicle.put_manifest()
+    [target] = vehicle.refresh_and_verify()
+    engineer_api.post(
+        f"/api/v1/manage/rollouts/{bad_id}/halt", {"reason": "crashes"}, format="json"
+    )
+
+    vehicle.install(target)
+    vehicle.put_manifest()
+
+    assert Assignment.objects.get(rollout_id=bad_id).status == "succeeded"
+    assert not Rollout.objects.filter(reverts_id=bad_id).exists()
