@@ -18,8 +18,8 @@ from ota.serializers import (
 from rollouts.api.auth import IsPathVehicle, VehicleTokenAuthentication
 from rollouts.api.consent import ConsentSerializer
 from rollouts.api.serializers import VehicleOutputSerializer
-from rollouts.locks import lock_decisions_shared
-from rollouts.models import ChangeVia, EventType, Vehicle
+from rollouts.locks import lock_decisions_shared, lock_vehicle
+from rollouts.models import ChangeVia, EventType
 from rollouts.services.channels import vehicle_channel_set
 from rollouts.services.director import director_refresh
 from rollouts.services.manifests import vehicle_manifest_receive
@@ -257,11 +257,7 @@ class DirectorMetadataApi(VehicleApiView):
             # Keep a vehicle that has not sent a manifest lately from seeing expired metadata.
             with transaction.atomic():
                 lock_decisions_shared()  # the same lock order as a manifest
-                vehicle = (
-                    Vehicle.objects.select_for_update()
-                    .select_related("channel")
-                    .get(pk=request.auth.pk)
-                )
+                vehicle = lock_vehicle(request.auth.pk)
                 director_refresh(vehicle=vehicle)
         scope = "" if filename.endswith("root.json") else vin
         return metadata_response(Repo.DIRECTOR, filename, scope)

@@ -8,6 +8,7 @@ from django.db import transaction
 from audit.services import audit_record
 from ota.errors import Forbidden, Malformed
 from rollouts.errors import UnknownChannel
+from rollouts.locks import lock_vehicle
 from rollouts.models import ChangeVia, Channel, ChannelChange, Vehicle
 
 
@@ -33,7 +34,7 @@ def vehicle_channel_set(
 ) -> Vehicle:
     """Put the vehicle on a channel. Nothing is downgraded: the decision never offers a lower
     release counter, so a vehicle leaving forever beta keeps its newer software."""
-    vehicle = Vehicle.objects.select_for_update().select_related("channel").get(pk=vehicle.pk)
+    vehicle = lock_vehicle(vehicle.pk)
     target = Channel.objects.filter(name=channel_name).first()
     if target is None:
         raise UnknownChannel(detail={"channels": [channel_name]})

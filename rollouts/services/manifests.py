@@ -14,7 +14,7 @@ from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Signature, SSlibKey
 
 from ota.errors import Conflict, Unprocessable
-from rollouts.locks import lock_decisions_shared
+from rollouts.locks import lock_decisions_shared, lock_vehicle
 from rollouts.models import (
     Assignment,
     AssignmentStatus,
@@ -90,7 +90,7 @@ def vehicle_manifest_receive(
     # behind a halt then holds nothing another poll needs, so they cannot deadlock.
     lock_decisions_shared()
     # One manifest per vehicle at a time: the counter check and the decision must not race.
-    vehicle = Vehicle.objects.select_for_update().select_related("channel").get(pk=vehicle.pk)
+    vehicle = lock_vehicle(vehicle.pk)
     signed, signatures = manifest["signed"], manifest["signatures"]
     ecus = {ecu.serial: ecu for ecu in vehicle.ecus.select_related("installed_bundle")}
 

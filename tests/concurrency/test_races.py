@@ -119,57 +119,193 @@ def test_many_threads_incrementing_one_counter_lose_nothing(publish, ship):
     assert (stage.treated_crashes, stage.treated_seconds) == (800, 800 * 3600)
 
 
-def test_a_halt_racing_with_polls_never_offers_the_release_after_it_commits(
-    engineer_api, tmp_path, publish, ship, approver_api, monkeypatch
-):
-    cars = provisioned(engineer_api, tmp_path, 60)
-    bundle, _ = publish(hardware_id="hu-gen7")
-    _, rollout_id = ship([bundle], policy={"on_halt": "stop"})
-    halted_at = {}
-    polled_after_halt = threading.Event()
-    # Widen the window between reading the rollout and offering it, so the halt lands inside
-    # it: without the lock, polls that read "running" would offer after the halt commits.
+# --- deterministic interleavings ---------------------------------------------------------------
+# A thread stops at a chosen point inside its transaction and waits until the other thread is
+# either blocked on a lock (seen in pg_locks) or finished. No sleeps decide the order, so the
+# outcome does not depend on timing, and a missing lock makes the test fail every time.
+
+
+def a_halt_waits_for_the_decision_lock() -> bool:
+    # pg_locks is read live (pg_stat_activity would be a snapshot taken once per transaction).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'advisory' "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def someone_waits_for_my_transaction() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' "
+            "AND transactionid::text = pg_current_xact_id()::text"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def wait_until(condition, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.005)
+
+
+def halt_while_a_poll_decides(car, rollout_id, monkeypatch) -> datetime:
+    """The poll reads the rollout as running and decides; then a halt is asked. The poll goes
+    on once the halt waits for it (locked) or has committed (no lock). Returns when the halt
+    committed."""
+    from django.contrib.auth.models import User
+
     from rollouts.services import director
 
+    decided, halted = threading.Event(), threading.Event()
+    committed = {}
     real_decide = director.decide
 
-    def slow_decide(*args, **kwargs):
+    def decide_then_let_the_halt_in(*args, **kwargs):
         decision = real_decide(*args, **kwargs)
-        time.sleep(0.05)
+        decided.set()
+        wait_until(
+            lambda: halted.is_set() or a_halt_waits_for_the_decision_lock(),
+            "the halt has committed or waits for this poll",
+        )
         return decision
 
-    monkeypatch.setattr(director, "decide", slow_decide)
+    monkeypatch.setattr(director, "decide", decide_then_let_the_halt_in)
 
-    def poll(index):
-        time.sleep(index * 0.005)  # polls spread over 300 ms; the halt comes at 150 ms
-        assert cars[index].put_manifest().status == 200
-        if "at" in halted_at:
-            polled_after_halt.set()
+    def poll():
+        assert car.put_manifest().status == 200
 
     def halt():
-        from django.contrib.auth.models import User
-
-        time.sleep(0.15)
+        wait_until(decided.is_set, "the poll has decided")
         rollout_halt(
             rollout=Rollout.objects.get(pk=rollout_id),
             actor=User.objects.get(username="ada"),
             reason="race test",
         )
-        halted_at["at"] = datetime.now(UTC)  # after the commit (autocommit)
+        committed["at"] = datetime.now(UTC)  # autocommit: the halt is committed here
+        halted.set()
 
-    def work(index):
-        if index == len(cars):
-            halt()
-        else:
-            poll(index)
+    in_threads(lambda index: (poll, halt)[index](), 2)
+    monkeypatch.setattr(director, "decide", real_decide)
+    return committed["at"]
 
-    in_threads(work, len(cars) + 1)
-    assert polled_after_halt.is_set()
-    offers = Assignment.objects.filter(rollout_id=rollout_id)
-    assert offers.filter(created_at__lt=halted_at["at"]).exists()  # the race was real
-    assert not offers.filter(created_at__gt=halted_at["at"]).exists()
-    assert offers.count() < len(cars)
-    # And a vehicle that never had it polls now: nothing.
-    newcomer = provisioned(engineer_api, tmp_path, 1)[0]
+
+def test_a_halt_asked_while_a_poll_decides_waits_for_it_and_no_offer_follows(
+    engineer_api, tmp_path, publish, ship, approver_api, monkeypatch
+):
+    deciding, newcomer = provisioned(engineer_api, tmp_path, 2)
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], policy={"on_halt": "stop"})
+
+    halted_at = halt_while_a_poll_decides(deciding, rollout_id, monkeypatch)
+
+    offer = Assignment.objects.get(vehicle__vin=deciding.vin)
+    assert offer.created_at < halted_at  # the offer made while deciding landed before the halt
+    assert Rollout.objects.get(pk=rollout_id).status == "halted"
     newcomer.put_manifest()
     assert not Assignment.objects.filter(vehicle__vin=newcomer.vin).exists()
+
+
+def test_without_the_decision_lock_the_same_interleaving_offers_after_the_halt(
+    engineer_api, tmp_path, publish, ship, approver_api, monkeypatch
+):
+    """The harness above has the power to catch a missing lock: with it switched off, the
+    poll offers the halted release after the halt committed, every time."""
+    from rollouts import locks
+
+    monkeypatch.setattr(locks, "_lock", lambda function: None)
+    [deciding] = provisioned(engineer_api, tmp_path, 1)
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], policy={"on_halt": "stop"})
+
+    halted_at = halt_while_a_poll_decides(deciding, rollout_id, monkeypatch)
+
+    assert Assignment.objects.get(vehicle__vin=deciding.vin).created_at > halted_at
+
+
+def test_polls_of_two_vehicles_on_one_channel_do_not_wait_for_each_other(
+    engineer_api, tmp_path, publish, ship, monkeypatch
+):
+    """A poll locks its own vehicle's row and nothing shared: another car of the same channel
+    gets through while the first is still deciding (it once locked the channel row too)."""
+    from rollouts.services import director
+
+    first, second = provisioned(engineer_api, tmp_path, 2)
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle])
+    deciding, second_done = threading.Event(), threading.Event()
+    real_decide = director.decide
+
+    def first_waits_for_the_second(*args, **kwargs):
+        if not deciding.is_set():
+            deciding.set()
+            wait_until(second_done.is_set, "the other car's poll is through")
+        return real_decide(*args, **kwargs)
+
+    monkeypatch.setattr(director, "decide", first_waits_for_the_second)
+
+    def poll(index):
+        if index == 0:
+            assert first.put_manifest().status == 200
+        else:
+            wait_until(deciding.is_set, "the first poll is deciding")
+            assert second.put_manifest().status == 200
+            second_done.set()
+
+    in_threads(poll, 2)
+    assert Assignment.objects.count() == 2
+
+
+def test_two_evaluators_at_once_advance_a_stage_once(publish, ship, monkeypatch):
+    from audit.models import AuditEvent
+    from rollouts.models import Evaluation
+    from rollouts.services import evaluation
+    from rollouts.services.counters import count
+
+    bundle, _ = publish(hardware_id="hu-gen7")
+    plan = [
+        {"percent": 10, "min_soak_minutes": 0, "gate": "auto", "max_duration_minutes": 60},
+        {"percent": 100, "min_soak_minutes": 60, "gate": "auto", "max_duration_minutes": 600},
+    ]
+    policy = {"min_finished": 10, "max_failure_rate": 0.05, "min_exposure_hours": 100}
+    _, rollout_id = ship([bundle], stages=plan, policy=policy)
+    # A healthy first stage: installs fine, and the same rates as the control group.
+    same = {f"{group}_{m}": 2000 for group in ("treated", "control") for m in HEALTH}
+    count(
+        rollout_id=rollout_id,
+        stage_index=0,
+        offered=500,
+        succeeded=500,
+        **same,
+        treated_seconds=20_000 * 3600,
+        control_seconds=20_000 * 3600,
+    )
+
+    first_in, real = threading.Event(), evaluation.time_out_stale
+
+    def first_holds_the_rollout_until_the_second_waits(**kwargs):
+        if not first_in.is_set():
+            first_in.set()
+            wait_until(someone_waits_for_my_transaction, "the second evaluator waits for the first")
+        return real(**kwargs)
+
+    monkeypatch.setattr(
+        evaluation, "time_out_stale", first_holds_the_rollout_until_the_second_waits
+    )
+
+    def evaluate(index):
+        if index == 1:
+            wait_until(first_in.is_set, "the first evaluator holds the rollout")
+        evaluation.rollout_evaluate(rollout_id=rollout_id)
+
+    in_threads(evaluate, 2)
+
+    assert sorted(Evaluation.objects.values_list("outcome", flat=True)) == ["advance", "wait"]
+    assert Rollout.objects.get(pk=rollout_id).stage_index == 1
+    assert AuditEvent.objects.filter(action="rollout.advanced").count() == 1
+
+
+HEALTH = ("crashes", "reboots", "dtcs")
