@@ -109,6 +109,10 @@ DEMO_STAGED = [
 ]
 
 
+# The first demo cars are staff cars (a static cohort).
+DEMO_COHORT_STAFF_CARS = 40
+
+
 def demo_sim_ecus(vehicle: DemoVehicle) -> list:
     """The reference client's ECUs for a demo car, with the keys it was provisioned with."""
     from vehicle_client.ecu import SimEcu

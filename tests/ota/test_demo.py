@@ -12,7 +12,8 @@ from django.conf import settings
 from django.core.management import call_command
 
 from ota.demo import DEMO_BUNDLES, demo_fleet
-from rollouts.models import Rollout, Vehicle
+from rollouts import selectors
+from rollouts.models import Cohort, Rollout, Vehicle
 from rollouts.vin import check_digit, is_valid_vin
 from signing.models import Bundle
 
@@ -40,6 +41,9 @@ def test_seeding_twice_creates_the_fleet_once_and_prints_working_credentials(set
     assert ("2026.11", "forever-beta", "running") in pipeline
     assert ("2026.12", "dev", "running") in pipeline
     assert Vehicle.objects.filter(channel__name="forever-beta").exists()
+    cohorts = {c.name: selectors.cohort_vehicles(cohort=c).count() for c in Cohort.objects.all()}
+    assert cohorts["staff-cars"] == 30  # the first 40 demo cars; this fleet has 30
+    assert 0 < cohorts["eu-head-unit-7-2"] < 30
 
     hardware = {ecu.hardware_id for vehicle in demo_fleet(30) for ecu in vehicle.ecus}
     assert hardware == {hardware_id for hardware_id, *_ in DEMO_BUNDLES}

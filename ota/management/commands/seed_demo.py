@@ -42,6 +42,7 @@ class Command(BaseCommand):
         published = self.ensure_bundles()
         self.ensure_releases()
         self.ensure_staged_rollouts(vehicles)
+        self.ensure_cohorts(vehicles)
         showcase = next(demo_fleet(1))
         vehicle_token = vehicle_token_rotate(
             vehicle=Vehicle.objects.get(vin=showcase.vin),
@@ -195,6 +196,36 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo
             self.stderr.write(f"  {version}: stage 0 evaluated: {evaluation.outcome}")
             if evaluation.outcome == "advance":
                 simulation.poll()  # the next stage's vehicles take the update
+
+    def ensure_cohorts(self, count: int) -> None:
+        """Two cohorts to narrow a rollout with: staff cars by VIN, and a filter."""
+        from ota.demo import DEMO_COHORT_STAFF_CARS
+        from rollouts.models import Cohort
+        from rollouts.services import cohorts as cohort_services
+
+        engineer = User.objects.get(username="erin")
+        if not Cohort.objects.filter(name="staff-cars").exists():
+            staff = cohort_services.cohort_create(
+                spec=cohort_services.CohortSpec(
+                    name="staff-cars",
+                    kind="static",
+                    description="Employees' cars: the first to get a release on any channel.",
+                ),
+                actor=engineer,
+            )
+            vins = [v.vin for v in demo_fleet(count)][:DEMO_COHORT_STAFF_CARS]
+            cohort_services.cohort_members_add(cohort=staff, vins=vins, actor=engineer)
+        if not Cohort.objects.filter(name="eu-head-unit-7-2").exists():
+            cohort_services.cohort_create(
+                spec=cohort_services.CohortSpec(
+                    name="eu-head-unit-7-2",
+                    kind="filter",
+                    description="EU cars whose head unit still runs 7.2.0.",
+                    regions=("EU",),
+                    installed=({"hardware_id": "hu-gen7", "versions": ["7.2.0"]},),
+                ),
+                actor=engineer,
+            )
 
     @staticmethod
     def demo_person(username: str, group: str) -> User:
