@@ -119,6 +119,64 @@ def test_many_threads_incrementing_one_counter_lose_nothing(publish, ship):
     assert (stage.treated_crashes, stage.treated_seconds) == (800, 800 * 3600)
 
 
+def test_a_halt_amid_sixty_concurrent_polls_never_offers_after_it_commits(
+    engineer_api, tmp_path, publish, ship, approver_api, monkeypatch
+):
+    """Load, on top of the deterministic interleavings above: many polls and a halt at once
+    finish (no deadlock), and the invariant holds for each of them."""
+    cars = provisioned(engineer_api, tmp_path, 60)
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], policy={"on_halt": "stop"})
+    halted_at = {}
+    polled_after_halt = threading.Event()
+    # Widen the window between reading the rollout and offering it, so the halt lands inside
+    # it: without the lock, polls that read "running" would offer after the halt commits.
+    from rollouts.services import director
+
+    real_decide = director.decide
+
+    def slow_decide(*args, **kwargs):
+        decision = real_decide(*args, **kwargs)
+        time.sleep(0.05)
+        return decision
+
+    monkeypatch.setattr(director, "decide", slow_decide)
+
+    def poll(index):
+        time.sleep(index * 0.005)  # polls spread over 300 ms; the halt comes at 150 ms
+        assert cars[index].put_manifest().status == 200
+        if "at" in halted_at:
+            polled_after_halt.set()
+
+    def halt():
+        from django.contrib.auth.models import User
+
+        time.sleep(0.15)
+        rollout_halt(
+            rollout=Rollout.objects.get(pk=rollout_id),
+            actor=User.objects.get(username="ada"),
+            reason="race test",
+        )
+        halted_at["at"] = datetime.now(UTC)  # after the commit (autocommit)
+
+    def work(index):
+        if index == len(cars):
+            halt()
+        else:
+            poll(index)
+
+    in_threads(work, len(cars) + 1)
+    assert polled_after_halt.is_set()
+    offers = Assignment.objects.filter(rollout_id=rollout_id)
+    assert offers.filter(created_at__lt=halted_at["at"]).exists()  # the race was real
+    assert not offers.filter(created_at__gt=halted_at["at"]).exists()
+    assert offers.count() < len(cars)
+    # And a vehicle that never had it polls now: nothing.
+    newcomer = provisioned(engineer_api, tmp_path, 1)[0]
+    newcomer.put_manifest()
+    assert not Assignment.objects.filter(vehicle__vin=newcomer.vin).exists()
+
+
 # --- deterministic interleavings ---------------------------------------------------------------
 # A thread stops at a chosen point inside its transaction and waits until the other thread is
 # either blocked on a lock (seen in pg_locks) or finished. No sleeps decide the order, so the
