@@ -6,7 +6,7 @@ PORT ?= 8000
 DEMO_VEHICLES ?= 3000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint format migrations-check ci clean
+.PHONY: run test install lint format migrations-check bench ci clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ format: install
 
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+## Benchmarks: ratios against a trivial baseline, measured in one run (see bench/).
+bench: install
+	$(BIN)/python -m bench.poll
+	$(BIN)/python -m bench.evaluation
+	$(BIN)/python -m bench.hashing
 
 ci:
 	bash .ci/run
