@@ -61,7 +61,7 @@ def director_publish_vehicle(
 
 def director_is_stale(*, vin: str, now: datetime | None = None) -> bool:
     """Missing, or past half its lifetime: sign again even if nothing changed."""
-    timestamp = repository.latest(Repo.DIRECTOR, RoleName.TIMESTAMP, vin)
+    timestamp = repository.latest(Repo.DIRECTOR, RoleName.TIMESTAMP, vin, with_bytes=False)
     return timestamp is None or repository.past_half_life(timestamp, now or timezone.now())
 
 

@@ -58,10 +58,11 @@ def expiry(role: str, now: datetime, scope: str = "") -> datetime:
     return (now + lifetime(role, scope)).replace(microsecond=0)
 
 
-def latest(repo: str, role: str, scope: str = "") -> RoleMetadata | None:
-    return (
-        RoleMetadata.objects.filter(repo=repo, scope=scope, role=role).order_by("-version").first()
-    )
+def latest(
+    repo: str, role: str, scope: str = "", *, with_bytes: bool = True
+) -> RoleMetadata | None:
+    rows = RoleMetadata.objects.filter(repo=repo, scope=scope, role=role).order_by("-version")
+    return (rows if with_bytes else rows.defer("raw")).first()
 
 
 def load(row: RoleMetadata) -> Metadata:

@@ -125,9 +125,9 @@ def vehicle_manifest_receive(
         _record_installed(vehicle, ecus[serial], report["signed"]["installed_image"], counter, now)
 
     Vehicle.objects.filter(pk=vehicle.pk).update(report_counter=counter)
-    VehicleManifest.objects.update_or_create(
-        vehicle=vehicle, defaults={"report_counter": counter, "body": manifest, "received_at": now}
-    )
+    last = {"report_counter": counter, "body": manifest, "received_at": now}
+    if not VehicleManifest.objects.filter(vehicle=vehicle).update(**last):
+        VehicleManifest.objects.create(vehicle=vehicle, **last)  # the vehicle row lock is held
     state = vehicle_state(vehicle, ecus.values())
     _settle_assignments(vehicle, state, now)
     version = director_refresh(vehicle=vehicle, now=now, state=state)

@@ -18,8 +18,7 @@ def test_an_evaluation_makes_the_same_queries_with_ten_or_ten_thousand_events(pu
     _, rollout_id = ship([bundle])
     stable = Channel.objects.get(name="stable")
     Vehicle.objects.bulk_create(
-        Vehicle(vin=f"EVAL{n:013d}", model="Aurora", region="EU", channel=stable)
-        for n in range(50)
+        Vehicle(vin=f"EVAL{n:013d}", model="Aurora", region="EU", channel=stable) for n in range(50)
     )
     assignments = Assignment.objects.bulk_create(
         Assignment(rollout_id=rollout_id, vehicle=v) for v in Vehicle.objects.all()
