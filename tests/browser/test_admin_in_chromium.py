@@ -44,3 +44,35 @@ def test_the_admin_pages_render_in_a_browser(logged_in, live_server, provision):
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 200, path
         assert heading in page.inner_text("#content"), path
+
+
+def test_an_engineer_makes_a_static_cohort_from_the_fleet_list(logged_in, live_server, provision):
+    page = logged_in
+    chosen = [provision()[0]["vin"] for _ in range(2)]
+    provision()
+
+    page.goto(f"{live_server.url}/admin/rollouts/cohort/")
+    with page.expect_navigation():
+        page.click("text=Create cohort")
+    page.fill("#id_name", "test-fleet")
+    page.select_option("#id_kind", "static")
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+
+    page.goto(f"{live_server.url}/admin/rollouts/vehicle/")
+    for vin in chosen:
+        page.check(f"#result_list tr:has-text('{vin}') input.action-select")
+    page.select_option("select[name=action]", "add_to_cohort")
+    with page.expect_navigation():
+        page.click("button[name=index]")
+    page.select_option("#id_cohort", "test-fleet")
+    with page.expect_navigation():
+        page.click("text=Yes, add vehicles to a static cohort")
+    assert "2 added to test-fleet" in page.inner_text(".messagelist")
+
+    page.goto(f"{live_server.url}/admin/rollouts/cohort/")
+    with page.expect_navigation():
+        page.click("text=test-fleet")
+    shown = page.inner_text("#content")
+    assert all(vin in shown for vin in chosen)
