@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -116,4 +117,18 @@ def service_form_page(
             "opts": modeladmin.model._meta,
             "submit": submit,
         },
+    )
+
+
+def comma_names(text: str) -> list[str]:
+    """ "Aurora, Ember" → ["Aurora", "Ember"]: how the admin's forms take lists of names."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def regions_field(help_text: str = "None ticked: every region.") -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        choices=[(r, r) for r in settings.OTA_REGIONS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=help_text,
     )

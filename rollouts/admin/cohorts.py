@@ -4,7 +4,6 @@ import json
 import re
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -13,17 +12,19 @@ from django.utils.html import format_html, format_html_join
 
 from ota.errors import DomainError
 from rollouts import selectors
-from rollouts.admin.actions import confirm_then, confirmation_page, service_form_page
+from rollouts.admin.actions import (
+    comma_names,
+    confirm_then,
+    confirmation_page,
+    regions_field,
+    service_form_page,
+)
 from rollouts.admin.readonly import ReadOnlyAdmin
 from rollouts.models import Cohort, CohortKind
 from rollouts.models.cohorts import validate_cohort_name
 from rollouts.services import cohorts as cohort_services
 
 PREVIEW = 20
-
-
-def _names(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def _vins(text: str) -> list[str]:
@@ -33,12 +34,7 @@ def _vins(text: str) -> list[str]:
 class CohortDefinitionForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     models = forms.CharField(required=False, help_text="Filter: comma-separated models.")
-    regions = forms.MultipleChoiceField(
-        choices=[(r, r) for r in settings.OTA_REGIONS],
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Filter: none ticked means any region.",
-    )
+    regions = regions_field("Filter: none ticked means any region.")
     hardware_ids = forms.CharField(
         required=False,
         help_text="Filter: the vehicle has an ECU of one of these (comma-separated).",
@@ -66,9 +62,9 @@ class VinsForm(forms.Form):
 
 def _parts(data: dict) -> dict:
     return {
-        "models": _names(data["models"]),
+        "models": comma_names(data["models"]),
         "regions": list(data["regions"]),
-        "hardware_ids": _names(data["hardware_ids"]),
+        "hardware_ids": comma_names(data["hardware_ids"]),
         "installed": data["installed"] or [],
     }
 

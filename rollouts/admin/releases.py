@@ -1,7 +1,6 @@
 """Releases and rollouts in the admin: create, approve (four eyes) and act, with a reason."""
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.db.models import F, QuerySet, Sum
 from django.http import HttpRequest
@@ -9,7 +8,13 @@ from django.urls import path
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from rollouts.admin.actions import ReasonForm, confirm_then, service_form_page
+from rollouts.admin.actions import (
+    ReasonForm,
+    comma_names,
+    confirm_then,
+    regions_field,
+    service_form_page,
+)
 from rollouts.admin.readonly import ReadOnlyAdmin
 from rollouts.models import (
     Assignment,
@@ -24,10 +29,6 @@ from rollouts.models.counters import FAILURE_COUNTERS
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
 from signing.models import Bundle, BundleStatus
-
-
-def _names(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 class ConfirmForm(forms.Form):
@@ -51,23 +52,14 @@ class ReleaseForm(forms.Form):
         help_text="Published bundles, at most one per hardware id.",
     )
     models = forms.CharField(required=False, help_text="Comma-separated; empty: every model.")
-    regions = forms.MultipleChoiceField(
-        choices=[(r, r) for r in settings.OTA_REGIONS],
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: every region.",
-    )
+    regions = regions_field()
 
 
 class RolloutForm(forms.Form):
     release = forms.ModelChoiceField(queryset=Release.objects.filter(status=ReleaseStatus.APPROVED))
     channel = forms.ModelChoiceField(queryset=Channel.objects.all())
     models = forms.CharField(required=False, help_text="Comma-separated; empty: every model.")
-    regions = forms.MultipleChoiceField(
-        choices=[(r, r) for r in settings.OTA_REGIONS],
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
+    regions = regions_field()
     cohort = forms.ModelChoiceField(
         queryset=Cohort.objects.all(),
         required=False,
@@ -114,7 +106,7 @@ class ReleaseAdmin(ReadOnlyAdmin):
                     version=data["version"],
                     notes=data["notes"],
                     bundle_ids=[b.pk for b in data["bundles"]],
-                    models=_names(data["models"]),
+                    models=comma_names(data["models"]),
                     regions=list(data["regions"]),
                 ),
                 actor=request.user,
@@ -322,7 +314,7 @@ class RolloutAdmin(ReadOnlyAdmin):
                 channel=data["channel"],
                 actor=request.user,
                 regions=list(data["regions"]),
-                models=_names(data["models"]),
+                models=comma_names(data["models"]),
                 cohort=data["cohort"],
             )
 
