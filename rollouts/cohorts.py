@@ -117,3 +117,19 @@ def rule_of(
             for r in installed
         ),
     )
+
+
+def describe_installed(rule: Mapping[str, Any]) -> str:
+    """One installed-software rule in words, for people: "hu-gen7 runs 7.2.0 or 7.2.1,
+    release counter 700 to 719"."""
+    parts = []
+    if rule.get("versions"):
+        parts.append(" or ".join(rule["versions"]))
+    low, high = rule.get("min_counter"), rule.get("max_counter")
+    if low is not None and high is not None:
+        parts.append(f"release counter {low} to {high}")
+    elif low is not None:
+        parts.append(f"release counter {low} or above")
+    elif high is not None:
+        parts.append(f"release counter {high} or below")
+    return f"{rule['hardware_id']} runs {', '.join(parts)}"

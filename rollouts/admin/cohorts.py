@@ -1,6 +1,5 @@
 """Cohorts in the admin: make them, see who is in, and keep a static list of vehicles."""
 
-import json
 import re
 
 from django import forms
@@ -20,6 +19,7 @@ from rollouts.admin.actions import (
     service_form_page,
 )
 from rollouts.admin.readonly import ReadOnlyAdmin
+from rollouts.cohorts import describe_installed
 from rollouts.models import Cohort, CohortKind
 from rollouts.models.cohorts import validate_cohort_name
 from rollouts.services import cohorts as cohort_services
@@ -41,6 +41,7 @@ class CohortDefinitionForm(forms.Form):
     )
     installed = forms.JSONField(
         required=False,
+        initial=list,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         help_text='Filter on installed software, every rule must hold: [{"hardware_id": '
         '"hu-gen7", "versions": ["7.2.0"], "min_counter": 700, "max_counter": 719}]',
@@ -127,7 +128,7 @@ class CohortAdmin(ReadOnlyAdmin):
             "models": cohort.model_names,
             "regions": cohort.regions,
             "hardware ids": cohort.hardware_ids,
-            "installed": [json.dumps(rule) for rule in cohort.installed],
+            "installed": [describe_installed(rule) for rule in cohort.installed],
         }
         return format_html_join(
             "",

@@ -269,3 +269,28 @@ def test_a_cohort_does_not_widen_the_release_constraints():
     everyone_in_eu = CohortRule(regions=frozenset({"EU"}))
     offer = release(cohort=everyone_in_eu, models=frozenset({"Ember"}), assigned=True)
     assert decide(car(model="Aurora"), [offer]).empty
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ({"hardware_id": "hu-gen7", "versions": ["7.2.0"]}, "hu-gen7 runs 7.2.0"),
+        (
+            {"hardware_id": "hu-gen7", "max_counter": 719},
+            "hu-gen7 runs release counter 719 or below",
+        ),
+        (
+            {
+                "hardware_id": "bms-v2",
+                "versions": ["2.0", "2.1"],
+                "min_counter": 1,
+                "max_counter": 9,
+            },
+            "bms-v2 runs 2.0 or 2.1, release counter 1 to 9",
+        ),
+    ],
+)
+def test_an_installed_rule_reads_as_a_sentence(rule, words):
+    from rollouts.cohorts import describe_installed
+
+    assert describe_installed(rule) == words
