@@ -5,9 +5,10 @@ rollout engine decides what a vehicle should have; this module only signs and st
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
@@ -15,6 +16,7 @@ from ota.errors import Conflict
 from signing import repository
 from signing.models import Repo
 from signing.models import Role as RoleName
+from signing.models import RoleMetadata as RoleMetadataModel
 
 
 class DirectorRaced(Conflict):
@@ -80,3 +82,26 @@ def _target_file(entry: DirectorEntry) -> TargetFile:
             }
         },
     )
+
+
+def director_prune(*, keep: int = 2, older_than: timedelta = timedelta(days=1), batch=5000) -> int:
+    """Delete per-vehicle Director metadata versions nobody needs: those with at least `keep`
+    newer versions of the same role and vehicle, once older than `older_than` (a client that
+    read a timestamp may still fetch the versions it names). The shared root is never pruned:
+    clients walk its chain. Returns how many rows went."""
+    cutoff = timezone.now() - older_than
+    newer = RoleMetadataModel.objects.filter(
+        repo=Repo.DIRECTOR,
+        scope=OuterRef("scope"),
+        role=OuterRef("role"),
+        version__gt=OuterRef("version"),
+    )
+    stale = (
+        RoleMetadataModel.objects.filter(repo=Repo.DIRECTOR, created_at__lt=cutoff)
+        .exclude(scope="")
+        .filter(Exists(newer.order_by("version")[keep - 1 : keep]))
+    )
+    deleted = 0
+    while ids := list(stale.values_list("pk", flat=True)[:batch]):
+        deleted += RoleMetadataModel.objects.filter(pk__in=ids).delete()[0]
+    return deleted

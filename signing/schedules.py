@@ -7,4 +7,9 @@ SCHEDULES = [
         "schedule_type": "I",  # minutes
         "minutes": 10,
     },
+    {
+        "name": "signing.prune_director_metadata",
+        "func": "signing.tasks.prune_director_metadata",
+        "schedule_type": "D",  # daily
+    },
 ]

@@ -22,3 +22,10 @@ def refresh_image_metadata() -> list[str]:
     for warning in repository.expiry_warnings():
         logger.warning(warning)
     return renewed
+
+
+def prune_director_metadata() -> int:
+    """Daily: old per-vehicle Director versions go (see director_prune)."""
+    from signing.director import director_prune
+
+    return director_prune()
