@@ -62,4 +62,5 @@ def test_sync_schedules_upserts_the_declared_jobs_by_name():
     schedule = Schedule.objects.get(name="signing.refresh_image_metadata")
     assert schedule.func == "signing.tasks.refresh_image_metadata"
     assert Schedule.objects.get(name="rollouts.evaluate_rollouts").minutes == 1
-    assert Schedule.objects.count() == 2
+    assert Schedule.objects.get(name="signing.prune_director_metadata").schedule_type == "D"
+    assert Schedule.objects.count() == 3
