@@ -135,6 +135,16 @@ if OTA_REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# Rate limits and the fleet's poll rate live in the cache: fleet-wide on Redis, per process
+# on the embedded default.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": OTA_REDIS_URL}
+        if OTA_REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # --- Storage: local files unless configured otherwise -------------------------------------------
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
@@ -273,6 +283,11 @@ if OTA_BUNDLE_STORAGE == "s3":
 # Seconds until the next poll (±20% jitter): sooner while an update is pending.
 OTA_POLL_IDLE_SECONDS = env_int("OTA_POLL_IDLE_SECONDS", 3600)
 OTA_POLL_PENDING_SECONDS = env_int("OTA_POLL_PENDING_SECONDS", 300)
+# Manifests per minute the deployment takes comfortably; above it, poll_after grows in step.
+OTA_POLL_CAPACITY_PER_MINUTE = env_int("OTA_POLL_CAPACITY_PER_MINUTE", 20_000)
+OTA_POLL_MAX_SECONDS = env_int("OTA_POLL_MAX_SECONDS", 6 * 3600)
+# Requests one vehicle may make to the vehicle API (DRF rate syntax); more get 429.
+OTA_VEHICLE_RATE = env_str("OTA_VEHICLE_RATE") or "120/min"
 OTA_MAX_MANIFEST_BYTES = env_int("OTA_MAX_MANIFEST_BYTES", 64 * 1024)
 OTA_MAX_TELEMETRY_BATCH = 500
 OTA_CONSENT_TERMS_VERSION = env_str("OTA_CONSENT_TERMS_VERSION", "2026-01")

@@ -36,6 +36,16 @@ def _isolated_files(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits and poll counts start from nothing in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _tasks_run_inline(monkeypatch):
     """django-q2 runs each queued task at once, in the test's process (sync mode)."""
     from django_q.conf import Conf

@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
 
 from rollouts.models import Vehicle
 from rollouts.selectors import vehicle_for_token
@@ -66,3 +68,16 @@ class VehicleTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "Vehicle token (vt_…)."}
+
+
+class VehicleRateThrottle(SimpleRateThrottle):
+    """Per vehicle, across the vehicle API: a car stuck in a loop gets 429 and Retry-After."""
+
+    scope = "vehicle"
+
+    def get_rate(self) -> str:
+        return settings.OTA_VEHICLE_RATE
+
+    def get_cache_key(self, request, view) -> str | None:
+        vehicle = request.auth
+        return f"throttle:vehicle:{vehicle.pk}" if vehicle is not None else None

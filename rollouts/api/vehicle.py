@@ -15,7 +15,7 @@ from ota.serializers import (
     StrictCharField,
     StrictIntegerField,
 )
-from rollouts.api.auth import IsPathVehicle, VehicleTokenAuthentication
+from rollouts.api.auth import IsPathVehicle, VehicleRateThrottle, VehicleTokenAuthentication
 from rollouts.api.consent import ConsentSerializer
 from rollouts.api.serializers import VehicleOutputSerializer
 from rollouts.locks import lock_decisions_shared, lock_vehicle
@@ -34,6 +34,7 @@ class VehicleApiView(APIView):
 
     authentication_classes = [VehicleTokenAuthentication]
     permission_classes = [IsPathVehicle]
+    throttle_classes = [VehicleRateThrottle]
 
 
 class VehicleSelfOutputSerializer(VehicleOutputSerializer):

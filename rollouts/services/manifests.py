@@ -2,11 +2,13 @@
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from securesystemslib.exceptions import UnverifiedSignatureError
@@ -26,6 +28,7 @@ from rollouts.models import (
     VehicleManifest,
 )
 from rollouts.models.rollouts import FINISHED
+from rollouts.pacing import poll_after
 from rollouts.services.counters import count
 from rollouts.services.director import candidate, director_refresh, vehicle_state
 from rollouts.services.revert import revert_late_install
@@ -206,6 +209,24 @@ def _has_pending(vehicle: Vehicle) -> bool:
 
 
 def _poll_after(*, pending: bool) -> int:
-    """Seconds until the next poll, spread by ±20% jitter so a fleet does not poll in step."""
-    base = settings.OTA_POLL_PENDING_SECONDS if pending else settings.OTA_POLL_IDLE_SECONDS
-    return max(1, round(base * random.uniform(0.8, 1.2)))  # noqa: S311 - jitter, not secrecy
+    """Seconds until the next poll: see rollouts/pacing.py."""
+    return poll_after(
+        base=settings.OTA_POLL_PENDING_SECONDS if pending else settings.OTA_POLL_IDLE_SECONDS,
+        recent_polls=polls_per_minute(),
+        capacity=settings.OTA_POLL_CAPACITY_PER_MINUTE,
+        ceiling=settings.OTA_POLL_MAX_SECONDS,
+        jitter=random.uniform(0.8, 1.2),  # noqa: S311 - jitter, not secrecy
+    )
+
+
+def polls_per_minute(*, now: float | None = None) -> int:
+    """Count this poll, and answer the fleet's poll rate: the busier of this minute so far and
+    the last whole one (fleet-wide on a shared cache such as Redis, per process otherwise)."""
+    minute = int((now if now is not None else time.time()) // 60)
+    key = f"polls:{minute}"
+    cache.add(key, 0, timeout=180)
+    try:
+        current = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        current = 1
+    return max(current, cache.get(f"polls:{minute - 1}", 0))

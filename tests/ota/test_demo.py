@@ -13,7 +13,7 @@ from django.core.management import call_command
 
 from ota.demo import DEMO_BUNDLES, demo_fleet
 from rollouts import selectors
-from rollouts.models import Cohort, Rollout, Vehicle
+from rollouts.models import Cohort, Ecu, Rollout, Vehicle
 from rollouts.vin import check_digit, is_valid_vin
 from signing.models import Bundle
 
@@ -43,7 +43,10 @@ def test_seeding_twice_creates_the_fleet_once_and_prints_working_credentials(set
     assert Vehicle.objects.filter(channel__name="forever-beta").exists()
     cohorts = {c.name: selectors.cohort_vehicles(cohort=c).count() for c in Cohort.objects.all()}
     assert cohorts["staff-cars"] == 30  # the first 40 demo cars; this fleet has 30
-    assert 0 < cohorts["eu-head-unit-7-2"] < 30
+    on_old_head_unit = Ecu.objects.filter(
+        vehicle__region="EU", hardware_id="hu-gen7", installed_bundle__version="7.2.0"
+    )
+    assert cohorts["eu-head-unit-7-2"] == on_old_head_unit.count()
 
     hardware = {ecu.hardware_id for vehicle in demo_fleet(30) for ecu in vehicle.ecus}
     assert hardware == {hardware_id for hardware_id, *_ in DEMO_BUNDLES}
@@ -135,6 +138,7 @@ def test_the_demo_shows_a_healthy_rollout_progressing_and_a_bad_one_halted(setti
     healthy = Rollout.objects.get(release__version="2026.13-battery")
     assert (healthy.status, healthy.stage_index) == ("running", 1)
     assert healthy.evaluations.filter(outcome="advance").exists()
+    assert selectors.cohort_vehicles(cohort=Cohort.objects.get(name="eu-head-unit-7-2")).exists()
     bad = Rollout.objects.get(release__version="2026.13-telematics")
     assert bad.status == "halted"
     assert bad.halt_reason["metric"] == "install_failure_rate"

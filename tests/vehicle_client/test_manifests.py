@@ -3,6 +3,7 @@
 import copy
 
 import pytest
+from django.core.cache import cache
 
 from rollouts.models import InstalledChange, ManifestProblem, Vehicle, VehicleManifest
 from vehicle_client.ecu import SimEcu
@@ -153,3 +154,34 @@ def test_the_poll_costs_a_fixed_number_of_queries(car, django_assert_max_num_que
     vehicle.put_manifest()
     with django_assert_max_num_queries(16):
         assert vehicle.put_manifest().status == 200
+
+
+def test_a_vehicle_polling_too_often_gets_429_with_retry_after(car, settings):
+    looping, other = car(), car()
+    cache.clear()  # forget the requests of provisioning and bootstrap
+    settings.OTA_VEHICLE_RATE = "3/min"
+    answers = [looping.put_manifest() for _ in range(4)]
+
+    assert [a.status for a in answers] == [200, 200, 200, 429]
+    refused = answers[-1]
+    assert refused.json()["error"]["code"] == "throttled"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert other.put_manifest().status == 200  # another vehicle is not held back
+
+
+def test_poll_after_grows_when_the_fleet_polls_above_capacity(car, settings, monkeypatch):
+    from types import SimpleNamespace
+
+    from rollouts.services import manifests
+
+    # All in one minute, wherever the clock is: a minute boundary would split the count.
+    monkeypatch.setattr(manifests, "time", SimpleNamespace(time=lambda: 1_800_000_030.0))
+    settings.OTA_POLL_CAPACITY_PER_MINUTE = 4
+    settings.OTA_POLL_IDLE_SECONDS = 100
+    vehicle = car()
+    quiet = vehicle.put_manifest().json()["poll_after"]
+    for _ in range(10):
+        busy = vehicle.put_manifest().json()["poll_after"]
+
+    assert 80 <= quiet <= 120
+    assert busy >= 100 * (12 / 4) * 0.8  # twelve polls this minute against a capacity of four
