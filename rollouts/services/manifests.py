@@ -184,7 +184,7 @@ def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> None:
     open_assignments = (
         Assignment.objects.filter(vehicle=vehicle)
         .exclude(status__in=FINISHED)
-        .select_related("rollout__release")
+        .select_related("rollout__release", "rollout__cohort")
         .prefetch_related("rollout__release__items__bundle")
     )
     for assignment in open_assignments:

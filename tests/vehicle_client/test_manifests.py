@@ -156,6 +156,21 @@ def test_the_poll_costs_a_fixed_number_of_queries(car, django_assert_max_num_que
         assert vehicle.put_manifest().status == 200
 
 
+def test_a_poll_with_an_offer_from_a_cohort_rollout_stays_within_the_budget(
+    car, publish, ship, engineer_api, django_assert_max_num_queries
+):
+    vehicle = car()
+    engineer_api.post("/api/v1/manage/cohorts", {"name": "staff", "kind": "static"}, format="json")
+    engineer_api.post(
+        "/api/v1/manage/cohorts/staff/members", {"vins": [vehicle.vin]}, format="json"
+    )
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle], cohort="staff")
+    vehicle.put_manifest()  # offered: an open assignment from now on
+    with django_assert_max_num_queries(18):
+        assert vehicle.put_manifest().status == 200
+
+
 def test_a_vehicle_polling_too_often_gets_429_with_retry_after(car, settings):
     looping, other = car(), car()
     cache.clear()  # forget the requests of provisioning and bootstrap
