@@ -8,7 +8,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from rollouts.cohorts import rule_of
-from rollouts.locks import lock_decisions_shared
 from rollouts.models import (
     Assignment,
     AssignmentStatus,
@@ -180,9 +179,9 @@ def director_refresh(
 ) -> int:
     """Decide for the vehicle and re-sign its Director metadata if the answer changed or the
     metadata is past half its life. Returns the current Director targets version.
-    The caller holds the vehicle row lock."""
+    The caller took the shared decision lock first, then the vehicle row lock
+    (rollouts/locks.py), in this transaction."""
     now = now or timezone.now()
-    lock_decisions_shared()  # no-op when the caller took it first, as it should
     rollouts = list(offering_rollouts(vehicle))
     decision = decide(state or vehicle_state(vehicle), candidates_for(vehicle, rollouts))
     chosen = next((r for r in rollouts if r.pk == decision.rollout_id), None)
