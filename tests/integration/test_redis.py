@@ -47,6 +47,10 @@ def test_a_scheduled_evaluation_travels_through_redis_to_a_worker(
     monkeypatch.setattr(Conf, "SYNC", False)
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", redis_url)
+    # A worker process closes its database connections between tasks; here it runs inside
+    # the test's transaction, which must stay open.
+    monkeypatch.setattr("django_q.worker.close_old_django_connections", lambda: None)
+    monkeypatch.setattr("django_q.monitor.close_old_django_connections", lambda: None)
     broker = get_broker()
     assert type(broker).__name__ == "Redis"
 
