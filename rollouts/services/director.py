@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
@@ -174,29 +175,31 @@ def _narrow(first: list[str], second: list[str]) -> frozenset[str]:
     return frozenset(first or second)
 
 
+@dataclass(frozen=True)
+class DirectorAnswer:
+    version: int  # the Director targets version the vehicle should now see
+    offering: bool  # it lists an install for this vehicle
+
+
 def director_refresh(
     *, vehicle: Vehicle, now: datetime | None = None, state: VehicleState | None = None
-) -> int:
+) -> DirectorAnswer:
     """Decide for the vehicle and re-sign its Director metadata if the answer changed or the
-    metadata is past half its life. Returns the current Director targets version.
-    The caller took the shared decision lock first, then the vehicle row lock
-    (rollouts/locks.py), in this transaction."""
+    metadata is past half its life. The caller took the shared decision lock first, then the
+    vehicle row lock (rollouts/locks.py), in this transaction."""
     now = now or timezone.now()
     rollouts = list(offering_rollouts(vehicle))
     decision = decide(state or vehicle_state(vehicle), candidates_for(vehicle, rollouts))
     chosen = next((r for r in rollouts if r.pk == decision.rollout_id), None)
     entries = _entries(vehicle, decision, chosen)
     fingerprint = _fingerprint(entries)
-    if fingerprint == vehicle.director_fingerprint and not director_is_stale(
-        vin=vehicle.vin, now=now
-    ):
-        return vehicle.director_targets_version
-    version = director_publish_vehicle(vin=vehicle.vin, entries=entries, now=now)
-    Vehicle.objects.filter(pk=vehicle.pk).update(
-        director_fingerprint=fingerprint, director_targets_version=version
-    )
-    vehicle.director_fingerprint, vehicle.director_targets_version = fingerprint, version
-    return version
+    if fingerprint != vehicle.director_fingerprint or director_is_stale(vin=vehicle.vin, now=now):
+        version = director_publish_vehicle(vin=vehicle.vin, entries=entries, now=now)
+        Vehicle.objects.filter(pk=vehicle.pk).update(
+            director_fingerprint=fingerprint, director_targets_version=version
+        )
+        vehicle.director_fingerprint, vehicle.director_targets_version = fingerprint, version
+    return DirectorAnswer(vehicle.director_targets_version, offering=bool(entries))
 
 
 def _entries(vehicle: Vehicle, decision: Decision, rollout: Rollout | None) -> list[DirectorEntry]:

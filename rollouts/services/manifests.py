@@ -132,9 +132,10 @@ def vehicle_manifest_receive(
     if not VehicleManifest.objects.filter(vehicle=vehicle).update(**last):
         VehicleManifest.objects.create(vehicle=vehicle, **last)  # the vehicle row lock is held
     state = vehicle_state(vehicle, ecus.values())
-    _settle_assignments(vehicle, state, now)
-    version = director_refresh(vehicle=vehicle, now=now, state=state)
-    return ManifestAnswer(_poll_after(pending=_has_pending(vehicle)), version, dropped)
+    still_open = _settle_assignments(vehicle, state, now)
+    director = director_refresh(vehicle=vehicle, now=now, state=state)
+    pending = still_open or director.offering
+    return ManifestAnswer(_poll_after(pending=pending), director.version, dropped)
 
 
 def _report_problem(ecu: Ecu, report: dict) -> str:
@@ -179,8 +180,10 @@ def _record_installed(vehicle: Vehicle, ecu: Ecu, image: dict, counter: int, now
     )
 
 
-def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> None:
-    """An unfinished assignment whose release is now installed (or superseded) has succeeded."""
+def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> bool:
+    """An unfinished assignment whose release is now installed (or superseded) has succeeded.
+    Answers whether any is still unfinished (an install is pending)."""
+    still_open = False
     open_assignments = (
         Assignment.objects.filter(vehicle=vehicle)
         .exclude(status__in=FINISHED)
@@ -188,7 +191,9 @@ def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> None:
         .prefetch_related("rollout__release__items__bundle")
     )
     for assignment in open_assignments:
-        if release_satisfied(state, candidate(assignment.rollout)):
+        if not release_satisfied(state, candidate(assignment.rollout)):
+            still_open = True
+        else:
             moved = Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
                 status=AssignmentStatus.SUCCEEDED, finished_at=now
             )
@@ -202,10 +207,7 @@ def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> None:
                 )
                 if assignment.rollout.status != RolloutStatus.RUNNING:
                     revert_late_install(assignment=assignment)
-
-
-def _has_pending(vehicle: Vehicle) -> bool:
-    return Assignment.objects.filter(vehicle=vehicle).exclude(status__in=FINISHED).exists()
+    return still_open
 
 
 def _poll_after(*, pending: bool) -> int:
