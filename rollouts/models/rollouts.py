@@ -133,6 +133,8 @@ class AssignmentStatus(models.TextChoices):
 
 
 OPEN = ("offered", "downloading", "installing")
+# May still end in success: a timed-out install that the vehicle later reports done.
+SETTLEABLE = (*OPEN, "timed_out")
 FINISHED = (
     AssignmentStatus.SUCCEEDED,
     AssignmentStatus.FAILED,

@@ -27,7 +27,7 @@ from rollouts.models import (
     Vehicle,
     VehicleManifest,
 )
-from rollouts.models.rollouts import FINISHED
+from rollouts.models.rollouts import OPEN, SETTLEABLE
 from rollouts.pacing import poll_after
 from rollouts.services.counters import count
 from rollouts.services.director import candidate, director_refresh, vehicle_state
@@ -182,17 +182,16 @@ def _record_installed(vehicle: Vehicle, ecu: Ecu, image: dict, counter: int, now
 
 def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> bool:
     """An unfinished assignment whose release is now installed (or superseded) has succeeded.
-    Answers whether any is still unfinished (an install is pending)."""
+    A late success replaces a time-out. Answers whether an install is still pending."""
     still_open = False
-    open_assignments = (
-        Assignment.objects.filter(vehicle=vehicle)
-        .exclude(status__in=FINISHED)
+    unsettled = (
+        Assignment.objects.filter(vehicle=vehicle, status__in=SETTLEABLE)
         .select_related("rollout__release", "rollout__cohort")
         .prefetch_related("rollout__release__items__bundle")
     )
-    for assignment in open_assignments:
+    for assignment in unsettled:
         if not release_satisfied(state, candidate(assignment.rollout)):
-            still_open = True
+            still_open = still_open or assignment.status in OPEN
         else:
             moved = Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
                 status=AssignmentStatus.SUCCEEDED, finished_at=now

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from rollouts.models import Assignment, Evaluation, Rollout
+from rollouts.models import Assignment, Evaluation, Rollout, RolloutCounter
 from rollouts.services.evaluation import rollout_evaluate
 from tests.fleet import Fleet
 
@@ -184,3 +184,23 @@ def test_the_evaluate_endpoint_answers_the_stored_evaluation(car, publish, ship,
     assert body["outcome"] == "wait"
     assert body["numbers"]["failure_rate"]["finished"] == 0
     assert Evaluation.objects.get().pk == body["id"]
+
+
+def test_a_timed_out_vehicle_that_reports_the_release_installed_counts_as_succeeded(
+    car, publish, ship
+):
+    vehicle = car()
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], policy={**LENIENT, "install_timeout_minutes": 120})
+    vehicle.put_manifest()
+    [target] = vehicle.refresh_and_verify()
+    vehicle.send_events([vehicle.event("download_started", target.correlation_id, "H")])
+    evaluate(rollout_id, 180)  # silent for three hours
+    assert Assignment.objects.get().status == "timed_out"
+
+    vehicle.install(target)  # it was only slow
+    vehicle.put_manifest()  # and reports the new image
+
+    assert Assignment.objects.get().status == "succeeded"
+    counters = RolloutCounter.objects.get(rollout_id=rollout_id, stage_index=0)
+    assert (counters.timed_out, counters.succeeded) == (0, 1)  # the success replaces the time-out
