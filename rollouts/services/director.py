@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
+from rollouts import targeting
 from rollouts.cohorts import rule_of
 from rollouts.models import (
     Assignment,
@@ -30,7 +31,6 @@ from rollouts.targeting import (
     VehicleState,
     decide,
 )
-from rollouts.targeting import in_scope as scope_holds
 from signing.director import DirectorEntry, director_is_stale, director_publish_vehicle
 
 STARTED = (AssignmentStatus.DOWNLOADING, AssignmentStatus.INSTALLING)
@@ -154,18 +154,21 @@ def candidate(
     )
 
 
-def in_scope(
-    vehicle: Vehicle, rollout: Rollout, *, state: VehicleState, assigned: bool = False
+def in_rollout_scope(
+    vehicle: Vehicle,
+    rollout: Rollout,
+    *,
+    state: VehicleState,
+    assigned: bool = False,
+    cohort_member: bool = False,
 ) -> bool:
     """The vehicle is among those the rollout is for: its channel, narrowed by the release's
-    and the rollout's constraints and cohort (a vehicle offered the release stays in)."""
+    and the rollout's constraints and cohort (a vehicle offered the release stays in).
+    `cohort_member`: from `static_cohorts_listing`, read once for all the rollouts at hand."""
     if vehicle.channel_id != rollout.channel_id:
         return False
-    listed = static_cohorts_listing(vehicle, [rollout]) if not assigned else set()
-    scope = candidate(
-        rollout, assigned=assigned, cohort_member=rollout.cohort_id in listed, with_bundles=False
-    )
-    return scope_holds(state, scope)
+    scope = candidate(rollout, assigned=assigned, cohort_member=cohort_member, with_bundles=False)
+    return targeting.in_scope(state, scope)
 
 
 def _narrow(first: list[str], second: list[str]) -> frozenset[str]:

@@ -142,7 +142,7 @@ def health_ingest(*, vehicle: Vehicle, windows: list[dict[str, Any]]) -> Ingeste
 
 
 def _add_exposure(vehicle: Vehicle, windows: list[HealthWindow]) -> None:
-    from rollouts.services.director import in_scope, vehicle_state
+    from rollouts.services.director import in_rollout_scope, static_cohorts_listing, vehicle_state
 
     live = list(
         Rollout.objects.filter(
@@ -158,8 +158,16 @@ def _add_exposure(vehicle: Vehicle, windows: list[HealthWindow]) -> None:
             vehicle=vehicle, rollout__in=live
         ).values_list("rollout_id", "status", "finished_at")
     }
+    listed = static_cohorts_listing(vehicle, live)
     for rollout in live:
-        if not in_scope(vehicle, rollout, state=state, assigned=rollout.pk in mine):
+        in_scope = in_rollout_scope(
+            vehicle,
+            rollout,
+            state=state,
+            assigned=rollout.pk in mine,
+            cohort_member=rollout.cohort_id in listed,
+        )
+        if not in_scope:
             continue
         status, finished_at = mine.get(rollout.pk, ("", None))
         succeeded_at = finished_at if status == AssignmentStatus.SUCCEEDED else None
