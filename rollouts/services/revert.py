@@ -38,7 +38,7 @@ class RevertNotPossible(Conflict):
 
 
 @transaction.atomic
-def rollout_revert(*, rollout: Rollout, actor: Any = None) -> Rollout | None:
+def revert_start(*, rollout: Rollout, actor: Any = None, reason: str = "") -> Rollout | None:
     """Start a revert rollout for the vehicles that installed this one's release. None when
     no vehicle installed it, or none of its parts has an earlier image to go back to."""
     if rollout.status not in (RolloutStatus.HALTED, RolloutStatus.ABORTED):
@@ -98,6 +98,7 @@ def rollout_revert(*, rollout: Rollout, actor: Any = None) -> Rollout | None:
         actor_label="" if actor else "evaluator",
         action="rollout.reverted",
         target=rollout,
+        reason=reason,
         data={
             "revert_rollout": revert.pk,
             "vehicles": len(vehicles),
@@ -112,13 +113,13 @@ def revert_late_install(*, assignment: Assignment) -> bool:
     too: into the revert rollout if there is one, or one is started if the policy asks for a
     revert and this is the first vehicle to have installed the release. The caller holds the
     decision lock, so no halt or revert is half done while this runs."""
-    rollout = Rollout.objects.select_related("release", "channel").get(pk=assignment.rollout_id)
+    rollout = assignment.rollout  # read after the decision lock, in this transaction
     if rollout.status not in (RolloutStatus.HALTED, RolloutStatus.ABORTED):
         return False
     revert = rollout.revert_rollouts.first()
     if revert is None:
         if rollout.status == RolloutStatus.HALTED and rollout.policy.get("on_halt") == "revert":
-            return rollout_revert(rollout=rollout) is not None
+            return revert_start(rollout=rollout) is not None
         return False
     _, created = Assignment.objects.get_or_create(
         rollout=revert, vehicle_id=assignment.vehicle_id, defaults={"stage_index": 0}

@@ -219,10 +219,10 @@ def rollout_halt_for(
     if rollout.policy.get("on_halt") in ("retract", "revert"):
         retract_unstarted(rollout=rollout)
     if rollout.policy.get("on_halt") == "revert":
-        from rollouts.services.revert import rollout_revert
+        from rollouts.services.revert import revert_start
 
         rollout.refresh_from_db()
-        rollout_revert(rollout=rollout, actor=actor)
+        revert_start(rollout=rollout, actor=actor)
     return rollout
 
 
@@ -325,8 +325,8 @@ def promotion_gate(release: Release, previous: Channel) -> dict | None:
 
 def rollout_revert(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
     """A person asks for the revert of a halted rollout (see services/revert.py)."""
-    from rollouts.services.revert import rollout_revert as start_revert
+    from rollouts.services.revert import revert_start
 
-    start_revert(rollout=rollout, actor=actor)
+    revert_start(rollout=rollout, actor=actor, reason=reason)
     rollout.refresh_from_db()
     return rollout

@@ -9,7 +9,9 @@ pytestmark = pytest.mark.django_db
 
 
 def halt(api, rollout_id: int) -> None:
-    answer = api.post(f"/api/v1/manage/rollouts/{rollout_id}/halt", {"reason": "crashes"})
+    answer = api.post(
+        f"/api/v1/manage/rollouts/{rollout_id}/halt", {"reason": "crashes"}, format="json"
+    )
     assert answer.status_code == 200, answer.json()
 
 
@@ -30,9 +32,7 @@ def test_a_halted_release_is_reverted_with_a_higher_release_counter(
     assert {head_unit(c).installed.release_counter for c in cars} == {bad.release_counter}
     untouched = car()  # joins later, never had the bad release
 
-    engineer_api.post(
-        f"/api/v1/manage/rollouts/{bad_id}/halt", {"reason": "crashes"}, format="json"
-    )
+    halt(engineer_api, bad_id)
 
     revert = Rollout.objects.get(reverts_id=bad_id)
     assert (revert.status, revert.only_assigned) == ("running", True)
@@ -74,9 +74,7 @@ def test_an_install_under_way_at_the_halt_is_sent_back_once_it_finishes(
     [target] = late.refresh_and_verify()
     late.send_events([late.event("download_started", target.correlation_id, target.ecu.serial)])
 
-    engineer_api.post(
-        f"/api/v1/manage/rollouts/{bad_id}/halt", {"reason": "crashes"}, format="json"
-    )
+    halt(engineer_api, bad_id)
     late.install(target)  # the install finishes after the halt
     late.put_manifest()
 
@@ -103,9 +101,7 @@ def test_when_every_install_was_still_under_way_the_first_to_finish_starts_the_r
     vehicle.send_events(
         [vehicle.event("download_started", target.correlation_id, target.ecu.serial)]
     )
-    engineer_api.post(
-        f"/api/v1/manage/rollouts/{bad_id}/halt", {"reason": "crashes"}, format="json"
-    )
+    halt(engineer_api, bad_id)
     assert not Rollout.objects.filter(reverts_id=bad_id).exists()  # nobody had installed it
 
     vehicle.install(target)
@@ -124,12 +120,38 @@ def test_a_late_install_of_a_rollout_halted_without_revert_simply_succeeds(
     _, bad_id = ship([bad], version="bad", policy={"on_halt": "stop"})
     vehicle.put_manifest()
     [target] = vehicle.refresh_and_verify()
-    engineer_api.post(
-        f"/api/v1/manage/rollouts/{bad_id}/halt", {"reason": "crashes"}, format="json"
-    )
+    halt(engineer_api, bad_id)
 
     vehicle.install(target)
     vehicle.put_manifest()
 
     assert Assignment.objects.get(rollout_id=bad_id).status == "succeeded"
     assert not Rollout.objects.filter(reverts_id=bad_id).exists()
+
+
+def test_a_person_reverts_a_halted_rollout_through_the_api_saying_why(
+    car, publish, ship, engineer_api
+):
+    from audit.models import AuditEvent
+
+    vehicle = car()
+    good, _ = publish(hardware_id="hu-gen7")
+    ship([good], version="good")
+    Fleet([vehicle]).poll()
+    bad, _ = publish(hardware_id="hu-gen7")
+    _, bad_id = ship([bad], version="bad", policy={"on_halt": "stop"})
+    Fleet([vehicle]).poll()
+    halt(engineer_api, bad_id)
+    assert not Rollout.objects.filter(reverts_id=bad_id).exists()  # `stop` reverts nothing
+
+    answer = engineer_api.post(
+        f"/api/v1/manage/rollouts/{bad_id}/revert",
+        {"reason": "crash loop on hu-gen7"},
+        format="json",
+    )
+
+    assert answer.status_code == 200, answer.json()
+    assert Rollout.objects.filter(reverts_id=bad_id).exists()
+    assert AuditEvent.objects.get(action="rollout.reverted").reason == "crash loop on hu-gen7"
+    Fleet([vehicle]).poll()
+    assert head_unit(vehicle).installed.sha256 == good.sha256
