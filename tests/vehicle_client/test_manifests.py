@@ -199,4 +199,4 @@ def test_poll_after_grows_when_the_fleet_polls_above_capacity(car, settings, mon
         busy = vehicle.put_manifest().json()["poll_after"]
 
     assert 80 <= quiet <= 120
-    assert busy >= 100 * (12 / 4) * 0.8  # twelve polls this minute against a capacity of four
+    assert busy >= 100 * (11 / 4) * 0.8  # eleven polls this minute against a capacity of four
