@@ -4,7 +4,7 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -111,15 +111,6 @@ class CohortAdmin(ReadOnlyAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{cohort}: {exc.message}", messages.ERROR)
 
-    def delete_view(self, request, object_id, extra_context=None):
-        cohort = get_object_or_404(Cohort, pk=object_id)
-        if request.method == "POST" and cohort.rollouts.exists():
-            self.message_user(
-                request, f"{cohort}: {cohort_services.CohortInUse.message}", messages.ERROR
-            )
-            return HttpResponseRedirect(reverse("admin:rollouts_cohort_change", args=[cohort.pk]))
-        return super().delete_view(request, object_id, extra_context)
-
     @admin.display(description="filter")
     def definition(self, cohort: Cohort) -> str:
         if cohort.kind == CohortKind.STATIC:
@@ -191,15 +182,8 @@ class CohortAdmin(ReadOnlyAdmin):
 
         def save(data):
             parts = _parts(data) if cohort.kind == CohortKind.FILTER else {}
-            current = {
-                "models": cohort.model_names,
-                "regions": cohort.regions,
-                "hardware_ids": cohort.hardware_ids,
-                "installed": cohort.installed,
-            }
-            changed = {k: v for k, v in parts.items() if v != current[k]}
             return cohort_services.cohort_update(
-                cohort=cohort, actor=request.user, description=data["description"], **changed
+                cohort=cohort, actor=request.user, description=data["description"], **parts
             )
 
         initial = {
@@ -264,7 +248,7 @@ class CohortChoiceForm(forms.Form):
 
 def add_to_cohort(modeladmin, request, queryset):
     """For the vehicle list: filter the fleet, tick, add the vehicles to a static cohort."""
-    vins = list(queryset.values_list("vin", flat=True)[: cohort_services.MAX_VINS_PER_CHANGE])
+    vins = list(queryset.values_list("vin", flat=True))  # over the limit: the service says so
     form = CohortChoiceForm(request.POST if "confirm" in request.POST else None)
     if form.is_valid():
         try:
@@ -272,7 +256,7 @@ def add_to_cohort(modeladmin, request, queryset):
                 cohort=form.cleaned_data["cohort"], vins=vins, actor=request.user
             )
         except DomainError as exc:
-            modeladmin.message_user(request, exc.message, messages.ERROR)
+            modeladmin.message_user(request, f"{exc.message} {exc.detail}", messages.ERROR)
         else:
             modeladmin.message_user(
                 request,

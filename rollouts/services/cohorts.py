@@ -95,18 +95,19 @@ def cohort_create(*, spec: CohortSpec, actor: Any) -> Cohort:
 @transaction.atomic
 def cohort_update(*, cohort: Cohort, actor: Any, description: str | None = None, **parts) -> Cohort:
     """Change the description, or the filter parts given (`models`, `regions`, `hardware_ids`,
-    `installed`); the filter only while no live rollout relies on the cohort."""
+    `installed`); the filter only while no live rollout relies on the cohort. Parts given as
+    they are already change nothing and are not refused."""
     cohort = Cohort.objects.select_for_update().get(pk=cohort.pk)
     before = _definition(cohort)
-    if parts:
+    clean = _clean(
+        cohort.kind,
+        parts.get("models", cohort.model_names),
+        parts.get("regions", cohort.regions),
+        parts.get("hardware_ids", cohort.hardware_ids),
+        parts.get("installed", cohort.installed),
+    )
+    if any(clean[part] != before[part] for part in clean):
         _refuse_if_live(cohort)
-        clean = _clean(
-            cohort.kind,
-            parts.get("models", cohort.model_names),
-            parts.get("regions", cohort.regions),
-            parts.get("hardware_ids", cohort.hardware_ids),
-            parts.get("installed", cohort.installed),
-        )
         cohort.model_names, cohort.regions = clean["models"], clean["regions"]
         cohort.hardware_ids, cohort.installed = clean["hardware_ids"], clean["installed"]
     if description is not None:

@@ -154,10 +154,12 @@ def test_the_definition_is_locked_while_a_rollout_relies_on_it(engineer_api, pub
     changed = engineer_api.patch(f"{URL}/eu", {"regions": ["US"]}, format="json")
     deleted = engineer_api.delete(f"{URL}/eu")
     described = engineer_api.patch(f"{URL}/eu", {"description": "EU cars"}, format="json")
+    as_it_is = engineer_api.patch(f"{URL}/eu", {"regions": ["EU"]}, format="json")
 
     assert changed.status_code == 409 and changed.json()["error"]["code"] == "cohort_in_use"
     assert deleted.status_code == 409
     assert described.status_code == 200
+    assert as_it_is.status_code == 200  # the same filter again changes nothing
     assert Cohort.objects.get().regions == ["EU"]
 
 
