@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection, connections
 
+from ota.simulation import InProcessTransport
 from rollouts.models import Assignment, Rollout, RolloutCounter
 from rollouts.services.rollouts import rollout_halt
-from tests.transport import DjangoClientTransport
 from vehicle_client.client import VehicleClient
 from vehicle_client.ecu import SimEcu
 
@@ -68,7 +68,7 @@ def provisioned(engineer_api, tmp_path, n: int) -> list[VehicleClient]:
                 answer.json()["token"],
                 ecus,
                 tmp_path / vin,
-                transport=DjangoClientTransport(),
+                transport=InProcessTransport(),
             )
         )
     return cars

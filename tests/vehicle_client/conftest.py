@@ -1,7 +1,7 @@
 import pytest
 
+from ota.simulation import InProcessTransport
 from tests.factories import make_vin
-from tests.transport import DjangoClientTransport
 from vehicle_client.client import VehicleClient
 from vehicle_client.ecu import SimEcu
 
@@ -28,7 +28,7 @@ def car(engineer_api, tmp_path, repos):
             engineer_api, region=region, model=model, channel=channel, hardware=hardware
         )
         client = VehicleClient(
-            "http://testserver", vin, token, ecus, tmp_path / vin, transport=DjangoClientTransport()
+            "http://testserver", vin, token, ecus, tmp_path / vin, transport=InProcessTransport()
         )
         client.bootstrap()
         return client

@@ -4,11 +4,10 @@ from datetime import timedelta
 
 import pytest
 
+from ota.simulation import Fleet, InProcessTransport
 from rollouts.models import Assignment, Rollout, RolloutCounter
 from rollouts.services.evaluation import rollout_evaluate
 from tests.factories import make_vin
-from tests.fleet import Fleet
-from tests.transport import DjangoClientTransport
 from vehicle_client.client import VehicleClient
 from vehicle_client.ecu import SimEcu
 
@@ -66,7 +65,7 @@ def bulk_fleet(engineer_api, tmp_path, count: int, **client_options) -> list[Veh
 def test_two_thousand_vehicles_take_a_good_release_stage_by_stage(
     engineer_api, tmp_path, repos, publish, ship
 ):
-    cars = bulk_fleet(engineer_api, tmp_path, 2000, transport=DjangoClientTransport())
+    cars = bulk_fleet(engineer_api, tmp_path, 2000, transport=InProcessTransport())
     fleet = Fleet(cars)
     bundle, _ = publish(hardware_id="hu-gen7")
     plan = [
