@@ -13,6 +13,11 @@ class UnknownChannel(Unprocessable):
     message = "No channel has this name."
 
 
+class UnknownCohort(Unprocessable):
+    code = "unknown_cohort"
+    message = "No cohort has this name."
+
+
 class UnknownRegion(Unprocessable):
     code = "unknown_region"
     message = "This region is not one of the configured markets."

@@ -6,9 +6,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ota.errors import NotFound, Unprocessable
+from ota.errors import NotFound
 from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
-from rollouts.errors import UnknownChannel
+from rollouts.errors import UnknownChannel, UnknownCohort
 from rollouts.health import wilson
 from rollouts.models import Channel, Cohort, Release, Rollout
 from rollouts.services import counters
@@ -20,11 +20,6 @@ from rollouts.services.evaluation import rollout_evaluate
 class ReleaseNotFound(NotFound):
     code = "release_not_found"
     message = "No release has this id."
-
-
-class UnknownCohort(Unprocessable):
-    code = "unknown_cohort"
-    message = "No cohort has this name."
 
 
 class RolloutNotFound(NotFound):

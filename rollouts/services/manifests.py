@@ -225,9 +225,8 @@ def polls_per_minute(*, now: float | None = None) -> int:
     the last whole one (fleet-wide on a shared cache such as Redis, per process otherwise)."""
     minute = int((now if now is not None else time.time()) // 60)
     key = f"polls:{minute}"
-    cache.add(key, 0, timeout=180)
     try:
         current = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        current = 1
+    except ValueError:  # the minute's first poll, unless another got there first
+        current = 1 if cache.add(key, 1, timeout=180) else cache.incr(key)
     return max(current, cache.get(f"polls:{minute - 1}", 0))
