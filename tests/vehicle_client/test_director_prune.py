@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from signing.director import director_prune, director_publish_vehicle
 from signing.models import RoleMetadata
+from signing.tasks import prune_director_metadata
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def test_all_but_the_newest_two_old_versions_go_and_the_vehicle_still_verifies(c
     )
     director_publish_vehicle(vin=vehicle.vin, entries=[])  # today's: kept whatever its rank
 
-    deleted = director_prune(keep=2)
+    deleted = prune_director_metadata()  # what the daily schedule runs
 
     assert versions(vehicle.vin) == {"snapshot": [5, 6], "targets": [5, 6], "timestamp": [5, 6]}
     assert deleted == 3 * 4
