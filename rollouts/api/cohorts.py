@@ -3,7 +3,6 @@
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,6 +10,7 @@ from rest_framework.views import APIView
 from ota.errors import NotFound
 from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
 from rollouts import selectors
+from rollouts.api.manage import VehiclePagination
 from rollouts.models import Cohort, CohortKind
 from rollouts.models.cohorts import validate_cohort_name
 from rollouts.services import cohorts as cohort_services
@@ -165,16 +165,17 @@ MembersChangedSerializer = inline_serializer(
 )
 
 
-class MemberPagination(CursorPagination):
-    ordering = "vin"
-    page_size = 500
-    page_size_query_param = "page_size"
+class MemberPagination(VehiclePagination):
+    page_size = 500  # VINs only: a page can be longer than the vehicle list's
     max_page_size = 5000
+
+
+VINS_BODY_BYTES = 512 * 1024  # 10,000 VINs
 
 
 class CohortMembersApi(APIView):
     required_permissions = {"GET": ("rollouts.view_cohort",), "POST": ("rollouts.change_cohort",)}
-    max_body_bytes = 512 * 1024  # 10,000 VINs
+    max_body_bytes = VINS_BODY_BYTES
 
     @extend_schema(
         operation_id="cohorts_members_list",
@@ -197,7 +198,7 @@ class CohortMembersApi(APIView):
 
 class CohortMembersRemoveApi(APIView):
     required_permissions = ("rollouts.change_cohort",)
-    max_body_bytes = 512 * 1024
+    max_body_bytes = VINS_BODY_BYTES
 
     @extend_schema(
         operation_id="cohorts_members_remove",
