@@ -121,7 +121,10 @@ class LimitedJSONParser(JSONParser):
         if len(raw) > limit:
             raise PayloadTooLarge(limit)
         try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            text = raw.decode("utf-8")
+            data = json.loads(text, parse_constant=_reject_constant)
+            parser_context["body_text"] = text  # the body exactly as sent, for views that keep it
+            return data
         except UnicodeDecodeError:
             raise exceptions.ParseError("The body is not UTF-8.") from None
         except (ValueError, RecursionError) as exc:

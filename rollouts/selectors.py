@@ -1,25 +1,96 @@
 """Reads of the fleet."""
 
+import functools
+
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from rollouts.models import Cohort, CohortKind, Ecu, Vehicle, VehicleToken
+from ota import rawsql
+from ota.rawsql import Columns
+from rollouts.models import Channel, Cohort, CohortKind, Ecu, Vehicle, VehicleToken
 from rollouts.tokens import secret_matches, split_token
+
+# What a vehicle request needs of its vehicle and channel, read with the token in one
+# statement written once (ota/rawsql.py): authentication runs on every poll.
+_VEHICLE = Columns(
+    Vehicle,
+    [
+        "id",
+        "vin",
+        "model",
+        "region",
+        "channel",
+        "created_at",
+        "last_seen_at",
+        "report_counter",
+        "director_fingerprint",
+        "director_targets_version",
+        "director_refresh_at",
+        "inputs_version",
+        "decided_inputs_version",
+        "decided_channel_version",
+        "poll_pending",
+    ],
+    "v",
+)
+_CHANNEL = Columns(
+    Channel, ["id", "name", "title", "position", "self_service", "decision_version"], "c"
+)
+
+
+@functools.cache
+def _token_sql(vendor: str) -> str:
+    q = connection.ops.quote_name  # names from the models; values are parameters
+    return (
+        f"SELECT t.{q('secret_hash')}, {_VEHICLE.sql}, {_CHANNEL.sql} "  # noqa: S608
+        f"FROM {q(VehicleToken._meta.db_table)} t "
+        f"JOIN {_VEHICLE.table} v ON v.{q('id')} = t.{q('vehicle_id')} "
+        f"JOIN {_CHANNEL.table} c ON c.{q('id')} = v.{q('channel_id')} "
+        f"WHERE t.{q('public_id')} = %s AND t.{q('revoked_at')} IS NULL"
+    )
 
 
 def vehicle_for_token(*, token: str) -> Vehicle | None:
-    """The vehicle an active token belongs to, or None. One query."""
+    """The vehicle an active token belongs to, with its channel, or None. One query."""
     parts = split_token(token)
     if parts is None:
         return None
     public_id, secret = parts
-    row = (
-        VehicleToken.objects.select_related("vehicle__channel")
-        .filter(public_id=public_id, revoked_at__isnull=True)
-        .first()
-    )
-    if row is None or not secret_matches(secret, row.secret_hash):
+    rows = rawsql.fetch(_token_sql(connection.vendor), [public_id])
+    if not rows or not secret_matches(secret, rows[0][0]):
         return None
-    return row.vehicle
+    row, split = rows[0], 1 + len(_VEHICLE.fields)
+    vehicle = _VEHICLE.build(row[1:split])
+    vehicle.channel = _CHANNEL.build(row[split:])
+    return vehicle
+
+
+_ECU = Columns(
+    Ecu,
+    [
+        "id",
+        "vehicle",
+        "serial",
+        "hardware_id",
+        "primary",
+        "public_key",
+        "keyid",
+        "installed_path",
+        "installed_sha256",
+    ],
+    "e",
+)
+
+
+@functools.cache
+def _ecus_sql(vendor: str) -> str:
+    q = connection.ops.quote_name
+    return f"SELECT {_ECU.sql} FROM {_ECU.table} e WHERE e.{q('vehicle_id')} = %s"  # noqa: S608
+
+
+def vehicle_ecus_for_poll(*, vehicle: Vehicle) -> list[Ecu]:
+    """What a manifest is checked against: each ECU's key and last reported image."""
+    return [_ECU.build(row) for row in rawsql.fetch(_ecus_sql(connection.vendor), [vehicle.pk])]
 
 
 def vehicle_get(*, vin: str) -> Vehicle | None:

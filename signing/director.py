@@ -63,8 +63,22 @@ def director_publish_vehicle(
 
 def director_is_stale(*, vin: str, now: datetime | None = None) -> bool:
     """Missing, or past half its lifetime: sign again even if nothing changed."""
-    timestamp = repository.latest(Repo.DIRECTOR, RoleName.TIMESTAMP, vin, with_bytes=False)
-    return timestamp is None or repository.past_half_life(timestamp, now or timezone.now())
+    due = director_refresh_due(vin=vin)
+    return due is None or (now or timezone.now()) >= due
+
+
+def director_refresh_due(*, vin: str, signed_at: datetime | None = None) -> datetime | None:
+    """When the vehicle's Director metadata passes half its life: of metadata signed at
+    `signed_at`, or of the latest stored (None if there is none). Callers keep it on the
+    vehicle row, so that a poll knows without reading metadata."""
+    if signed_at is not None:
+        expires = repository.expiry(RoleName.TIMESTAMP, signed_at, vin)
+    else:
+        row = repository.latest(Repo.DIRECTOR, RoleName.TIMESTAMP, vin, with_bytes=False)
+        if row is None:
+            return None
+        expires = row.expires
+    return expires - repository.lifetime(RoleName.TIMESTAMP, vin) / 2
 
 
 def _target_file(entry: DirectorEntry) -> TargetFile:

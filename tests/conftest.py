@@ -36,6 +36,18 @@ def _isolated_files(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _idle_polls_verified(settings):
+    """Every idle poll also makes its decision in full and fails the test on a difference:
+    a change that forgot to bump a decision version (rollouts/services/decisions.py)."""
+    from rollouts.services.manifests import IDLE_POLL_MISMATCHES
+
+    settings.OTA_VERIFY_IDLE_POLLS = True
+    IDLE_POLL_MISMATCHES.clear()
+    yield
+    assert not IDLE_POLL_MISMATCHES, IDLE_POLL_MISMATCHES
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate limits and poll counts start from nothing in every test."""
     from django.core.cache import cache

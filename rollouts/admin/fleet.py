@@ -1,10 +1,13 @@
 """The fleet in the admin: find vehicles, inspect ECUs, move channels, revoke and rotate tokens."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
 from ota.errors import DomainError
 from rollouts.admin.actions import ReasonForm, confirm_then, confirmation_page
@@ -65,7 +68,17 @@ class VehicleAdmin(admin.ModelAdmin):
     search_fields = ["vin"]
     search_help_text = "VIN, or its beginning"
     show_full_result_count = False
-    fields = ["vin", "model", "region", "channel", "created_at", "last_seen_at"]
+    fields = [
+        "vin",
+        "model",
+        "region",
+        "channel",
+        "created_at",
+        "last_seen_at",
+        "report_counter",
+        "last_manifest_at",
+        "latest_manifest",
+    ]
     readonly_fields = fields
     inlines = [EcuInline, VehicleTokenInline]
     actions = ["move_to_channel", "revoke_tokens", "rotate_tokens", "add_to_cohort"]
@@ -80,6 +93,17 @@ class VehicleAdmin(admin.ModelAdmin):
         if not term:
             return queryset, False
         return queryset.filter(vin__startswith=term), False
+
+    @admin.display(description="latest manifest")
+    def latest_manifest(self, obj: Vehicle) -> str:
+        """The body exactly as the vehicle sent it, indented for reading."""
+        if not obj.last_manifest:
+            return "-"
+        try:
+            text = json.dumps(json.loads(obj.last_manifest), indent=2, sort_keys=True)
+        except ValueError:
+            text = obj.last_manifest
+        return format_html('<pre style="max-height: 30em; overflow: auto">{}</pre>', text)
 
     @admin.display(boolean=True, description="token", ordering="has_active_token")
     def token_active(self, obj: Vehicle) -> bool:

@@ -8,15 +8,7 @@ from rollouts.models import (
     InstalledChange,
     InstallEvent,
     ManifestProblem,
-    VehicleManifest,
 )
-
-
-@admin.register(VehicleManifest)
-class VehicleManifestAdmin(ReadOnlyAdmin):
-    list_display = ["vehicle", "report_counter", "received_at"]
-    search_fields = ["vehicle__vin"]
-    list_select_related = ["vehicle"]
 
 
 @admin.register(InstalledChange)

@@ -44,7 +44,9 @@ class VehicleTokenAuthentication(BaseAuthentication):
         vehicle = vehicle_for_token(token=token)
         if vehicle is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked token.")
-        vehicle_touch(vehicle=vehicle)
+        view = getattr(request, "parser_context", None) or {}
+        if not getattr(view.get("view"), "writes_last_seen", False):
+            vehicle_touch(vehicle=vehicle)
         return VehiclePrincipal(vehicle), vehicle
 
     def authenticate_header(self, request) -> str:

@@ -4,7 +4,7 @@ from rollouts.models.consent import ChangeVia, ChannelChange
 from rollouts.models.counters import RolloutCounter
 from rollouts.models.evaluations import Evaluation, Outcome
 from rollouts.models.fleet import Ecu, Vehicle, VehicleToken
-from rollouts.models.manifests import InstalledChange, ManifestProblem, VehicleManifest
+from rollouts.models.manifests import InstalledChange, ManifestProblem
 from rollouts.models.notifications import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from rollouts.models.releases import Release, ReleaseBundle, ReleaseStatus
 from rollouts.models.rollouts import Assignment, AssignmentStatus, Rollout, RolloutStatus
@@ -35,7 +35,6 @@ __all__ = [
     "RolloutCounter",
     "RolloutStatus",
     "Vehicle",
-    "VehicleManifest",
     "VehicleToken",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -11,6 +11,9 @@ class Channel(models.Model):
     position = models.PositiveSmallIntegerField(unique=True)
     # Drivers may opt in and out of a self-service channel themselves (forever beta).
     self_service = models.BooleanField(default=False)
+    # Bumped in the same transaction as anything that can change what this channel's
+    # vehicles are offered (rollouts/services/decisions.py); polls compare it with theirs.
+    decision_version = models.PositiveBigIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -18,3 +21,14 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        # A save from a form read earlier must not write back an older decision version:
+        # only rollouts/services/decisions.py moves it, with an UPDATE that adds one.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "decision_version"
+            ]
+        super().save(*args, **kwargs)

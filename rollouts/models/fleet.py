@@ -21,6 +21,13 @@ validate_hardware_id = RegexValidator(
 )
 
 
+class VehicleManager(models.Manager):
+    """The latest manifest (a few KiB) is written by every poll and read almost never."""
+
+    def get_queryset(self):
+        return super().get_queryset().defer("last_manifest")
+
+
 class Vehicle(models.Model):
     vin = models.CharField("VIN", max_length=17, unique=True, validators=[validate_vin])
     model = models.CharField(max_length=64, db_index=True)
@@ -30,14 +37,31 @@ class Vehicle(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    # The highest manifest report counter accepted; a manifest must exceed it (replay guard).
+    # The row an idle poll writes, and the only one: the replay counter, last seen and the
+    # latest manifest exactly as sent (the history of changes is InstalledChange).
+    # A manifest must exceed the highest report counter accepted (replay guard).
     report_counter = models.BigIntegerField(default=-1)
-    # What the Director last signed for this vehicle, to re-sign only when it changes.
+    last_manifest = models.TextField(blank=True, editable=False)
+    last_manifest_at = models.DateTimeField(null=True, blank=True)
+    # What the Director last signed for this vehicle, to re-sign only when it changes, and
+    # when that metadata passes half its life (then it is signed again, changed or not).
     director_fingerprint = models.CharField(max_length=64, blank=True)
     director_targets_version = models.PositiveIntegerField(default=0)
+    director_refresh_at = models.DateTimeField(null=True, blank=True)
+    # What the last decision was based on (rollouts/services/decisions.py): this vehicle's
+    # own inputs (assignments, cohort lists, channel) and its channel's decision version.
+    # While both still hold and its images are unchanged, a poll decides nothing anew.
+    inputs_version = models.PositiveBigIntegerField(default=1)
+    decided_inputs_version = models.PositiveBigIntegerField(default=0)
+    decided_channel_version = models.PositiveBigIntegerField(default=0)
+    # The last decision left an install pending (poll sooner).
+    poll_pending = models.BooleanField(default=False)
+
+    objects = VehicleManager()
 
     class Meta:
         ordering = ["vin"]
+        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return self.vin

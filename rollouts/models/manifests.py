@@ -1,20 +1,7 @@
-"""Vehicle version manifests: the latest per vehicle, and a history of what changed."""
+"""What vehicle manifests changed: installed-image history and refused reports. The latest
+manifest itself is kept on the vehicle row (`Vehicle.last_manifest`)."""
 
 from django.db import models
-
-
-class VehicleManifest(models.Model):
-    """The latest accepted manifest (not every poll: one row per vehicle, overwritten)."""
-
-    vehicle = models.OneToOneField(
-        "rollouts.Vehicle", on_delete=models.CASCADE, related_name="manifest"
-    )
-    report_counter = models.BigIntegerField()
-    body = models.JSONField()
-    received_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.vehicle} #{self.report_counter}"
 
 
 class InstalledChange(models.Model):

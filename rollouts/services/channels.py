@@ -10,6 +10,7 @@ from ota.errors import Forbidden, Malformed
 from rollouts.errors import UnknownChannel
 from rollouts.locks import lock_vehicle
 from rollouts.models import ChangeVia, Channel, ChannelChange, Vehicle
+from rollouts.services.decisions import vehicles_decisions_changed
 
 
 class ConsentRequired(Malformed):
@@ -51,6 +52,7 @@ def vehicle_channel_set(
 
     previous = vehicle.channel
     Vehicle.objects.filter(pk=vehicle.pk).update(channel=target)
+    vehicles_decisions_changed(vehicle_ids=[vehicle.pk])
     ChannelChange.objects.create(
         vehicle=vehicle,
         from_channel=previous,

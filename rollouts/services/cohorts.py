@@ -16,6 +16,7 @@ from ota.errors import Conflict, Malformed, Unprocessable
 from rollouts.cohorts import validate_filter
 from rollouts.models import Cohort, CohortKind, CohortMember, RolloutStatus, Vehicle
 from rollouts.plans import PlanError
+from rollouts.services.decisions import rollout_decisions_changed, vehicles_decisions_changed
 
 MAX_VINS_PER_CHANGE = 10_000
 ENDED = (RolloutStatus.COMPLETED, RolloutStatus.ABORTED)
@@ -110,6 +111,8 @@ def cohort_update(*, cohort: Cohort, actor: Any, description: str | None = None,
         _refuse_if_live(cohort)
         cohort.model_names, cohort.regions = clean["models"], clean["regions"]
         cohort.hardware_ids, cohort.installed = clean["hardware_ids"], clean["installed"]
+        for rollout in cohort.rollouts.all():  # completed ones still offer by the filter
+            rollout_decisions_changed(rollout=rollout)
     if description is not None:
         cohort.description = description
     cohort.save()
@@ -149,6 +152,7 @@ def cohort_members_add(*, cohort: Cohort, vins: list[str], actor: Any) -> Member
     CohortMember.objects.bulk_create(
         [CohortMember(cohort=cohort, vehicle=v) for v in new], ignore_conflicts=True
     )
+    vehicles_decisions_changed(vehicle_ids=[v.pk for v in new])
     if new:
         audit_record(
             actor=actor,
@@ -166,6 +170,7 @@ def cohort_members_remove(*, cohort: Cohort, vins: list[str], actor: Any) -> Mem
     vehicles = _vehicles(cohort, vins)
     rows = CohortMember.objects.filter(cohort=cohort, vehicle__in=vehicles.values())
     removed = sorted(rows.values_list("vehicle__vin", flat=True))
+    vehicles_decisions_changed(vehicle_ids=rows.values_list("vehicle_id", flat=True))
     rows.delete()
     if removed:
         audit_record(

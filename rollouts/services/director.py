@@ -20,7 +20,7 @@ from rollouts.models import (
     RolloutStatus,
     Vehicle,
 )
-from rollouts.models.rollouts import FINISHED, OFFERING, OPEN
+from rollouts.models.rollouts import FINISHED, OFFERING, OPEN, SETTLEABLE
 from rollouts.services.counters import count
 from rollouts.targeting import (
     BundleOption,
@@ -31,7 +31,7 @@ from rollouts.targeting import (
     VehicleState,
     decide,
 )
-from signing.director import DirectorEntry, director_is_stale, director_publish_vehicle
+from signing.director import DirectorEntry, director_publish_vehicle, director_refresh_due
 
 STARTED = (AssignmentStatus.DOWNLOADING, AssignmentStatus.INSTALLING)
 
@@ -56,32 +56,50 @@ def vehicle_state(vehicle: Vehicle, ecus=None) -> VehicleState:
     )
 
 
-def offering_rollouts(vehicle: Vehicle):
+def offering_rollouts(vehicle: Vehicle, open_assignments: list[Assignment]) -> list[Rollout]:
     """Rollouts that offer to this vehicle: running or completed on its own channel, and
     completed on any later channel of the pipeline (those releases passed through its own).
     A paused or halted rollout makes no new offers but keeps those already made (a halt that
-    retracts has already closed the ones not started)."""
+    retracts has already closed the ones not started): those come from the vehicle's own
+    open assignments, read by the caller, so no query here reads other vehicles' assignments."""
     own = Q(channel_id=vehicle.channel_id, status__in=OFFERING)
-    later = Q(channel__position__gt=vehicle.channel.position, status="completed")
-    kept = Q(
-        status__in=(RolloutStatus.PAUSED, RolloutStatus.HALTED),
-        assignments__vehicle=vehicle,
-        assignments__status__in=OPEN,
-    )
-    return (
-        Rollout.objects.filter(own | later | kept)
-        .distinct()
+    later = Q(channel__position__gt=vehicle.channel.position, status=RolloutStatus.COMPLETED)
+    rollouts = list(
+        Rollout.objects.filter(own | later)
         .select_related("release", "cohort")
         .prefetch_related("release__items__bundle")
     )
+    offering = {r.pk for r in rollouts}
+    kept = (RolloutStatus.PAUSED, RolloutStatus.HALTED)
+    for assignment in open_assignments:
+        rollout = assignment.rollout
+        if assignment.status in OPEN and rollout.status in kept and rollout.pk not in offering:
+            offering.add(rollout.pk)
+            rollouts.append(rollout)
+    return rollouts
 
 
-def candidates_for(vehicle: Vehicle, rollouts: list[Rollout]) -> list[Candidate]:
-    statuses = dict(
-        Assignment.objects.filter(vehicle=vehicle, rollout__in=rollouts).values_list(
-            "rollout_id", "status"
-        )
+def open_assignments(vehicle: Vehicle) -> list[Assignment]:
+    """The vehicle's assignments that may still change (open, or timed out and still able to
+    succeed), with their rollouts and releases: one read by the (vehicle, status) index."""
+    return list(
+        Assignment.objects.filter(vehicle=vehicle, status__in=SETTLEABLE)
+        .select_related("rollout__release", "rollout__cohort")
+        .prefetch_related("rollout__release__items__bundle")
     )
+
+
+def candidates_for(
+    vehicle: Vehicle, rollouts: list[Rollout], open_assignments: list[Assignment]
+) -> list[Candidate]:
+    statuses = {a.rollout_id: a.status for a in open_assignments}
+    unknown = [r.pk for r in rollouts if r.pk not in statuses]
+    if unknown:  # finished assignments of these rollouts: the vehicle stays assigned
+        statuses.update(
+            Assignment.objects.filter(vehicle=vehicle, rollout_id__in=unknown).values_list(
+                "rollout_id", "status"
+            )
+        )
     listed = static_cohorts_listing(vehicle, rollouts)
     return [
         candidate(
@@ -182,37 +200,71 @@ def _narrow(first: list[str], second: list[str]) -> frozenset[str]:
 class DirectorAnswer:
     version: int  # the Director targets version the vehicle should now see
     offering: bool  # it lists an install for this vehicle
+    fingerprint: str  # of what it lists
 
 
 def director_refresh(
-    *, vehicle: Vehicle, now: datetime | None = None, state: VehicleState | None = None
+    *,
+    vehicle: Vehicle,
+    now: datetime | None = None,
+    state: VehicleState | None = None,
+    assignments: list[Assignment] | None = None,
 ) -> DirectorAnswer:
     """Decide for the vehicle and re-sign its Director metadata if the answer changed or the
     metadata is past half its life. The caller took the shared decision lock first, then the
-    vehicle row lock (rollouts/locks.py), in this transaction."""
+    vehicle row lock (rollouts/locks.py), in this transaction. `assignments`: the vehicle's
+    `open_assignments`, when the caller has read them already."""
     now = now or timezone.now()
-    rollouts = list(offering_rollouts(vehicle))
-    decision = decide(state or vehicle_state(vehicle), candidates_for(vehicle, rollouts))
-    chosen = next((r for r in rollouts if r.pk == decision.rollout_id), None)
-    entries = _entries(vehicle, decision, chosen)
-    fingerprint = _fingerprint(entries)
-    if fingerprint != vehicle.director_fingerprint or director_is_stale(vin=vehicle.vin, now=now):
+    entries = director_entries(vehicle, state=state, assignments=assignments)
+    fingerprint = entries_fingerprint(entries)
+    refresh_at = vehicle.director_refresh_at or director_refresh_due(vin=vehicle.vin)
+    signed = fingerprint != vehicle.director_fingerprint or refresh_at is None or now >= refresh_at
+    if signed:
         version = director_publish_vehicle(vin=vehicle.vin, entries=entries, now=now)
-        Vehicle.objects.filter(pk=vehicle.pk).update(
-            director_fingerprint=fingerprint, director_targets_version=version
-        )
         vehicle.director_fingerprint, vehicle.director_targets_version = fingerprint, version
-    return DirectorAnswer(vehicle.director_targets_version, offering=bool(entries))
+        refresh_at = director_refresh_due(vin=vehicle.vin, signed_at=now)
+    if signed or refresh_at != vehicle.director_refresh_at:
+        Vehicle.objects.filter(pk=vehicle.pk).update(
+            director_fingerprint=vehicle.director_fingerprint,
+            director_targets_version=vehicle.director_targets_version,
+            director_refresh_at=refresh_at,
+        )
+        vehicle.director_refresh_at = refresh_at
+    return DirectorAnswer(vehicle.director_targets_version, bool(entries), fingerprint)
 
 
-def _entries(vehicle: Vehicle, decision: Decision, rollout: Rollout | None) -> list[DirectorEntry]:
+def director_entries(
+    vehicle: Vehicle,
+    *,
+    state: VehicleState | None = None,
+    assignments: list[Assignment] | None = None,
+    dry: bool = False,
+) -> list[DirectorEntry]:
+    """What the vehicle's Director targets should list now. `dry`: write nothing (a first
+    offer is not recorded; its entries carry no correlation id)."""
+    assignments = open_assignments(vehicle) if assignments is None else assignments
+    rollouts = offering_rollouts(vehicle, assignments)
+    decision = decide(
+        state or vehicle_state(vehicle), candidates_for(vehicle, rollouts, assignments)
+    )
+    chosen = next((r for r in rollouts if r.pk == decision.rollout_id), None)
+    return _entries(vehicle, decision, chosen, dry=dry)
+
+
+def _entries(
+    vehicle: Vehicle, decision: Decision, rollout: Rollout | None, *, dry: bool = False
+) -> list[DirectorEntry]:
     if decision.empty or rollout is None:
         return []
-    assignment, created = Assignment.objects.get_or_create(
-        rollout=rollout, vehicle=vehicle, defaults={"stage_index": rollout.stage_index}
-    )
-    if created:
-        count(rollout_id=rollout.pk, stage_index=assignment.stage_index, offered=1)
+    if dry:
+        assignment = Assignment.objects.filter(rollout=rollout, vehicle=vehicle).first()
+        assignment = assignment or Assignment(rollout=rollout, vehicle=vehicle, id="")
+    else:
+        assignment, created = Assignment.objects.get_or_create(
+            rollout=rollout, vehicle=vehicle, defaults={"stage_index": rollout.stage_index}
+        )
+        if created:
+            count(rollout_id=rollout.pk, stage_index=assignment.stage_index, offered=1)
     if assignment.status in FINISHED:
         # A vehicle that failed or was retracted is not offered the same release again here.
         return []
@@ -234,6 +286,6 @@ def _entries(vehicle: Vehicle, decision: Decision, rollout: Rollout | None) -> l
     ]
 
 
-def _fingerprint(entries: list[DirectorEntry]) -> str:
+def entries_fingerprint(entries: list[DirectorEntry]) -> str:
     canonical = json.dumps([entry.__dict__ for entry in entries], sort_keys=True, default=list)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,41 +1,61 @@
 """Vehicle version manifests: verify every signature, record what changed, decide, answer."""
 
+import functools
+import json
 import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from securesystemslib.exceptions import UnverifiedSignatureError
 from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Signature, SSlibKey
 
-from ota.errors import Conflict, Unprocessable
+from ota import rawsql
+from ota.errors import Conflict, Malformed, Unprocessable
 from rollouts.locks import lock_decisions_shared, lock_vehicle
 from rollouts.models import (
     Assignment,
     AssignmentStatus,
+    Channel,
     Ecu,
     InstalledChange,
     ManifestProblem,
     RolloutStatus,
     Vehicle,
-    VehicleManifest,
 )
-from rollouts.models.rollouts import OPEN, SETTLEABLE
+from rollouts.models.rollouts import OPEN
 from rollouts.pacing import poll_after
+from rollouts.selectors import vehicle_ecus_for_poll
 from rollouts.services.counters import count
-from rollouts.services.director import candidate, director_refresh, vehicle_state
+from rollouts.services.director import (
+    candidate,
+    director_entries,
+    director_refresh,
+    entries_fingerprint,
+    open_assignments,
+    vehicle_state,
+)
 from rollouts.services.revert import revert_late_install
 from rollouts.targeting import release_satisfied
 from signing.models import Bundle, BundleStatus
 
 logger = logging.getLogger(__name__)
+LAST_SEEN_RESOLUTION = timedelta(seconds=settings.OTA_LAST_SEEN_RESOLUTION_SECONDS)
+
+
+class NotCanonical(Malformed):
+    code = "not_canonical"
+    message = (
+        "The signed part cannot be canonical JSON (OLPC): no floats, strings and integers only."
+    )
 
 
 class CounterReplayed(Conflict):
@@ -65,12 +85,9 @@ class ManifestAnswer:
     dropped_reports: list[str]
 
 
-def signature_verifies(ecu: Ecu, signed: dict, signatures: list[dict]) -> bool:
-    """TUF-style: a hex signature by the ECU's registered key over canonical JSON of `signed`."""
-    try:
-        payload = encode_canonical(signed).encode("utf-8")
-    except Exception:
-        return False
+def signature_verifies(ecu: Ecu, payload: bytes, signatures: list[dict]) -> bool:
+    """TUF-style: a hex signature by the ECU's registered key over `payload`, the canonical
+    JSON of what it signed."""
     key = SSlibKey.from_dict(ecu.keyid, dict(ecu.public_key))
     for entry in signatures:
         if entry.get("keyid") != ecu.keyid:
@@ -83,20 +100,46 @@ def signature_verifies(ecu: Ecu, signed: dict, signatures: list[dict]) -> bool:
     return False
 
 
-@transaction.atomic
 def vehicle_manifest_receive(
-    *, vehicle: Vehicle, manifest: dict[str, Any], now: datetime | None = None
+    *,
+    vehicle: Vehicle,
+    manifest: dict[str, Any],
+    raw: str | None = None,
+    now: datetime | None = None,
 ) -> ManifestAnswer:
-    """Accept a manifest (or refuse it whole, changing nothing) and decide what comes next."""
-    now = now or timezone.now()
-    # Lock order, always: running rollouts (shared) first, then the vehicle. A poll waiting
-    # behind a halt then holds nothing another poll needs, so they cannot deadlock.
-    lock_decisions_shared()
-    # One manifest per vehicle at a time: the counter check and the decision must not race.
-    vehicle = lock_vehicle(vehicle.pk)
-    signed, signatures = manifest["signed"], manifest["signatures"]
-    ecus = {ecu.serial: ecu for ecu in vehicle.ecus.select_related("installed_bundle")}
+    """Accept a manifest (or refuse it whole, changing nothing) and decide what comes next.
 
+    `vehicle` as authentication read it (with its channel); `raw`: the body as sent, kept as
+    the latest manifest. An idle poll (images unchanged, nothing its last decision rested on
+    has changed, Director metadata fresh) verifies the signatures and writes one row with one
+    conditional UPDATE; everything else takes the full path, under the decision locks."""
+    now = now or timezone.now()
+    raw = raw if raw is not None else json.dumps(manifest, separators=(",", ":"))
+    ecus = {ecu.serial: ecu for ecu in vehicle_ecus_for_poll(vehicle=vehicle)}
+    checked = _check(vehicle, ecus, manifest)
+    if checked.counter <= vehicle.report_counter:
+        raise CounterReplayed(
+            detail={"report_counter": checked.counter, "last": vehicle.report_counter}
+        )
+    if _looks_idle(vehicle, ecus, checked, now) and _record_idle(vehicle, checked, raw, now):
+        if settings.OTA_VERIFY_IDLE_POLLS:
+            verify_idle_decision(vehicle)
+        return ManifestAnswer(
+            _poll_after(pending=vehicle.poll_pending), vehicle.director_targets_version, []
+        )
+    return _receive_and_decide(vehicle.pk, manifest, raw, checked, now)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    counter: int
+    problems: dict[str, str]  # serial: why its report is dropped
+    images: dict[str, tuple[str, str, int]]  # serial: (path, sha256, length) of valid reports
+
+
+def _check(vehicle: Vehicle, ecus: dict[str, Ecu], manifest: dict[str, Any]) -> _Checked:
+    """Every check that refuses the whole manifest, and each ECU report's own verdict."""
+    signed, signatures = manifest["signed"], manifest["signatures"]
     if signed["vin"] != vehicle.vin:
         raise ManifestVinMismatch(detail={"vin": signed["vin"]})
     primary = ecus.get(signed["primary_ecu_serial"])
@@ -105,37 +148,141 @@ def vehicle_manifest_receive(
     unknown = sorted(set(signed["ecu_version_reports"]) - ecus.keys())
     if unknown:
         raise UnknownEcu(detail={"ecu_serials": unknown})
-    if not signature_verifies(primary, signed, signatures):
+    try:
+        payload = encode_canonical(signed).encode("utf-8")
+    except Exception:
+        raise NotCanonical() from None
+    if not signature_verifies(primary, payload, signatures):
         logger.warning("Manifest from %s refused: bad primary signature", vehicle.vin)
         raise SignatureInvalid(detail={"ecu_serial": primary.serial, "keyid": primary.keyid})
-    counter = signed["report_counter"]
-    if counter <= vehicle.report_counter:
-        raise CounterReplayed(detail={"report_counter": counter, "last": vehicle.report_counter})
-
-    dropped = []
+    problems, images = {}, {}
     for serial, report in signed["ecu_version_reports"].items():
         problem = _report_problem(ecus[serial], report)
         if problem:
-            dropped.append(serial)
-            ManifestProblem.objects.create(
-                vehicle=vehicle,
-                ecu_serial=serial,
-                code=problem,
-                report_counter=counter,
-                detail="ECU report dropped; its installed image was not recorded.",
-            )
+            problems[serial] = problem
             continue
-        _record_installed(vehicle, ecus[serial], report["signed"]["installed_image"], counter, now)
+        image = report["signed"]["installed_image"]
+        images[serial] = (
+            image["filepath"],
+            image["fileinfo"]["hashes"].get("sha256", ""),
+            image["fileinfo"]["length"],
+        )
+    return _Checked(signed["report_counter"], problems, images)
 
-    Vehicle.objects.filter(pk=vehicle.pk).update(report_counter=counter)
-    last = {"report_counter": counter, "body": manifest, "received_at": now}
-    if not VehicleManifest.objects.filter(vehicle=vehicle).update(**last):
-        VehicleManifest.objects.create(vehicle=vehicle, **last)  # the vehicle row lock is held
+
+def _looks_idle(vehicle: Vehicle, ecus: dict[str, Ecu], checked: _Checked, now: datetime) -> bool:
+    """Nothing to record and nothing to decide, as far as what authentication read shows; the
+    UPDATE in `_record_idle` confirms it atomically."""
+    return (
+        not checked.problems
+        and all(
+            (ecus[serial].installed_path, ecus[serial].installed_sha256) == (path, sha256)
+            for serial, (path, sha256, _length) in checked.images.items()
+        )
+        and vehicle.decided_inputs_version == vehicle.inputs_version
+        and vehicle.decided_channel_version == vehicle.channel.decision_version
+        and vehicle.director_refresh_at is not None
+        and now < vehicle.director_refresh_at
+    )
+
+
+@functools.cache
+def _idle_update_sql(vendor: str, with_last_seen: bool) -> str:
+    q = connection.ops.quote_name  # names from the models; values are parameters
+    vehicle, channel = q(Vehicle._meta.db_table), q(Channel._meta.db_table)
+    last_seen = f", {q('last_seen_at')} = %s" if with_last_seen else ""
+    return (
+        f"UPDATE {vehicle} SET {q('report_counter')} = %s, {q('last_manifest')} = %s, "  # noqa: S608
+        f"{q('last_manifest_at')} = %s{last_seen} "
+        f"WHERE {q('id')} = %s AND {q('report_counter')} < %s AND {q('channel_id')} = %s "
+        f"AND {q('inputs_version')} = %s AND {q('decided_inputs_version')} = %s "
+        f"AND {q('decided_channel_version')} = "
+        f"(SELECT {q('decision_version')} FROM {channel} WHERE {q('id')} = %s)"
+    )
+
+
+def _record_idle(vehicle: Vehicle, checked: _Checked, raw: str, now: datetime) -> bool:
+    """One UPDATE of one row: the counter, the manifest, last seen. It touches no row (and the
+    full path runs) if another manifest, a decision input or the channel's decision version
+    changed since authentication read them: a halt that committed before it is obeyed."""
+    at = connection.ops.adapt_datetimefield_value(now)
+    params: list[Any] = [checked.counter, raw, at]
+    stale = vehicle.last_seen_at is None or vehicle.last_seen_at < now - LAST_SEEN_RESOLUTION
+    if stale:
+        params.append(at)  # the indexed column only now and then
+    params += [
+        vehicle.pk,
+        checked.counter,
+        vehicle.channel_id,
+        vehicle.inputs_version,
+        vehicle.inputs_version,
+        vehicle.channel_id,
+    ]
+    return rawsql.execute(_idle_update_sql(connection.vendor, stale), params) == 1
+
+
+IDLE_POLL_MISMATCHES: list[str] = []
+
+
+def verify_idle_decision(vehicle: Vehicle) -> None:
+    """Tests: the decision an idle poll skipped, made in full, must list what the vehicle's
+    Director metadata lists. A difference means some change did not bump a decision version
+    (rollouts/services/decisions.py)."""
+    fresh = Vehicle.objects.select_related("channel").get(pk=vehicle.pk)
+    entries = director_entries(fresh, dry=True)
+    if entries_fingerprint(entries) != fresh.director_fingerprint:
+        problem = (
+            f"An idle poll of {vehicle.vin} skipped a decision that has changed: something "
+            f"changed a decision input without bumping a decision version. Now: {entries}"
+        )
+        IDLE_POLL_MISMATCHES.append(problem)  # the test fails even if it accepts the 500
+        raise AssertionError(problem)
+
+
+@transaction.atomic
+def _receive_and_decide(
+    vehicle_pk: int, manifest: dict[str, Any], raw: str, checked: _Checked, now: datetime
+) -> ManifestAnswer:
+    # Lock order, always: running rollouts (shared) first, then the vehicle. A poll waiting
+    # behind a halt then holds nothing another poll needs, so they cannot deadlock.
+    lock_decisions_shared()
+    # One manifest per vehicle at a time: the counter check and the decision must not race.
+    vehicle = lock_vehicle(vehicle_pk)
+    if checked.counter <= vehicle.report_counter:
+        raise CounterReplayed(
+            detail={"report_counter": checked.counter, "last": vehicle.report_counter}
+        )
+    # The channel's version is the one read with the lock, before any decision input.
+    channel_version = vehicle.channel.decision_version
+    ecus = {ecu.serial: ecu for ecu in vehicle.ecus.select_related("installed_bundle")}
+    for serial, problem in checked.problems.items():
+        ManifestProblem.objects.create(
+            vehicle=vehicle,
+            ecu_serial=serial,
+            code=problem,
+            report_counter=checked.counter,
+            detail="ECU report dropped; its installed image was not recorded.",
+        )
+    for serial, image in checked.images.items():
+        _record_installed(vehicle, ecus[serial], image, checked.counter, now)
+
     state = vehicle_state(vehicle, ecus.values())
-    still_open = _settle_assignments(vehicle, state, now)
-    director = director_refresh(vehicle=vehicle, now=now, state=state)
+    assignments = open_assignments(vehicle)
+    still_open = _settle_assignments(vehicle, state, assignments, now)
+    director = director_refresh(vehicle=vehicle, now=now, state=state, assignments=assignments)
     pending = still_open or director.offering
-    return ManifestAnswer(_poll_after(pending=pending), director.version, dropped)
+    fields: dict[str, Any] = {
+        "report_counter": checked.counter,
+        "last_manifest": raw,
+        "last_manifest_at": now,
+        "last_seen_at": now,
+        "decided_channel_version": channel_version,
+        # What this transaction itself changed (a settled assignment) is decided already.
+        "decided_inputs_version": F("inputs_version"),
+        "poll_pending": pending,
+    }
+    Vehicle.objects.filter(pk=vehicle.pk).update(**fields)
+    return ManifestAnswer(_poll_after(pending=pending), director.version, sorted(checked.problems))
 
 
 def _report_problem(ecu: Ecu, report: dict) -> str:
@@ -144,14 +291,19 @@ def _report_problem(ecu: Ecu, report: dict) -> str:
         return "report_serial_mismatch"
     if signed.get("hardware_id") != ecu.hardware_id:
         return "hardware_id_mismatch"
-    if not signature_verifies(ecu, signed, report["signatures"]):
+    try:
+        payload = encode_canonical(signed).encode("utf-8")
+    except Exception:
+        return "ecu_report_not_canonical"
+    if not signature_verifies(ecu, payload, report["signatures"]):
         return "ecu_signature_invalid"
     return ""
 
 
-def _record_installed(vehicle: Vehicle, ecu: Ecu, image: dict, counter: int, now: datetime):
-    path = image["filepath"]
-    sha256 = image["fileinfo"]["hashes"].get("sha256", "")
+def _record_installed(
+    vehicle: Vehicle, ecu: Ecu, image: tuple[str, str, int], counter: int, now: datetime
+):
+    path, sha256, length = image
     if path == ecu.installed_path and sha256 == ecu.installed_sha256:
         return  # unchanged: history keeps changes, not polls
     # A published bundle with this path and hash, or an image we do not know (counter 0).
@@ -167,7 +319,7 @@ def _record_installed(vehicle: Vehicle, ecu: Ecu, image: dict, counter: int, now
         at=now,
     )
     ecu.installed_path, ecu.installed_sha256 = path, sha256
-    ecu.installed_length = image["fileinfo"]["length"]
+    ecu.installed_length = length
     ecu.installed_bundle, ecu.installed_at = bundle, now
     ecu.save(
         update_fields=[
@@ -180,32 +332,30 @@ def _record_installed(vehicle: Vehicle, ecu: Ecu, image: dict, counter: int, now
     )
 
 
-def _settle_assignments(vehicle: Vehicle, state, now: datetime) -> bool:
+def _settle_assignments(
+    vehicle: Vehicle, state, assignments: list[Assignment], now: datetime
+) -> bool:
     """An unfinished assignment whose release is now installed (or superseded) has succeeded.
     A late success replaces a time-out. Answers whether an install is still pending."""
     still_open = False
-    unsettled = (
-        Assignment.objects.filter(vehicle=vehicle, status__in=SETTLEABLE)
-        .select_related("rollout__release", "rollout__cohort")
-        .prefetch_related("rollout__release__items__bundle")
-    )
-    for assignment in unsettled:
+    for assignment in assignments:
         if not release_satisfied(state, candidate(assignment.rollout)):
             still_open = still_open or assignment.status in OPEN
-        else:
-            moved = Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
-                status=AssignmentStatus.SUCCEEDED, finished_at=now
+            continue
+        moved = Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
+            status=AssignmentStatus.SUCCEEDED, finished_at=now
+        )
+        if moved:
+            late = -1 if assignment.status == AssignmentStatus.TIMED_OUT else 0
+            count(
+                rollout_id=assignment.rollout_id,
+                stage_index=assignment.stage_index,
+                succeeded=1,
+                timed_out=late,
             )
-            if moved:
-                late = -1 if assignment.status == AssignmentStatus.TIMED_OUT else 0
-                count(
-                    rollout_id=assignment.rollout_id,
-                    stage_index=assignment.stage_index,
-                    succeeded=1,
-                    timed_out=late,
-                )
-                if assignment.rollout.status != RolloutStatus.RUNNING:
-                    revert_late_install(assignment=assignment)
+            assignment.status = AssignmentStatus.SUCCEEDED
+            if assignment.rollout.status != RolloutStatus.RUNNING:
+                revert_late_install(assignment=assignment)
     return still_open
 
 

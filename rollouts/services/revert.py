@@ -24,6 +24,7 @@ from rollouts.models import (
     RolloutStatus,
 )
 from rollouts.services.counters import count, counters_prepare
+from rollouts.services.decisions import rollout_decisions_changed
 from signing.models import Bundle, BundleStatus
 from signing.services.bundles import bundle_publish
 
@@ -86,6 +87,7 @@ def revert_start(*, rollout: Rollout, actor: Any = None, reason: str = "") -> Ro
         stage_started_at=now,
     )
     counters_prepare(rollout=revert)
+    rollout_decisions_changed(rollout=revert)
     vehicles = list(affected.values_list("vehicle_id", flat=True))
     Assignment.objects.bulk_create(Assignment(rollout=revert, vehicle_id=v) for v in vehicles)
     count(rollout_id=revert.pk, stage_index=0, offered=len(vehicles))

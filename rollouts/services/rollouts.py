@@ -23,8 +23,18 @@ from rollouts.models import (
 from rollouts.models.rollouts import ROLLOUT_TRANSITIONS
 from rollouts.plans import PlanError, validate_policy, validate_stages
 from rollouts.services.counters import count, counters_prepare, totals
+from rollouts.services.decisions import rollout_decisions_changed, vehicles_decisions_changed
 from rollouts.services.notifications import notify_rollout
 from rollouts.services.releases import OwnApproval
+
+# A rollout in one of these states offers, or keeps offers made: leaving or entering one
+# changes decisions.
+DELIVERING = (
+    RolloutStatus.RUNNING,
+    RolloutStatus.PAUSED,
+    RolloutStatus.HALTED,
+    RolloutStatus.COMPLETED,
+)
 
 
 class RolloutStateConflict(Conflict):
@@ -120,6 +130,8 @@ def _transition(
     )
     if updated != 1:
         raise RolloutStateConflict(detail={"status": "changed concurrently", "wanted": to})
+    if rollout.status in DELIVERING or to in DELIVERING:
+        rollout_decisions_changed(rollout=rollout, status=to)
     if to in (RolloutStatus.HALTED, RolloutStatus.PAUSED, RolloutStatus.COMPLETED):
         notify_rollout(rollout=rollout, event=to, detail={"reason": reason})
     audit_record(
@@ -236,6 +248,7 @@ def retract_unstarted(*, rollout: Rollout) -> int:
 
 def move_by_stage(rollout: Rollout, assignments, to: str, counter: str, now) -> int:
     """Move assignments and count them in their own stage's counter, exactly."""
+    vehicles_decisions_changed(vehicle_ids=assignments.values_list("vehicle_id", flat=True))
     moved = 0
     stages = set(assignments.values_list("stage_index", flat=True).distinct())
     for stage_index in stages:
@@ -282,6 +295,7 @@ def rollout_advance(
     ).update(stage_index=rollout.stage_index + 1, stage_started_at=timezone.now())
     if updated != 1:
         raise RolloutStateConflict(detail={"status": "changed concurrently", "wanted": "advance"})
+    rollout_decisions_changed(rollout=rollout)
     audit_record(
         actor=actor,
         actor_label=actor_label,

@@ -21,6 +21,7 @@ from rollouts.models import (
 )
 from rollouts.models.rollouts import ASSIGNMENT_TRANSITIONS
 from rollouts.services.counters import count
+from rollouts.services.decisions import vehicles_decisions_changed
 
 # What an event says about the assignment it belongs to, and which counter it enters. Success
 # is settled by the manifest (the ECU reports the new image), not by an event alone.
@@ -226,6 +227,7 @@ def _advance(assignment: Assignment, to: str, counter: str, at: datetime) -> Non
         fields["started_at"] = Coalesce("started_at", Value(at))
     moved = Assignment.objects.filter(pk=assignment.pk, status=current).update(**fields)
     if moved:
+        vehicles_decisions_changed(vehicle_ids=[assignment.vehicle_id])
         amounts = {counter: 1}
         if current == AssignmentStatus.TIMED_OUT:
             amounts["timed_out"] = -1  # a late failure replaces the time-out, not adds to it

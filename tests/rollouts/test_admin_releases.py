@@ -120,7 +120,6 @@ def test_the_new_admin_pages_load(admin_client, ship, publish):
         "/admin/rollouts/assignment/",
         "/admin/rollouts/installevent/",
         "/admin/rollouts/healthwindow/",
-        "/admin/rollouts/vehiclemanifest/",
         "/admin/rollouts/installedchange/",
         "/admin/rollouts/manifestproblem/",
         "/admin/rollouts/channelchange/",

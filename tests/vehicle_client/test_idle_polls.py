@@ -1,0 +1,212 @@
+"""An idle poll decides nothing anew, and any change to what the decision rests on reaches the
+very next poll (rollouts/services/decisions.py)."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from rollouts.models import Assignment, Rollout, Vehicle
+from rollouts.services.evaluation import time_out_stale
+from rollouts.services.manifests import IDLE_POLL_MISMATCHES
+from rollouts.targeting import bucket
+from signing.models import RoleMetadata
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def unguarded(settings):
+    """The bump itself must do the work here, not the test-only full re-decision."""
+    settings.OTA_VERIFY_IDLE_POLLS = False
+
+
+def offered(vehicle) -> list[str]:
+    """What the vehicle's Director targets list, as the reference client verifies them."""
+    return [target.path for target in vehicle.refresh_and_verify()]
+
+
+def idle(vehicle):
+    """Two polls: the first settles whatever changed, the second is idle."""
+    assert vehicle.put_manifest().status == 200
+    assert vehicle.put_manifest().status == 200
+
+
+def test_an_idle_poll_reads_two_rows_and_writes_one_without_a_transaction(car, unguarded):
+    vehicle = car()
+    idle(vehicle)
+    signed_before = RoleMetadata.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        answer = vehicle.put_manifest()
+    assert answer.status == 200
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    # The token with its vehicle and channel, the ECUs, one conditional UPDATE: no lock, no
+    # savepoint, no decision, nothing signed. (PostgreSQL adds its connection check: 4.)
+    assert statements == ["SELECT", "SELECT", "UPDATE"], queries.captured_queries
+    assert RoleMetadata.objects.count() == signed_before
+    stored = Vehicle.objects.get(vin=vehicle.vin)
+    assert stored.report_counter == vehicle.report_counter
+    assert str(vehicle.report_counter) in stored.last_manifest
+
+
+def test_a_poll_with_new_images_takes_the_full_path(car, publish, ship, unguarded):
+    vehicle = car()
+    idle(vehicle)
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle])
+    vehicle.poll_cycle()  # installs: the next manifest reports a new image
+    with CaptureQueriesContext(connection) as queries:
+        assert vehicle.put_manifest().status == 200
+    assert len(queries) > 3
+    assert Assignment.objects.get(vehicle__vin=vehicle.vin).status == "succeeded"
+
+
+def test_a_started_rollout_reaches_the_next_poll(car, publish, ship, unguarded):
+    vehicle = car()
+    idle(vehicle)
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle])
+    assert vehicle.put_manifest().status == 200
+    assert offered(vehicle) == [bundle.path]
+
+
+def test_an_advanced_stage_reaches_the_next_poll(car, publish, ship, engineer_api, unguarded):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    plan = [
+        {"percent": 1, "min_soak_minutes": 0, "gate": "manual", "max_duration_minutes": 60},
+        {"percent": 100, "min_soak_minutes": 0, "gate": "manual", "max_duration_minutes": 60},
+    ]
+    _, rollout_id = ship([bundle], stages=plan)
+    salt = Rollout.objects.get(pk=rollout_id).salt
+    vehicle = next(v for v in iter(car, None) if bucket(salt, v.vin) >= 100)  # not in stage 0
+    idle(vehicle)
+    assert offered(vehicle) == []
+    advanced = engineer_api.post(f"/api/v1/manage/rollouts/{rollout_id}/advance", format="json")
+    assert advanced.status_code == 200, advanced.json()
+    assert vehicle.put_manifest().status == 200
+    assert offered(vehicle) == [bundle.path]
+
+
+def test_a_retracting_halt_reaches_the_next_poll(car, publish, ship, engineer_api, unguarded):
+    vehicle = car()
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], policy={"on_halt": "retract"})
+    idle(vehicle)
+    assert offered(vehicle) == [bundle.path]
+    halted = engineer_api.post(
+        f"/api/v1/manage/rollouts/{rollout_id}/halt", {"reason": "bad build"}, format="json"
+    )
+    assert halted.status_code == 200, halted.json()
+    assert vehicle.put_manifest().status == 200
+    assert offered(vehicle) == []
+
+
+def test_a_static_cohort_member_added_reaches_the_next_poll(
+    car, publish, ship, engineer_api, unguarded
+):
+    engineer_api.post("/api/v1/manage/cohorts", {"name": "staff", "kind": "static"}, format="json")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle], cohort="staff")
+    vehicle = car()
+    idle(vehicle)
+    assert offered(vehicle) == []
+    added = engineer_api.post(
+        "/api/v1/manage/cohorts/staff/members", {"vins": [vehicle.vin]}, format="json"
+    )
+    assert added.status_code == 200, added.json()
+    assert vehicle.put_manifest().status == 200
+    assert offered(vehicle) == [bundle.path]
+
+
+def test_an_edited_cohort_filter_reaches_the_next_poll(
+    car, publish, ship, engineer_api, approver_api, unguarded
+):
+    created = engineer_api.post(
+        "/api/v1/manage/cohorts",
+        {"name": "us-only", "kind": "filter", "regions": ["US"]},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], cohort="us-only")
+    # A completed rollout still offers by its cohort, and its cohort may then be edited.
+    assert approver_api.post(f"/api/v1/manage/rollouts/{rollout_id}/advance").status_code == 200
+    vehicle = car(region="EU")
+    idle(vehicle)
+    assert offered(vehicle) == []
+    edited = engineer_api.patch(
+        "/api/v1/manage/cohorts/us-only", {"regions": ["US", "EU"]}, format="json"
+    )
+    assert edited.status_code == 200, edited.json()
+    assert vehicle.put_manifest().status == 200
+    assert offered(vehicle) == [bundle.path]
+
+
+def test_a_channel_move_reaches_the_next_poll(car, publish, ship, engineer_api, unguarded):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle], channel="beta")
+    vehicle = car()
+    idle(vehicle)
+    assert offered(vehicle) == []
+    moved = engineer_api.put(
+        f"/api/v1/manage/vehicles/{vehicle.vin}/channel", {"channel": "beta"}, format="json"
+    )
+    assert moved.status_code == 200, moved.json()
+    assert vehicle.put_manifest().status == 200
+    assert offered(vehicle) == [bundle.path]
+
+
+def test_a_failed_install_reported_by_event_reaches_the_next_poll(car, publish, ship, unguarded):
+    vehicle = car()
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle])
+    idle(vehicle)
+    assignment = Assignment.objects.get(vehicle__vin=vehicle.vin)
+    failed = vehicle.event("install_failed", str(assignment.pk), vehicle.primary.serial)
+    assert vehicle.send_events([failed]).status == 200
+    assert vehicle.put_manifest().status == 200
+    assert offered(vehicle) == []
+
+
+def test_a_time_out_reaches_the_next_poll(car, publish, ship, unguarded):
+    vehicle = car()
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle])
+    idle(vehicle)
+    assignment = Assignment.objects.get(vehicle__vin=vehicle.vin)
+    started = vehicle.event("download_started", str(assignment.pk), vehicle.primary.serial)
+    assert vehicle.send_events([started]).status == 200
+    idle(vehicle)
+    later = timezone.now() + timedelta(days=1)
+    assert time_out_stale(rollout=Rollout.objects.get(pk=rollout_id), now=later) == 1
+    assert vehicle.put_manifest().status == 200
+    assert offered(vehicle) == []
+
+
+def test_director_metadata_past_half_its_life_is_signed_again_at_the_next_poll(car, unguarded):
+    vehicle = car()
+    idle(vehicle)
+    before = Vehicle.objects.get(vin=vehicle.vin).director_targets_version
+    Vehicle.objects.filter(vin=vehicle.vin).update(
+        director_refresh_at=timezone.now() - timedelta(seconds=1)
+    )
+    answer = vehicle.put_manifest()
+    assert answer.json()["director_targets_version"] == before + 1
+    refreshed = Vehicle.objects.get(vin=vehicle.vin).director_refresh_at
+    assert refreshed > timezone.now() + timedelta(hours=11)
+
+
+def test_tests_catch_a_change_that_forgets_to_bump_a_decision_version(car, publish, ship):
+    """The safety net: every idle poll in the suite re-decides in full and compares."""
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], channel="beta")
+    vehicle = car(channel="beta")
+    idle(vehicle)
+    assert offered(vehicle) == [bundle.path]
+    # Behind the services' back: no decision version moves.
+    Rollout.objects.filter(pk=rollout_id).update(status="aborted")
+    assert vehicle.put_manifest().status == 500
+    assert len(IDLE_POLL_MISMATCHES) == 1
+    assert "without bumping a decision version" in IDLE_POLL_MISMATCHES.pop()
