@@ -15,7 +15,6 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from securesystemslib.exceptions import UnverifiedSignatureError
-from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Signature, SSlibKey
 
 from ota import rawsql
@@ -45,6 +44,7 @@ from rollouts.services.director import (
 )
 from rollouts.services.revert import revert_late_install
 from rollouts.targeting import release_satisfied
+from signing.canonical import canonical_json
 from signing.models import Bundle, BundleStatus
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def _check(vehicle: Vehicle, ecus: dict[str, Ecu], manifest: dict[str, Any]) -> 
     if unknown:
         raise UnknownEcu(detail={"ecu_serials": unknown})
     try:
-        payload = encode_canonical(signed).encode("utf-8")
+        payload = canonical_json(signed)
     except Exception:
         raise NotCanonical() from None
     if not signature_verifies(primary, payload, signatures):
@@ -292,7 +292,7 @@ def _report_problem(ecu: Ecu, report: dict) -> str:
     if signed.get("hardware_id") != ecu.hardware_id:
         return "hardware_id_mismatch"
     try:
-        payload = encode_canonical(signed).encode("utf-8")
+        payload = canonical_json(signed)
     except Exception:
         return "ecu_report_not_canonical"
     if not signature_verifies(ecu, payload, report["signatures"]):

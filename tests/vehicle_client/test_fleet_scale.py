@@ -63,8 +63,9 @@ def bulk_fleet(engineer_api, tmp_path, count: int, **client_options) -> list[Veh
 
 @pytest.mark.django_db
 def test_two_thousand_vehicles_take_a_good_release_stage_by_stage(
-    engineer_api, tmp_path, repos, publish, ship
+    engineer_api, tmp_path, repos, publish, ship, settings
 ):
+    settings.OTA_VERIFY_IDLE_POLLS = False  # a scale test: idle polls as in production
     cars = bulk_fleet(engineer_api, tmp_path, 2000, transport=InProcessTransport())
     fleet = Fleet(cars)
     bundle, _ = publish(hardware_id="hu-gen7")
