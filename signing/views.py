@@ -42,13 +42,10 @@ def metadata_response(repo: str, filename: str, scope: str = "") -> HttpResponse
     role, version = match["role"], match["version"]
     if role == "timestamp" and version:
         return not_found("timestamp.json is never versioned.")
-    if version:
-        row = selectors.metadata_version(repo, role, int(version), scope)
-    else:
-        row = selectors.metadata_latest(repo, role, scope)
-    if row is None:
+    raw = selectors.metadata_bytes(repo, role, scope, version=int(version) if version else None)
+    if raw is None:
         return not_found()
-    response = HttpResponse(bytes(row.raw), content_type="application/json")
+    response = HttpResponse(raw, content_type="application/json")
     response["Cache-Control"] = IMMUTABLE if version else "public, max-age=30"
     return response
 
