@@ -80,3 +80,9 @@ def test_an_image_timestamp_costs_one_query_answered_or_not_modified(
 def test_a_head_request_revalidates_like_a_get(client, repos):
     etag = client.get(url("timestamp.json"))["ETag"]
     assert client.head(url("timestamp.json"), HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+
+def test_an_if_match_for_other_bytes_is_a_json_412(client, repos):
+    answer = client.get(url("timestamp.json"), HTTP_IF_MATCH='"0000"')
+    assert answer.status_code == 412
+    assert answer["Content-Type"] == "application/json"
