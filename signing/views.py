@@ -1,5 +1,6 @@
 """TUF URLs: metadata served as the exact stored bytes, and bundle bytes (Range) or a redirect."""
 
+import hashlib
 import re
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_safe
 from rest_framework.exceptions import AuthenticationFailed
@@ -22,7 +24,8 @@ from signing.ranges import Unsatisfiable, parse_range
 _METADATA = re.compile(
     r"^(?:(?P<version>[1-9][0-9]{0,9})\.)?(?P<role>root|targets|snapshot|timestamp)\.json$"
 )
-IMMUTABLE = "public, max-age=31536000, immutable"
+ONE_YEAR = 31536000
+IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
 STREAM_CHUNK = 256 * 1024
 
 
@@ -32,25 +35,52 @@ def not_found(message: str = "No such metadata.") -> JsonResponse:
 
 @require_safe
 def image_metadata(request: HttpRequest, filename: str) -> HttpResponse:
-    return metadata_response(Repo.IMAGE, filename)
+    return metadata_response(request, Repo.IMAGE, filename)
 
 
-def metadata_response(repo: str, filename: str, scope: str = "") -> HttpResponse:
+def metadata_response(
+    request: HttpRequest, repo: str, filename: str, scope: str = ""
+) -> HttpResponse:
+    """The stored bytes with an ETag and caching headers, or `304` to a matching
+    `If-None-Match`. A per-vehicle caller checks the vehicle's token before calling this."""
     match = _METADATA.match(filename)
     if not match:
         return not_found()
     role, version = match["role"], match["version"]
     if role == "timestamp" and version:
         return not_found("timestamp.json is never versioned.")
-    if version:
-        row = selectors.metadata_version(repo, role, int(version), scope)
-    else:
-        row = selectors.metadata_latest(repo, role, scope)
-    if row is None:
+    raw = selectors.metadata_bytes(repo, role, scope, version=int(version) if version else None)
+    if raw is None:
         return not_found()
-    response = HttpResponse(bytes(row.raw), content_type="application/json")
-    response["Cache-Control"] = IMMUTABLE if version else "public, max-age=30"
-    return response
+    response = HttpResponse(raw, content_type="application/json")
+    # The ETag is the SHA-256 of the exact bytes, not repo/scope/role/version: a strong ETag
+    # must change whenever the bytes do, and only the hash makes that true by construction (a
+    # repository initialised afresh starts again at version 1 under other keys; a row restored
+    # or repaired by hand keeps its version). Hashing a metadata file costs microseconds, and
+    # it needs no second query. A snapshot's ETag is the hash its timestamp lists.
+    response["ETag"] = f'"{hashlib.sha256(raw).hexdigest()}"'
+    patch_cache_control(response, **cache_policy(versioned=bool(version), per_vehicle=bool(scope)))
+    # Django's `condition` decorator would compute the ETag before the view (a second query)
+    # and give its 304 no Cache-Control; on the finished response, the helper does both.
+    return get_conditional_response(request, etag=response["ETag"], response=response)
+
+
+def cache_policy(*, versioned: bool, per_vehicle: bool) -> dict[str, bool | int]:
+    """`patch_cache_control` arguments for a metadata file.
+
+    A vehicle's own Director files are `private`: a shared cache must never answer one car
+    with another's. The shared root and all Image metadata are `public`.
+
+    A version is immutable. The newest file (`timestamp.json`, or an unversioned name) is
+    `no-cache`: every use revalidates against us, which a 304 makes cheap. A max-age would
+    let two shared caches hold different timestamps, so a car whose requests land on both
+    could be served an older one after a newer (ngclient refuses it as a rollback), and would
+    hide for that long the Director targets signed in answer to the car's own manifest.
+    """
+    audience = {"private": True} if per_vehicle else {"public": True}
+    if versioned:
+        return {**audience, "max_age": ONE_YEAR, "immutable": True}
+    return {**audience, "no_cache": True}
 
 
 @require_safe

@@ -259,4 +259,4 @@ class DirectorMetadataApi(VehicleApiView):
                 vehicle = lock_vehicle(request.auth.pk)
                 director_refresh(vehicle=vehicle)
         scope = "" if filename.endswith("root.json") else vin
-        return metadata_response(Repo.DIRECTOR, filename, scope)
+        return metadata_response(request, Repo.DIRECTOR, filename, scope)
