@@ -61,12 +61,6 @@ def director_publish_vehicle(
     return targets.version
 
 
-def director_is_stale(*, vin: str, now: datetime | None = None) -> bool:
-    """Missing, or past half its lifetime: sign again even if nothing changed."""
-    due = director_refresh_due(vin=vin)
-    return due is None or (now or timezone.now()) >= due
-
-
 def director_refresh_due(*, vin: str, signed_at: datetime | None = None) -> datetime | None:
     """When the vehicle's Director metadata passes half its life: of metadata signed at
     `signed_at`, or of the latest stored (None if there is none). Callers keep it on the

@@ -1,8 +1,6 @@
 """Vehicle protocol v1: endpoints a vehicle calls with its bearer token."""
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -18,11 +16,10 @@ from ota.serializers import (
 from rollouts.api.auth import IsPathVehicle, VehicleRateThrottle, VehicleTokenAuthentication
 from rollouts.api.consent import ConsentSerializer
 from rollouts.api.serializers import VehicleOutputSerializer
-from rollouts.locks import lock_decisions_shared, lock_vehicle
 from rollouts.manifest_checks import manifest_problems
 from rollouts.models import ChangeVia, EventType
 from rollouts.services.channels import vehicle_channel_set
-from rollouts.services.director import director_refresh
+from rollouts.services.director import director_refresh_if_stale
 from rollouts.services.manifests import vehicle_manifest_receive
 from rollouts.services.telemetry import events_ingest, health_ingest
 from signing.models import Repo
@@ -251,12 +248,8 @@ class DirectorMetadataApi(VehicleApiView):
         operation_id="vehicle_director_metadata", responses={(200, "application/json"): bytes}
     )
     def get(self, request: Request, vin: str, filename: str):
-        refresh_at = request.auth.director_refresh_at  # read with the token: no query
-        if filename == "timestamp.json" and (refresh_at is None or timezone.now() >= refresh_at):
-            # Keep a vehicle that has not sent a manifest lately from seeing expired metadata.
-            with transaction.atomic():
-                lock_decisions_shared()  # the same lock order as a manifest
-                vehicle = lock_vehicle(request.auth.pk)
-                director_refresh(vehicle=vehicle)
+        if filename == "timestamp.json":
+            # A vehicle that has not sent a manifest lately must not see expired metadata.
+            director_refresh_if_stale(vehicle=request.auth)
         scope = "" if filename.endswith("root.json") else vin
         return metadata_response(request, Repo.DIRECTOR, filename, scope)

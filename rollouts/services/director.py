@@ -5,11 +5,13 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from rollouts import targeting
 from rollouts.cohorts import rule_of
+from rollouts.locks import lock_decisions_shared, lock_vehicle
 from rollouts.models import (
     Assignment,
     AssignmentStatus,
@@ -231,6 +233,18 @@ def director_refresh(
         )
         vehicle.director_refresh_at = refresh_at
     return DirectorAnswer(vehicle.director_targets_version, bool(entries), fingerprint)
+
+
+def director_refresh_if_stale(*, vehicle: Vehicle, now: datetime | None = None) -> bool:
+    """Sign the vehicle's Director metadata again if it is past half its life (its expiry is
+    on the row authentication read: no query otherwise). Takes the locks a manifest takes."""
+    now = now or timezone.now()
+    if vehicle.director_refresh_at is not None and now < vehicle.director_refresh_at:
+        return False
+    with transaction.atomic():
+        lock_decisions_shared()  # the same lock order as a manifest
+        director_refresh(vehicle=lock_vehicle(vehicle.pk), now=now)
+    return True
 
 
 def director_entries(
