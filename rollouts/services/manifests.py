@@ -372,11 +372,17 @@ def _poll_after(*, pending: bool) -> int:
 
 def polls_per_minute(*, now: float | None = None) -> int:
     """Count this poll, and answer the fleet's poll rate: the busier of this minute so far and
-    the last whole one (fleet-wide on a shared cache such as Redis, per process otherwise)."""
+    the last whole one (fleet-wide on a shared cache such as Redis, per process otherwise).
+    One cache round trip: a finished minute's count is kept in the process once read."""
     minute = int((now if now is not None else time.time()) // 60)
     key = f"polls:{minute}"
     try:
         current = cache.incr(key)
     except ValueError:  # the minute's first poll, unless another got there first
         current = 1 if cache.add(key, 1, timeout=180) else cache.incr(key)
-    return max(current, cache.get(f"polls:{minute - 1}", 0))
+    if _last_minute[0] != minute - 1:
+        _last_minute[:] = [minute - 1, cache.get(f"polls:{minute - 1}", 0)]
+    return max(current, _last_minute[1])
+
+
+_last_minute: list[int] = [0, 0]  # [minute, polls counted in it]
