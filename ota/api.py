@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework import exceptions, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -101,6 +102,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = error_body(DRF_CODES.get(code, code), message, detail)
     response.data = body
     return response
+
+
+class JsonOnlyNegotiation(DefaultContentNegotiation):
+    """The vehicle API answers JSON whatever `Accept` says (metadata is JSON too): no header
+    to parse on every poll."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 def body_limit(view: Any) -> int:

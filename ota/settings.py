@@ -113,9 +113,6 @@ except ValueError as exc:  # an unknown scheme or a mangled URL: say so before a
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL we understand: {exc}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # runserver starts a thread per request, which would leave a connection behind each time;
-    # under gunicorn set DATABASE_CONN_MAX_AGE to keep one per worker.
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
     # Write-ahead log: readers never wait for the writer, and a commit appends to the log
     # instead of rewriting the file; synchronous=NORMAL syncs at checkpoints (a power cut may
     # lose the last commits, never corrupt). Writers wait for each other instead of failing

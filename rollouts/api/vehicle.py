@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ota.api import JsonOnlyNegotiation
 from ota.serializers import (
     RejectUnknownFieldsMixin,
     StrictCharField,
@@ -32,6 +33,7 @@ class VehicleApiView(APIView):
     authentication_classes = [VehicleTokenAuthentication]
     permission_classes = [IsPathVehicle]
     throttle_classes = [VehicleRateThrottle]
+    content_negotiation_class = JsonOnlyNegotiation
 
 
 class VehicleSelfOutputSerializer(VehicleOutputSerializer):
