@@ -40,8 +40,10 @@ migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 ## Benchmarks: ratios against a trivial baseline, measured in one run (see bench/).
+## bench.poll and bench.poll_history drive gunicorn with Debian's wrk (apt-get install wrk).
 bench: install
 	$(BIN)/python -m bench.poll
+	$(BIN)/python -m bench.poll_history
 	$(BIN)/python -m bench.evaluation
 	$(BIN)/python -m bench.hashing
 

@@ -1,20 +1,28 @@
-"""Start Django for a benchmark on a fresh database in a temporary directory (SQLite by
-default, or the PostgreSQL of BENCH_DATABASE_URL), migrated and with signing keys."""
+"""Start Django for a benchmark on a fresh database: SQLite in a temporary directory by default,
+or a new PostgreSQL database on the server that BENCH_DATABASE_URL (or a PostgreSQL
+DATABASE_URL) names, dropped again at exit. Migrated and with signing keys."""
 
+import atexit
 import os
+import secrets
+import shutil
 import sys
 import tempfile
 from io import StringIO
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_SCHEMES = ("postgres", "postgresql")
 
 
 def django_up() -> Path:
     var = Path(tempfile.mkdtemp(prefix="ota-bench-"))
+    atexit.register(shutil.rmtree, var, ignore_errors=True)
     os.environ["OTA_VAR_DIR"] = str(var)
-    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or (
-        f"sqlite:///{var / 'bench.sqlite3'}"
+    server = postgres_server_url()
+    os.environ["DATABASE_URL"] = (
+        fresh_postgres_database(server) if server else f"sqlite:///{var / 'bench.sqlite3'}"
     )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ota.settings")
     sys.path.insert(0, str(ROOT))
@@ -26,6 +34,39 @@ def django_up() -> Path:
     call_command("migrate", verbosity=0)
     call_command("ota_init", stdout=StringIO())
     return var
+
+
+def postgres_server_url() -> str | None:
+    """The PostgreSQL server to run on, if any. Its own database is only used to connect."""
+    url = os.environ.get("BENCH_DATABASE_URL") or ""
+    if url and urlsplit(url).scheme not in POSTGRES_SCHEMES:
+        raise SystemExit(f"BENCH_DATABASE_URL must be a postgres:// URL, not {url!r}.")
+    if not url and urlsplit(os.environ.get("DATABASE_URL", "")).scheme in POSTGRES_SCHEMES:
+        url = os.environ["DATABASE_URL"]
+    return url or None
+
+
+def fresh_postgres_database(server: str) -> str:
+    """Create an empty database with a new name, registered to be dropped at exit; its URL.
+    The database named in `server` is never written to: a benchmark cannot spoil it."""
+    import psycopg
+
+    prefix = os.environ.get("BENCH_DATABASE_PREFIX") or "ota_bench"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(server, autocommit=True) as admin:
+            # FORCE: a server process that outlived its benchmark must not keep the database.
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    atexit.register(drop)
+    parts = urlsplit(server)
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def people():

@@ -1,5 +1,6 @@
 """The benchmarks are not timed tests; these only show that each still runs and reports."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -7,27 +8,56 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+PATH = "/usr/bin:/bin"
 
 pytestmark = pytest.mark.slow
+
+# One connection per wrk thread (-c 2): a car's manifests cannot overtake each other.
+TINY_LOAD = ["--vehicles", "16", "--connections", "2", "--seconds", "1", "--rounds", "1"]
 
 
 @pytest.mark.parametrize(
     ("module", "arguments", "reports"),
     [
-        ("bench.evaluation", ["--small", "200", "--large", "2000", "--vehicles", "50"], "ratio"),
-        ("bench.hashing", ["--megabytes", "4", "--repeat", "1"], "ratio"),
-        ("bench.poll", ["--vehicles", "4", "--polls", "20"], "ratio poll/healthz"),
+        (
+            "bench.evaluation",
+            ["--small", "200", "--large", "2000", "--vehicles", "50"],
+            ["ratio large/small"],
+        ),
+        ("bench.hashing", ["--megabytes", "4", "--repeat", "1"], ["ratio"]),
+        (
+            "bench.poll",
+            TINY_LOAD,
+            [
+                "req/s",
+                "ratio",
+                "app CPU ms/req",
+                "GET /healthz",
+                "PUT manifest (idle)",
+                "GET Director timestamp",
+                "GET Image timestamp",
+                "≥ 0.15",
+            ],
+        ),
+        (
+            "bench.poll_history",
+            [*TINY_LOAD, "--small", "100", "--large", "2000"],
+            ["assignments", "idle PUT req/s", "ratio time per poll at 2,000 / at 100"],
+        ),
     ],
-    ids=["evaluation", "hashing", "poll"],
+    ids=["evaluation", "hashing", "poll", "poll_history"],
 )
-def test_a_benchmark_runs_and_prints_its_ratio(module, arguments, reports):
+def test_a_benchmark_runs_and_prints_its_table(module, arguments, reports):
+    if module.startswith("bench.poll") and shutil.which("wrk", path=PATH) is None:
+        pytest.fail("wrk is not installed: apt-get install -y wrk (CI installs it in .ci/run)")
     run = subprocess.run(
         [sys.executable, "-m", module, *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)},
+        env={"PATH": PATH, "HOME": str(ROOT)},
     )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert reports in run.stdout
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    for report in reports:
+        assert report in run.stdout
