@@ -106,11 +106,17 @@ try:
         "default": dj_database_url.parse(
             DATABASE_URL,
             conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-            conn_health_checks=True,
+            # A check costs a round trip on every request that reuses a connection; without
+            # it, a connection the server dropped fails one request and is then replaced.
+            conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", False),
         )
     }
 except ValueError as exc:  # an unknown scheme or a mangled URL: say so before anything runs
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL we understand: {exc}") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "DATABASE_SERVER_SIDE_BINDING", False
+):
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Write-ahead log: readers never wait for the writer, and a commit appends to the log

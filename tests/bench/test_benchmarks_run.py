@@ -1,5 +1,6 @@
 """The benchmarks are not timed tests; these only show that each still runs and reports."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -49,7 +50,10 @@ TINY_LOAD = ["--vehicles", "16", "--connections", "2", "--seconds", "1", "--roun
 )
 def test_a_benchmark_runs_and_prints_its_table(module, arguments, reports):
     if module.startswith("bench.poll") and shutil.which("wrk", path=PATH) is None:
-        pytest.fail("wrk is not installed: apt-get install -y wrk (CI installs it in .ci/run)")
+        message = "wrk is not installed: apt-get install -y wrk (CI installs it in .ci/run)"
+        if os.environ.get("CI") or os.environ.get("OTA_REQUIRE_SERVICES"):
+            pytest.fail(message)  # CI installs it: its absence there is a failure, not a skip
+        pytest.skip(message)
     run = subprocess.run(
         [sys.executable, "-m", module, *arguments],
         cwd=ROOT,
