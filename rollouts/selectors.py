@@ -26,6 +26,7 @@ _VEHICLE = Columns(
         "director_fingerprint",
         "director_targets_version",
         "director_refresh_at",
+        "director_timestamp",
         "inputs_version",
         "decided_inputs_version",
         "decided_channel_version",

@@ -36,10 +36,16 @@ class DirectorEntry:
     correlation_id: str
 
 
+@dataclass(frozen=True)
+class DirectorPublished:
+    targets_version: int
+    timestamp: bytes  # the new timestamp.json, exactly as served
+
+
 def director_publish_vehicle(
     *, vin: str, entries: list[DirectorEntry], now: datetime | None = None
-) -> int:
-    """Sign new targets → snapshot → timestamp for one vehicle; returns the targets version."""
+) -> DirectorPublished:
+    """Sign new targets → snapshot → timestamp for one vehicle."""
     now = now or timezone.now()
     previous = repository.latest(Repo.DIRECTOR, RoleName.TARGETS, vin)
     targets = Targets(
@@ -53,12 +59,12 @@ def director_publish_vehicle(
         with transaction.atomic():
             signers = repository.role_signers(Repo.DIRECTOR, RoleName.TARGETS)
             repository.store(Repo.DIRECTOR, repository.sign(Metadata(targets), signers), vin)
-            repository.publish_snapshot_and_timestamp(
+            timestamp = repository.publish_snapshot_and_timestamp(
                 Repo.DIRECTOR, targets_version=targets.version, now=now, scope=vin
             )
     except IntegrityError:  # another request signed this version first
         raise DirectorRaced(detail={"vin": vin}) from None
-    return targets.version
+    return DirectorPublished(targets.version, bytes(timestamp.raw))
 
 
 def director_refresh_due(*, vin: str, signed_at: datetime | None = None) -> datetime | None:

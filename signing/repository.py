@@ -236,7 +236,8 @@ def image_add_targets(*, targets: list[TargetFile], now: datetime | None = None)
 
 def publish_snapshot_and_timestamp(
     repo: str, *, targets_version: int, now: datetime, scope: str = ""
-) -> None:
+) -> RoleMetadata:
+    """Returns the new timestamp."""
     previous = latest(repo, RoleName.SNAPSHOT, scope)
     snapshot = Snapshot(
         version=(previous.version + 1) if previous else 1,
@@ -245,12 +246,12 @@ def publish_snapshot_and_timestamp(
     )
     signers = role_signers(repo, RoleName.SNAPSHOT)
     snapshot_row = store(repo, sign(Metadata(snapshot), signers), scope)
-    _publish_timestamp(repo, snapshot_row=snapshot_row, now=now, scope=scope)
+    return _publish_timestamp(repo, snapshot_row=snapshot_row, now=now, scope=scope)
 
 
 def _publish_timestamp(
     repo: str, *, snapshot_row: RoleMetadata, now: datetime, scope: str = ""
-) -> None:
+) -> RoleMetadata:
     raw = bytes(snapshot_row.raw)
     previous = latest(repo, RoleName.TIMESTAMP, scope)
     timestamp = Timestamp(
@@ -262,7 +263,7 @@ def _publish_timestamp(
             hashes={"sha256": hashlib.sha256(raw).hexdigest()},
         ),
     )
-    store(repo, sign(Metadata(timestamp), role_signers(repo, RoleName.TIMESTAMP)), scope)
+    return store(repo, sign(Metadata(timestamp), role_signers(repo, RoleName.TIMESTAMP)), scope)
 
 
 @transaction.atomic

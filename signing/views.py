@@ -52,6 +52,12 @@ def metadata_response(
     raw = selectors.metadata_bytes(repo, role, scope, version=int(version) if version else None)
     if raw is None:
         return not_found()
+    return metadata_bytes_response(request, raw, versioned=bool(version), per_vehicle=bool(scope))
+
+
+def metadata_bytes_response(
+    request: HttpRequest, raw: bytes, *, versioned: bool = False, per_vehicle: bool = False
+) -> HttpResponse:
     response = HttpResponse(raw, content_type="application/json")
     # The ETag is the SHA-256 of the exact bytes, not repo/scope/role/version: a strong ETag
     # must change whenever the bytes do, and only the hash makes that true by construction (a
@@ -59,7 +65,7 @@ def metadata_response(
     # or repaired by hand keeps its version). Hashing a metadata file costs microseconds, and
     # it needs no second query. A snapshot's ETag is the hash its timestamp lists.
     response["ETag"] = f'"{hashlib.sha256(raw).hexdigest()}"'
-    patch_cache_control(response, **cache_policy(versioned=bool(version), per_vehicle=bool(scope)))
+    patch_cache_control(response, **cache_policy(versioned=versioned, per_vehicle=per_vehicle))
     # Django's `condition` decorator would compute the ETag before the view (a second query)
     # and give its 304 no Cache-Control; on the finished response, the helper does both.
     return get_conditional_response(request, etag=response["ETag"], response=response)

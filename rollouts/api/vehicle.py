@@ -20,11 +20,11 @@ from rollouts.api.serializers import VehicleOutputSerializer
 from rollouts.manifest_checks import manifest_problems
 from rollouts.models import ChangeVia, EventType
 from rollouts.services.channels import vehicle_channel_set
-from rollouts.services.director import director_refresh_if_stale
+from rollouts.services.director import director_timestamp_current
 from rollouts.services.manifests import vehicle_manifest_receive
 from rollouts.services.telemetry import events_ingest, health_ingest
 from signing.models import Repo
-from signing.views import metadata_response
+from signing.views import metadata_bytes_response, metadata_response
 
 
 class VehicleApiView(APIView):
@@ -251,7 +251,9 @@ class DirectorMetadataApi(VehicleApiView):
     )
     def get(self, request: Request, vin: str, filename: str):
         if filename == "timestamp.json":
-            # A vehicle that has not sent a manifest lately must not see expired metadata.
-            director_refresh_if_stale(vehicle=request.auth)
+            # Signed again first if it is past half its life, then served from the vehicle row.
+            timestamp = director_timestamp_current(vehicle=request.auth)
+            if timestamp is not None:
+                return metadata_bytes_response(request, timestamp, per_vehicle=True)
         scope = "" if filename.endswith("root.json") else vin
         return metadata_response(request, Repo.DIRECTOR, filename, scope)

@@ -22,10 +22,11 @@ validate_hardware_id = RegexValidator(
 
 
 class VehicleManager(models.Manager):
-    """The latest manifest (a few KiB) is written by every poll and read almost never."""
+    """The latest manifest (a few KiB) is written by every poll and read almost never; the
+    timestamp copy only by the Director's timestamp.json."""
 
     def get_queryset(self):
-        return super().get_queryset().defer("last_manifest")
+        return super().get_queryset().defer("last_manifest", "director_timestamp")
 
 
 class Vehicle(models.Model):
@@ -48,6 +49,8 @@ class Vehicle(models.Model):
     director_fingerprint = models.CharField(max_length=64, blank=True)
     director_targets_version = models.PositiveIntegerField(default=0)
     director_refresh_at = models.DateTimeField(null=True, blank=True)
+    # A copy of its current timestamp.json (the busiest file), written with the signature.
+    director_timestamp = models.BinaryField(null=True, editable=False)
     # What the last decision was based on (rollouts/services/decisions.py): this vehicle's
     # own inputs (assignments, cohort lists, channel) and its channel's decision version.
     # While both still hold and its images are unchanged, a poll decides nothing anew.

@@ -222,29 +222,34 @@ def director_refresh(
     refresh_at = vehicle.director_refresh_at or director_refresh_due(vin=vehicle.vin)
     signed = fingerprint != vehicle.director_fingerprint or refresh_at is None or now >= refresh_at
     if signed:
-        version = director_publish_vehicle(vin=vehicle.vin, entries=entries, now=now)
-        vehicle.director_fingerprint, vehicle.director_targets_version = fingerprint, version
+        published = director_publish_vehicle(vin=vehicle.vin, entries=entries, now=now)
+        vehicle.director_fingerprint = fingerprint
+        vehicle.director_targets_version = published.targets_version
+        vehicle.director_timestamp = published.timestamp
         refresh_at = director_refresh_due(vin=vehicle.vin, signed_at=now)
     if signed or refresh_at != vehicle.director_refresh_at:
+        # In the transaction that signed: the row's copy of timestamp.json is never behind.
         Vehicle.objects.filter(pk=vehicle.pk).update(
             director_fingerprint=vehicle.director_fingerprint,
             director_targets_version=vehicle.director_targets_version,
             director_refresh_at=refresh_at,
+            **({"director_timestamp": vehicle.director_timestamp} if signed else {}),
         )
         vehicle.director_refresh_at = refresh_at
     return DirectorAnswer(vehicle.director_targets_version, bool(entries), fingerprint)
 
 
-def director_refresh_if_stale(*, vehicle: Vehicle, now: datetime | None = None) -> bool:
-    """Sign the vehicle's Director metadata again if it is past half its life (its expiry is
-    on the row authentication read: no query otherwise). Takes the locks a manifest takes."""
+def director_timestamp_current(*, vehicle: Vehicle, now: datetime | None = None) -> bytes | None:
+    """The vehicle's timestamp.json, signed again first if it is past half its life. Both
+    its expiry and a copy of its bytes are on the row authentication read: no query unless
+    it must be signed (under the locks a manifest takes). None: no copy on the row yet."""
     now = now or timezone.now()
-    if vehicle.director_refresh_at is not None and now < vehicle.director_refresh_at:
-        return False
-    with transaction.atomic():
-        lock_decisions_shared()  # the same lock order as a manifest
-        director_refresh(vehicle=lock_vehicle(vehicle.pk), now=now)
-    return True
+    if vehicle.director_refresh_at is None or now >= vehicle.director_refresh_at:
+        with transaction.atomic():
+            lock_decisions_shared()  # the same lock order as a manifest
+            vehicle = lock_vehicle(vehicle.pk)
+            director_refresh(vehicle=vehicle, now=now)
+    return bytes(vehicle.director_timestamp) if vehicle.director_timestamp else None
 
 
 def director_entries(

@@ -49,3 +49,14 @@ def car_over_http(live_server, engineer_api, tmp_path, repos):
         return client
 
     return make
+
+
+def sign_director(vin: str, entries) -> None:
+    """Sign Director metadata for a vehicle outside the decision (as a Director whose key was
+    stolen would), and serve it as the Director serves its own: the vehicle row keeps a copy
+    of the current timestamp.json."""
+    from rollouts.models import Vehicle
+    from signing.director import director_publish_vehicle
+
+    published = director_publish_vehicle(vin=vin, entries=entries)
+    Vehicle.objects.filter(vin=vin).update(director_timestamp=published.timestamp)

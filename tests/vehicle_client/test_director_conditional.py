@@ -73,3 +73,28 @@ def test_targets_signed_at_a_manifest_change_the_timestamps_etag(car, publish, s
     targets_version = json.loads(snapshot.content)["signed"]["meta"]["targets.json"]["version"]
     targets = json.loads(api.get(url(vehicle.vin, f"{targets_version}.targets.json")).content)
     assert bundle.path in targets["signed"]["targets"]
+
+
+def test_a_director_timestamp_is_served_from_the_row_authentication_read(
+    car, django_assert_num_queries
+):
+    vehicle = car()
+    vehicle.put_manifest()
+    api = vehicle_api(vehicle.token)
+    signed = api.get(url(vehicle.vin, "timestamp.json")).content
+    with django_assert_num_queries(1):  # the token with its vehicle; no metadata read
+        again = api.get(url(vehicle.vin, "timestamp.json"))
+    assert again.content == signed
+
+
+def test_a_new_signature_is_served_at_once(car, publish, ship):
+    vehicle = car()
+    vehicle.put_manifest()
+    api = vehicle_api(vehicle.token)
+    before = json.loads(api.get(url(vehicle.vin, "timestamp.json")).content)["signed"]["version"]
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle])
+    vehicle.put_manifest()  # offered: signed again
+    after = json.loads(api.get(url(vehicle.vin, "timestamp.json")).content)["signed"]["version"]
+    assert after == before + 1
+    assert [t.path for t in vehicle.refresh_and_verify()] == [bundle.path]

@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from signing.director import director_prune, director_publish_vehicle
+from signing.director import director_prune
 from signing.models import RoleMetadata
 from signing.tasks import prune_director_metadata
+from tests.vehicle_client.conftest import sign_director
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +27,11 @@ def test_all_but_the_newest_two_old_versions_go_and_the_vehicle_still_verifies(c
     neighbour.put_manifest()
     assert vehicle.refresh_and_verify() == []
     for _ in range(4):
-        director_publish_vehicle(vin=vehicle.vin, entries=[])
+        sign_director(vehicle.vin, [])
     RoleMetadata.objects.filter(repo="director").update(
         created_at=timezone.now() - timedelta(days=2)
     )
-    director_publish_vehicle(vin=vehicle.vin, entries=[])  # today's: kept whatever its rank
+    sign_director(vehicle.vin, [])  # today's: kept whatever its rank
 
     deleted = prune_director_metadata()  # what the daily schedule runs
 
@@ -46,7 +47,7 @@ def test_recent_versions_are_kept_even_beyond_the_newest_two(car):
     vehicle = car()
     vehicle.put_manifest()
     for _ in range(3):
-        director_publish_vehicle(vin=vehicle.vin, entries=[])
+        sign_director(vehicle.vin, [])
 
     assert director_prune(keep=2) == 0
     assert versions(vehicle.vin)["targets"] == [1, 2, 3, 4]

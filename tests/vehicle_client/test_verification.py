@@ -5,7 +5,8 @@ import dataclasses
 import pytest
 
 from rollouts.models import InstallEvent
-from signing.director import DirectorEntry, director_publish_vehicle
+from signing.director import DirectorEntry
+from tests.vehicle_client.conftest import sign_director
 from vehicle_client.client import VerificationError
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,7 @@ def test_a_director_entry_that_disagrees_with_the_image_repository_is_refused(ca
     vehicle.put_manifest()
     # A compromised Director (its key stolen) signs an entry the Image repository contradicts.
     entry = dataclasses.replace(honest_entry(vehicle, bundle), **lie)
-    director_publish_vehicle(vin=vehicle.vin, entries=[entry])
+    sign_director(vehicle.vin, [entry])
 
     with pytest.raises(VerificationError):
         vehicle.poll_cycle()
@@ -49,7 +50,7 @@ def test_a_director_entry_for_an_image_the_image_repository_lacks_is_refused(car
     bundle, _ = publish(hardware_id="hu-gen7")
     entry = dataclasses.replace(honest_entry(vehicle, bundle), path="hu-gen7/not-published.bin")
     vehicle.put_manifest()
-    director_publish_vehicle(vin=vehicle.vin, entries=[entry])
+    sign_director(vehicle.vin, [entry])
     with pytest.raises(VerificationError, match="not in the Image repository"):
         vehicle.poll_cycle()
 
