@@ -1,6 +1,8 @@
 """Reads of the fleet."""
 
 import functools
+import json
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -39,59 +41,89 @@ _CHANNEL = Columns(
 )
 
 
+@dataclass(frozen=True)
+class EcuKey:
+    """What a manifest is checked against: an ECU's key and the image it last reported."""
+
+    serial: str
+    hardware_id: str
+    primary: bool
+    keyid: str
+    public_key: dict
+    installed_path: str
+    installed_sha256: str
+
+
+_ECU_COLUMNS = (
+    "serial",
+    "hardware_id",
+    "primary",
+    "keyid",
+    "public_key",
+    "installed_path",
+    "installed_sha256",
+)
+
+
+def _ecu_key(values) -> EcuKey:
+    serial, hardware_id, primary, keyid, public_key, path, sha256 = values
+    if isinstance(public_key, str):  # JSON text on SQLite (and from Django's jsonb loader)
+        public_key = json.loads(public_key)
+    return EcuKey(serial, hardware_id, bool(primary), keyid, public_key, path, sha256)
+
+
 @functools.cache
-def _token_sql(vendor: str) -> str:
+def _token_sql(vendor: str, with_ecus: bool) -> str:
     q = connection.ops.quote_name  # names from the models; values are parameters
+    ecus = ", ".join(f"e.{q(Ecu._meta.get_field(name).column)}" for name in _ECU_COLUMNS)
     return (
-        f"SELECT t.{q('secret_hash')}, {_VEHICLE.sql}, {_CHANNEL.sql} "  # noqa: S608
-        f"FROM {q(VehicleToken._meta.db_table)} t "
+        f"SELECT t.{q('secret_hash')}, {_VEHICLE.sql}, {_CHANNEL.sql} "
+        + (f", {ecus} " if with_ecus else "")
+        + f"FROM {q(VehicleToken._meta.db_table)} t "
         f"JOIN {_VEHICLE.table} v ON v.{q('id')} = t.{q('vehicle_id')} "
         f"JOIN {_CHANNEL.table} c ON c.{q('id')} = v.{q('channel_id')} "
-        f"WHERE t.{q('public_id')} = %s AND t.{q('revoked_at')} IS NULL"
+        + (
+            f"LEFT JOIN {q(Ecu._meta.db_table)} e ON e.{q('vehicle_id')} = v.{q('id')} "
+            if with_ecus
+            else ""
+        )
+        + f"WHERE t.{q('public_id')} = %s AND t.{q('revoked_at')} IS NULL"
     )
 
 
-def vehicle_for_token(*, token: str) -> Vehicle | None:
-    """The vehicle an active token belongs to, with its channel, or None. One query."""
+def vehicle_for_token(*, token: str, with_ecus: bool = False) -> Vehicle | None:
+    """The vehicle an active token belongs to, with its channel, or None. One query;
+    `with_ecus` reads its ECUs' keys in the same one (`vehicle.poll_ecus`), for a manifest."""
     parts = split_token(token)
     if parts is None:
         return None
     public_id, secret = parts
-    rows = rawsql.fetch(_token_sql(connection.vendor), [public_id])
+    rows = rawsql.fetch(_token_sql(connection.vendor, with_ecus), [public_id])
     if not rows or not secret_matches(secret, rows[0][0]):
         return None
     row, split = rows[0], 1 + len(_VEHICLE.fields)
+    end = split + len(_CHANNEL.fields)
     vehicle = _VEHICLE.build(row[1:split])
-    vehicle.channel = _CHANNEL.build(row[split:])
+    vehicle.channel = _CHANNEL.build(row[split:end])
+    if with_ecus:
+        vehicle.poll_ecus = [_ecu_key(r[end:]) for r in rows if r[end] is not None]
     return vehicle
-
-
-_ECU = Columns(
-    Ecu,
-    [
-        "id",
-        "vehicle",
-        "serial",
-        "hardware_id",
-        "primary",
-        "public_key",
-        "keyid",
-        "installed_path",
-        "installed_sha256",
-    ],
-    "e",
-)
 
 
 @functools.cache
 def _ecus_sql(vendor: str) -> str:
     q = connection.ops.quote_name
-    return f"SELECT {_ECU.sql} FROM {_ECU.table} e WHERE e.{q('vehicle_id')} = %s"  # noqa: S608
+    columns = ", ".join(q(Ecu._meta.get_field(name).column) for name in _ECU_COLUMNS)
+    table = q(Ecu._meta.db_table)
+    return f"SELECT {columns} FROM {table} WHERE {q('vehicle_id')} = %s"  # noqa: S608
 
 
-def vehicle_ecus_for_poll(*, vehicle: Vehicle) -> list[Ecu]:
-    """What a manifest is checked against: each ECU's key and last reported image."""
-    return [_ECU.build(row) for row in rawsql.fetch(_ecus_sql(connection.vendor), [vehicle.pk])]
+def vehicle_ecus_for_poll(*, vehicle: Vehicle) -> list[EcuKey]:
+    """What a manifest is checked against, unless authentication read it already."""
+    known = getattr(vehicle, "poll_ecus", None)
+    if known:
+        return known
+    return [_ecu_key(row) for row in rawsql.fetch(_ecus_sql(connection.vendor), [vehicle.pk])]
 
 
 def vehicle_get(*, vin: str) -> Vehicle | None:

@@ -41,11 +41,11 @@ class VehicleTokenAuthentication(BaseAuthentication):
             token = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Unknown or revoked token.") from None
-        vehicle = vehicle_for_token(token=token)
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        vehicle = vehicle_for_token(token=token, with_ecus=getattr(view, "reads_ecus", False))
         if vehicle is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked token.")
-        view = getattr(request, "parser_context", None) or {}
-        if not getattr(view.get("view"), "writes_last_seen", False):
+        if not getattr(view, "writes_last_seen", False):
             vehicle_touch(vehicle=vehicle)
         return VehiclePrincipal(vehicle), vehicle
 

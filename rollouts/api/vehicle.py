@@ -108,6 +108,7 @@ class ManifestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 class ManifestApi(VehicleApiView):
     max_body_bytes = settings.OTA_MAX_MANIFEST_BYTES
     writes_last_seen = True  # in the manifest's own one-row write
+    reads_ecus = True  # with the token: the keys the manifest is checked against
 
     @extend_schema(
         operation_id="vehicle_manifest",

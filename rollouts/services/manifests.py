@@ -32,7 +32,7 @@ from rollouts.models import (
 )
 from rollouts.models.rollouts import OPEN
 from rollouts.pacing import poll_after
-from rollouts.selectors import vehicle_ecus_for_poll
+from rollouts.selectors import EcuKey, vehicle_ecus_for_poll
 from rollouts.services.counters import count
 from rollouts.services.director import (
     candidate,
@@ -85,7 +85,7 @@ class ManifestAnswer:
     dropped_reports: list[str]
 
 
-def signature_verifies(ecu: Ecu, payload: bytes, signatures: list[dict]) -> bool:
+def signature_verifies(ecu: Ecu | EcuKey, payload: bytes, signatures: list[dict]) -> bool:
     """TUF-style: a hex signature by the ECU's registered key over `payload`, the canonical
     JSON of what it signed."""
     key = SSlibKey.from_dict(ecu.keyid, dict(ecu.public_key))
@@ -137,7 +137,7 @@ class _Checked:
     images: dict[str, tuple[str, str, int]]  # serial: (path, sha256, length) of valid reports
 
 
-def _check(vehicle: Vehicle, ecus: dict[str, Ecu], manifest: dict[str, Any]) -> _Checked:
+def _check(vehicle: Vehicle, ecus: dict[str, EcuKey], manifest: dict[str, Any]) -> _Checked:
     """Every check that refuses the whole manifest, and each ECU report's own verdict."""
     signed, signatures = manifest["signed"], manifest["signatures"]
     if signed["vin"] != vehicle.vin:
@@ -170,7 +170,9 @@ def _check(vehicle: Vehicle, ecus: dict[str, Ecu], manifest: dict[str, Any]) -> 
     return _Checked(signed["report_counter"], problems, images)
 
 
-def _looks_idle(vehicle: Vehicle, ecus: dict[str, Ecu], checked: _Checked, now: datetime) -> bool:
+def _looks_idle(
+    vehicle: Vehicle, ecus: dict[str, EcuKey], checked: _Checked, now: datetime
+) -> bool:
     """Nothing to record and nothing to decide, as far as what authentication read shows; the
     UPDATE in `_record_idle` confirms it atomically."""
     return (
@@ -285,7 +287,7 @@ def _receive_and_decide(
     return ManifestAnswer(_poll_after(pending=pending), director.version, sorted(checked.problems))
 
 
-def _report_problem(ecu: Ecu, report: dict) -> str:
+def _report_problem(ecu: EcuKey, report: dict) -> str:
     signed = report["signed"]
     if signed.get("ecu_serial") != ecu.serial:
         return "report_serial_mismatch"
