@@ -9,6 +9,7 @@ uses the ORM.
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Model
 
@@ -63,13 +64,36 @@ def _convert(value: Any, field, converters: list[Converter]) -> Any:
 
 
 def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
 def execute(sql: str, params: Sequence[Any]) -> int:
     """Rows changed."""
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def _cursor():
+    """Django's cursor (its query log and execute wrappers included); on PostgreSQL one that
+    binds parameters on the server and prepares the statement, so the server plans each of
+    these once per connection (planning costs it more than running a lookup by key)."""
+    if connection.vendor != "postgresql" or not settings.OTA_DB_PREPARE_HOT_STATEMENTS:
+        return connection.cursor()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(_PreparingCursor(connection.connection))
+
+
+try:
+    import psycopg
+
+    class _PreparingCursor(psycopg.Cursor):
+        def execute(self, query, params=None, **kwargs):
+            return super().execute(query, params, prepare=True, **kwargs)
+
+except ImportError:  # SQLite only: psycopg is not needed
+    _PreparingCursor = None

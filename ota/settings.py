@@ -117,6 +117,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     "DATABASE_SERVER_SIDE_BINDING", False
 ):
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+# The few statements of the poll path are prepared on PostgreSQL (planned once per
+# connection). Turn off behind a pooler in transaction mode that cannot keep prepared
+# statements (PgBouncer before 1.21, or without max_prepared_statements).
+OTA_DB_PREPARE_HOT_STATEMENTS = env_bool("DATABASE_PREPARE_HOT_STATEMENTS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg prepares only what asks for it (ota/rawsql.py); nothing else ever reaches this
+    # count. Django's default (None) would turn preparing off on the connection altogether.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "prepare_threshold", 2**31 - 1 if OTA_DB_PREPARE_HOT_STATEMENTS else None
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Write-ahead log: readers never wait for the writer, and a commit appends to the log

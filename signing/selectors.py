@@ -12,6 +12,7 @@ import re
 
 from django.db import connection
 
+from ota import rawsql
 from signing.models import Bundle, BundleStatus, RoleMetadata
 
 _HASHED_NAME = re.compile(r"^(?P<hash>[0-9a-f]{64}|[0-9a-f]{128})\.(?P<name>.+)$")
@@ -46,11 +47,9 @@ def metadata_bytes(
         sql, params = LATEST_METADATA_SQL, [repo, scope, role]
     else:
         sql, params = METADATA_VERSION_SQL, [repo, scope, role, version]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    rows = rawsql.fetch(sql, params)
     # A BinaryField comes back as bytes on SQLite and as bytes or memoryview on PostgreSQL.
-    return bytes(row[0]) if row else None
+    return bytes(rows[0][0]) if rows else None
 
 
 def published_bundle_for_target(target: str) -> Bundle | None:
