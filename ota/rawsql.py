@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model
 
 Converter = Callable[[Any, Any, Any], Any]
@@ -84,8 +85,20 @@ def _cursor():
         return connection.cursor()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
+    connection.validate_thread_sharing()
     with connection.wrap_database_errors:
-        return connection._prepare_cursor(_PreparingCursor(connection.connection))
+        raw = _PreparingCursor(connection.connection)
+    wrapper = _LoggedCursor if connection.queries_logged else CursorWrapper
+    return wrapper(raw, connection)
+
+
+class _LoggedCursor(CursorDebugWrapper):
+    """Logs the statement as written: psycopg keeps no text of a prepared execution for
+    Django to read back."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(sql, params):
+            return CursorWrapper.execute(self, sql, params)
 
 
 try:
