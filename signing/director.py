@@ -36,6 +36,9 @@ class DirectorEntry:
     correlation_id: str
 
 
+ONLINE_ROLES = [RoleName.TARGETS, RoleName.SNAPSHOT, RoleName.TIMESTAMP]
+
+
 @dataclass(frozen=True)
 class DirectorPublished:
     targets_version: int
@@ -57,10 +60,11 @@ def director_publish_vehicle(
     )
     try:
         with transaction.atomic():
-            signers = repository.role_signers(Repo.DIRECTOR, RoleName.TARGETS)
-            repository.store(Repo.DIRECTOR, repository.sign(Metadata(targets), signers), vin)
+            signers = repository.signers_by_role(Repo.DIRECTOR, ONLINE_ROLES)
+            targets_md = repository.sign(Metadata(targets), signers[RoleName.TARGETS])
+            repository.store(Repo.DIRECTOR, targets_md, vin)
             timestamp = repository.publish_snapshot_and_timestamp(
-                Repo.DIRECTOR, targets_version=targets.version, now=now, scope=vin
+                Repo.DIRECTOR, targets_version=targets.version, now=now, scope=vin, signers=signers
             )
     except IntegrityError:  # another request signed this version first
         raise DirectorRaced(detail={"vin": vin}) from None

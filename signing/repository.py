@@ -98,6 +98,18 @@ def role_signers(repo: str, role: str, custody_dir: Path | None = None) -> list[
     return [keys.signer_for(row, custody_dir=custody_dir) for row in rows]
 
 
+def signers_by_role(repo: str, roles: list[str]) -> dict[str, list[Signer]]:
+    """The online signers of several roles, from one query."""
+    rows = SigningKey.objects.filter(repo=repo, role__in=roles, retired_at__isnull=True)
+    found: dict[str, list[Signer]] = {role: [] for role in roles}
+    for row in rows:
+        found[row.role].append(keys.signer_for(row))
+    for role, signers in found.items():
+        if not signers:
+            raise RepositoryNotInitialized(detail={"repo": repo, "role": role})
+    return found
+
+
 def lock(repo: str) -> Repository:
     repository = Repository.objects.select_for_update().filter(name=repo).first()
     if repository is None:
@@ -235,22 +247,39 @@ def image_add_targets(*, targets: list[TargetFile], now: datetime | None = None)
 
 
 def publish_snapshot_and_timestamp(
-    repo: str, *, targets_version: int, now: datetime, scope: str = ""
+    repo: str,
+    *,
+    targets_version: int,
+    now: datetime,
+    scope: str = "",
+    signers: dict[str, list[Signer]] | None = None,
 ) -> RoleMetadata:
-    """Returns the new timestamp."""
+    """Returns the new timestamp. `signers` by role, when the caller has them already."""
+    signers = signers or {}
     previous = latest(repo, RoleName.SNAPSHOT, scope)
     snapshot = Snapshot(
         version=(previous.version + 1) if previous else 1,
         expires=expiry(RoleName.SNAPSHOT, now, scope),
         meta={"targets.json": MetaFile(version=targets_version)},
     )
-    signers = role_signers(repo, RoleName.SNAPSHOT)
-    snapshot_row = store(repo, sign(Metadata(snapshot), signers), scope)
-    return _publish_timestamp(repo, snapshot_row=snapshot_row, now=now, scope=scope)
+    snapshot_signers = signers.get(RoleName.SNAPSHOT) or role_signers(repo, RoleName.SNAPSHOT)
+    snapshot_row = store(repo, sign(Metadata(snapshot), snapshot_signers), scope)
+    return _publish_timestamp(
+        repo,
+        snapshot_row=snapshot_row,
+        now=now,
+        scope=scope,
+        signers=signers.get(RoleName.TIMESTAMP),
+    )
 
 
 def _publish_timestamp(
-    repo: str, *, snapshot_row: RoleMetadata, now: datetime, scope: str = ""
+    repo: str,
+    *,
+    snapshot_row: RoleMetadata,
+    now: datetime,
+    scope: str = "",
+    signers: list[Signer] | None = None,
 ) -> RoleMetadata:
     raw = bytes(snapshot_row.raw)
     previous = latest(repo, RoleName.TIMESTAMP, scope)
@@ -263,7 +292,8 @@ def _publish_timestamp(
             hashes={"sha256": hashlib.sha256(raw).hexdigest()},
         ),
     )
-    return store(repo, sign(Metadata(timestamp), role_signers(repo, RoleName.TIMESTAMP)), scope)
+    signers = signers or role_signers(repo, RoleName.TIMESTAMP)
+    return store(repo, sign(Metadata(timestamp), signers), scope)
 
 
 @transaction.atomic

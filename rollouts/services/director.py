@@ -4,6 +4,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -91,9 +92,11 @@ def open_assignments(vehicle: Vehicle) -> list[Assignment]:
     )
 
 
-def candidates_for(
+def assignment_statuses(
     vehicle: Vehicle, rollouts: list[Rollout], open_assignments: list[Assignment]
-) -> list[Candidate]:
+) -> dict[int, str]:
+    """The vehicle's assignment status in each of these rollouts it has one in: the open ones
+    at hand, the finished ones read by the (rollout, vehicle) index."""
     statuses = {a.rollout_id: a.status for a in open_assignments}
     unknown = [r.pk for r in rollouts if r.pk not in statuses]
     if unknown:  # finished assignments of these rollouts: the vehicle stays assigned
@@ -102,6 +105,12 @@ def candidates_for(
                 "rollout_id", "status"
             )
         )
+    return statuses
+
+
+def candidates_for(
+    vehicle: Vehicle, rollouts: list[Rollout], statuses: dict[int, str]
+) -> list[Candidate]:
     listed = static_cohorts_listing(vehicle, rollouts)
     return [
         candidate(
@@ -203,6 +212,7 @@ class DirectorAnswer:
     version: int  # the Director targets version the vehicle should now see
     offering: bool  # it lists an install for this vehicle
     fingerprint: str  # of what it lists
+    row: dict[str, Any]  # what changed on the vehicle row (written unless store=False)
 
 
 def director_refresh(
@@ -211,32 +221,36 @@ def director_refresh(
     now: datetime | None = None,
     state: VehicleState | None = None,
     assignments: list[Assignment] | None = None,
+    store: bool = True,
 ) -> DirectorAnswer:
     """Decide for the vehicle and re-sign its Director metadata if the answer changed or the
     metadata is past half its life. The caller took the shared decision lock first, then the
     vehicle row lock (rollouts/locks.py), in this transaction. `assignments`: the vehicle's
-    `open_assignments`, when the caller has read them already."""
+    `open_assignments`, when the caller has read them already. `store=False`: the caller
+    writes `row` to the vehicle with its own update, in this transaction."""
     now = now or timezone.now()
     entries = director_entries(vehicle, state=state, assignments=assignments)
     fingerprint = entries_fingerprint(entries)
     refresh_at = vehicle.director_refresh_at or director_refresh_due(vin=vehicle.vin)
     signed = fingerprint != vehicle.director_fingerprint or refresh_at is None or now >= refresh_at
+    row: dict[str, Any] = {}
     if signed:
         published = director_publish_vehicle(vin=vehicle.vin, entries=entries, now=now)
         vehicle.director_fingerprint = fingerprint
         vehicle.director_targets_version = published.targets_version
         vehicle.director_timestamp = published.timestamp
         refresh_at = director_refresh_due(vin=vehicle.vin, signed_at=now)
-    if signed or refresh_at != vehicle.director_refresh_at:
-        # In the transaction that signed: the row's copy of timestamp.json is never behind.
-        Vehicle.objects.filter(pk=vehicle.pk).update(
-            director_fingerprint=vehicle.director_fingerprint,
-            director_targets_version=vehicle.director_targets_version,
-            director_refresh_at=refresh_at,
-            **({"director_timestamp": vehicle.director_timestamp} if signed else {}),
+        # In the transaction that signs: the row's copy of timestamp.json is never behind.
+        row.update(
+            director_fingerprint=fingerprint,
+            director_targets_version=published.targets_version,
+            director_timestamp=published.timestamp,
         )
-        vehicle.director_refresh_at = refresh_at
-    return DirectorAnswer(vehicle.director_targets_version, bool(entries), fingerprint)
+    if refresh_at != vehicle.director_refresh_at:
+        row["director_refresh_at"] = vehicle.director_refresh_at = refresh_at
+    if row and store:
+        Vehicle.objects.filter(pk=vehicle.pk).update(**row)
+    return DirectorAnswer(vehicle.director_targets_version, bool(entries), fingerprint, row)
 
 
 def director_timestamp_current(*, vehicle: Vehicle, now: datetime | None = None) -> bytes | None:
@@ -263,30 +277,29 @@ def director_entries(
     offer is not recorded; its entries carry no correlation id)."""
     assignments = open_assignments(vehicle) if assignments is None else assignments
     rollouts = offering_rollouts(vehicle, assignments)
-    decision = decide(
-        state or vehicle_state(vehicle), candidates_for(vehicle, rollouts, assignments)
-    )
+    statuses = assignment_statuses(vehicle, rollouts, assignments)
+    decision = decide(state or vehicle_state(vehicle), candidates_for(vehicle, rollouts, statuses))
     chosen = next((r for r in rollouts if r.pk == decision.rollout_id), None)
-    return _entries(vehicle, decision, chosen, dry=dry)
-
-
-def _entries(
-    vehicle: Vehicle, decision: Decision, rollout: Rollout | None, *, dry: bool = False
-) -> list[DirectorEntry]:
-    if decision.empty or rollout is None:
+    if decision.empty or chosen is None:
         return []
-    if dry:
-        assignment = Assignment.objects.filter(rollout=rollout, vehicle=vehicle).first()
-        assignment = assignment or Assignment(rollout=rollout, vehicle=vehicle, id="")
-    else:
-        assignment, created = Assignment.objects.get_or_create(
-            rollout=rollout, vehicle=vehicle, defaults={"stage_index": rollout.stage_index}
-        )
-        if created:
-            count(rollout_id=rollout.pk, stage_index=assignment.stage_index, offered=1)
-    if assignment.status in FINISHED:
+    if statuses.get(chosen.pk) in FINISHED:
         # A vehicle that failed or was retracted is not offered the same release again here.
         return []
+    assignment = next((a for a in assignments if a.rollout_id == chosen.pk), None)
+    if assignment is None and chosen.pk in statuses:  # made earlier in this transaction
+        assignment = Assignment.objects.get(rollout=chosen, vehicle=vehicle)
+    if assignment is None and dry:
+        assignment = Assignment(rollout=chosen, vehicle=vehicle, id="")
+    elif assignment is None:
+        # A first offer. The caller holds the vehicle's row lock: nobody else makes it.
+        assignment = Assignment.objects.create(
+            rollout=chosen, vehicle=vehicle, stage_index=chosen.stage_index
+        )
+        count(rollout_id=chosen.pk, stage_index=assignment.stage_index, offered=1)
+    return _entries(decision, assignment)
+
+
+def _entries(decision: Decision, assignment: Assignment) -> list[DirectorEntry]:
     by_path: dict[str, list] = {}
     for target in decision.targets:
         by_path.setdefault(target.bundle.path, []).append(target)

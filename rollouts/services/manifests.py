@@ -271,9 +271,12 @@ def _receive_and_decide(
     state = vehicle_state(vehicle, ecus.values())
     assignments = open_assignments(vehicle)
     still_open = _settle_assignments(vehicle, state, assignments, now)
-    director = director_refresh(vehicle=vehicle, now=now, state=state, assignments=assignments)
+    director = director_refresh(
+        vehicle=vehicle, now=now, state=state, assignments=assignments, store=False
+    )
     pending = still_open or director.offering
     fields: dict[str, Any] = {
+        **director.row,
         "report_counter": checked.counter,
         "last_manifest": raw,
         "last_manifest_at": now,
