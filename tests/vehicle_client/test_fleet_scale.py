@@ -61,6 +61,7 @@ def bulk_fleet(engineer_api, tmp_path, count: int, **client_options) -> list[Veh
     return cars
 
 
+@pytest.mark.fleet
 @pytest.mark.django_db
 def test_two_thousand_vehicles_take_a_good_release_stage_by_stage(
     engineer_api, tmp_path, repos, publish, ship, settings
