@@ -92,18 +92,16 @@ def sign(md: Metadata, signers: list[Signer]) -> Metadata:
 
 
 def role_signers(repo: str, role: str, custody_dir: Path | None = None) -> list[Signer]:
-    rows = active_keys(repo, role)
-    if not rows:
-        raise RepositoryNotInitialized(detail={"repo": repo, "role": role})
-    return [keys.signer_for(row, custody_dir=custody_dir) for row in rows]
+    return signers_by_role(repo, [role], custody_dir=custody_dir)[role]
 
 
-def signers_by_role(repo: str, roles: list[str]) -> dict[str, list[Signer]]:
-    """The online signers of several roles, from one query."""
-    rows = SigningKey.objects.filter(repo=repo, role__in=roles, retired_at__isnull=True)
+def signers_by_role(
+    repo: str, roles: list[str], *, custody_dir: Path | None = None
+) -> dict[str, list[Signer]]:
+    """The signers of the active keys of several roles, from one query."""
     found: dict[str, list[Signer]] = {role: [] for role in roles}
-    for row in rows:
-        found[row.role].append(keys.signer_for(row))
+    for row in SigningKey.objects.filter(repo=repo, role__in=roles, retired_at__isnull=True):
+        found[row.role].append(keys.signer_for(row, custody_dir=custody_dir))
     for role, signers in found.items():
         if not signers:
             raise RepositoryNotInitialized(detail={"repo": repo, "role": role})

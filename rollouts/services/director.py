@@ -59,7 +59,7 @@ def vehicle_state(vehicle: Vehicle, ecus=None) -> VehicleState:
     )
 
 
-def offering_rollouts(vehicle: Vehicle, open_assignments: list[Assignment]) -> list[Rollout]:
+def offering_rollouts(vehicle: Vehicle, assignments: list[Assignment]) -> list[Rollout]:
     """Rollouts that offer to this vehicle: running or completed on its own channel, and
     completed on any later channel of the pipeline (those releases passed through its own).
     A paused or halted rollout makes no new offers but keeps those already made (a halt that
@@ -74,7 +74,7 @@ def offering_rollouts(vehicle: Vehicle, open_assignments: list[Assignment]) -> l
     )
     offering = {r.pk for r in rollouts}
     kept = (RolloutStatus.PAUSED, RolloutStatus.HALTED)
-    for assignment in open_assignments:
+    for assignment in assignments:
         rollout = assignment.rollout
         if assignment.status in OPEN and rollout.status in kept and rollout.pk not in offering:
             offering.add(rollout.pk)
@@ -93,11 +93,11 @@ def open_assignments(vehicle: Vehicle) -> list[Assignment]:
 
 
 def assignment_statuses(
-    vehicle: Vehicle, rollouts: list[Rollout], open_assignments: list[Assignment]
+    vehicle: Vehicle, rollouts: list[Rollout], assignments: list[Assignment]
 ) -> dict[int, str]:
     """The vehicle's assignment status in each of these rollouts it has one in: the open ones
     at hand, the finished ones read by the (rollout, vehicle) index."""
-    statuses = {a.rollout_id: a.status for a in open_assignments}
+    statuses = {a.rollout_id: a.status for a in assignments}
     unknown = [r.pk for r in rollouts if r.pk not in statuses]
     if unknown:  # finished assignments of these rollouts: the vehicle stays assigned
         statuses.update(

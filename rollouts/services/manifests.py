@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -43,12 +43,12 @@ from rollouts.services.director import (
     vehicle_state,
 )
 from rollouts.services.revert import revert_late_install
+from rollouts.services.vehicles import last_seen_due
 from rollouts.targeting import release_satisfied
 from signing.canonical import canonical_json
 from signing.models import Bundle, BundleStatus
 
 logger = logging.getLogger(__name__)
-LAST_SEEN_RESOLUTION = timedelta(seconds=settings.OTA_LAST_SEEN_RESOLUTION_SECONDS)
 
 
 class NotCanonical(Malformed):
@@ -85,7 +85,7 @@ class ManifestAnswer:
     dropped_reports: list[str]
 
 
-def signature_verifies(ecu: Ecu | EcuKey, payload: bytes, signatures: list[dict]) -> bool:
+def signature_verifies(ecu: EcuKey, payload: bytes, signatures: list[dict]) -> bool:
     """TUF-style: a hex signature by the ECU's registered key over `payload`, the canonical
     JSON of what it signed."""
     key = SSlibKey.from_dict(ecu.keyid, dict(ecu.public_key))
@@ -209,7 +209,7 @@ def _record_idle(vehicle: Vehicle, checked: _Checked, raw: str, now: datetime) -
     changed since authentication read them: a halt that committed before it is obeyed."""
     at = connection.ops.adapt_datetimefield_value(now)
     params: list[Any] = [checked.counter, raw, at]
-    stale = vehicle.last_seen_at is None or vehicle.last_seen_at < now - LAST_SEEN_RESOLUTION
+    stale = last_seen_due(vehicle, now)
     if stale:
         params.append(at)  # the indexed column only now and then
     params += [

@@ -1,7 +1,7 @@
 """Provisioning vehicles and managing their bearer tokens."""
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -167,12 +167,19 @@ def vehicle_token_rotate(*, vehicle: Vehicle, actor: Any, reason: str = "") -> s
     return token.plaintext
 
 
+def last_seen_due(vehicle: Vehicle, now: datetime) -> bool:
+    """Whether `last_seen_at` (an indexed column) is older than its resolution period: it is
+    written at most that often."""
+    stale = now - timedelta(seconds=settings.OTA_LAST_SEEN_RESOLUTION_SECONDS)
+    return vehicle.last_seen_at is None or vehicle.last_seen_at < stale
+
+
 def vehicle_touch(*, vehicle: Vehicle) -> None:
     """Note that the vehicle was seen, writing at most once per resolution period."""
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.OTA_LAST_SEEN_RESOLUTION_SECONDS)
-    if vehicle.last_seen_at is not None and vehicle.last_seen_at >= stale:
+    if not last_seen_due(vehicle, now):
         return
+    stale = now - timedelta(seconds=settings.OTA_LAST_SEEN_RESOLUTION_SECONDS)
     Vehicle.objects.filter(pk=vehicle.pk).filter(
         Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=stale)
     ).update(last_seen_at=now)

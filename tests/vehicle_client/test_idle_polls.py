@@ -13,6 +13,7 @@ from rollouts.services.evaluation import time_out_stale
 from rollouts.services.manifests import IDLE_POLL_MISMATCHES
 from rollouts.targeting import bucket
 from signing.models import RoleMetadata
+from tests.conftest import vehicle_api
 
 pytestmark = pytest.mark.django_db
 
@@ -211,3 +212,39 @@ def test_tests_catch_a_change_that_forgets_to_bump_a_decision_version(car, publi
     assert vehicle.put_manifest().status == 500
     assert len(IDLE_POLL_MISMATCHES) == 1
     assert "without bumping a decision version" in IDLE_POLL_MISMATCHES.pop()
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL only: runs in the PostgreSQL pass of CI"
+)
+
+
+@postgresql_only
+def test_the_idle_polls_statements_are_prepared_once_per_connection(car, unguarded):
+    vehicle = car()
+    idle(vehicle)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any(s.startswith("SELECT t.") and "secret_hash" in s for s in prepared), prepared
+    assert any(s.startswith('UPDATE "rollouts_vehicle"') for s in prepared), prepared
+
+
+@postgresql_only
+def test_vehicle_rows_leave_room_for_in_place_updates():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'rollouts_vehicle'")
+        assert "fillfactor=80" in cursor.fetchone()[0]
+
+
+def test_a_vehicle_asking_for_html_still_gets_json(car):
+    vehicle = car()
+    answer = vehicle_api(vehicle.token).put(
+        f"/api/v1/vehicles/{vehicle.vin}/manifest",
+        vehicle.manifest(),
+        format="json",
+        HTTP_ACCEPT="text/html",
+    )
+    assert answer.status_code == 200
+    assert answer["Content-Type"] == "application/json"
+    assert "poll_after" in answer.json()
