@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model
 
@@ -24,8 +24,9 @@ class Columns:
     def __init__(self, model: type[Model], names: Sequence[str], alias: str):
         self.model = model
         self.fields = [model._meta.get_field(name) for name in names]
+        self.attnames = [field.attname for field in self.fields]
         self.alias = alias
-        self._converters: dict[str, list[list[Converter]]] = {}
+        self._converters: dict[str, list[tuple[Any, list[Converter]]]] = {}
 
     @property
     def table(self) -> str:
@@ -37,59 +38,86 @@ class Columns:
         return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
 
     def build(self, values: Sequence[Any]) -> Model:
-        converted = [
-            _convert(value, field, converters)
-            for value, field, converters in zip(
-                values, self.fields, self._for_vendor(), strict=True
-            )
-        ]
-        return self.model.from_db(
-            connection.alias, [field.attname for field in self.fields], converted
-        )
+        db = connections[DEFAULT_DB_ALIAS]
+        converted = list(values)
+        for index, (column, converters) in self._for_vendor(db):
+            value = converted[index]
+            for converter in converters:
+                value = converter(value, column, db)
+            converted[index] = value
+        return self.model.from_db(db.alias, self.attnames, converted)
 
-    def _for_vendor(self) -> list[list[Converter]]:
-        vendor = connection.vendor
-        if vendor not in self._converters:
-            self._converters[vendor] = [
-                connection.ops.get_db_converters(field.cached_col)
-                + field.get_db_converters(connection)
-                for field in self.fields
-            ]
-        return self._converters[vendor]
-
-
-def _convert(value: Any, field, converters: list[Converter]) -> Any:
-    for converter in converters:
-        value = converter(value, field.cached_col, connection)
-    return value
+    def _for_vendor(self, db) -> list[tuple[int, tuple[Any, list[Converter]]]]:
+        """The columns that have converters on this backend, with them."""
+        if db.vendor not in self._converters:
+            found = []
+            for index, field in enumerate(self.fields):
+                converters = db.ops.get_db_converters(field.cached_col)
+                converters += field.get_db_converters(db)
+                if converters:
+                    found.append((index, (field.cached_col, converters)))
+            self._converters[db.vendor] = found
+        return self._converters[db.vendor]
 
 
 def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
-    with _cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    if _direct(db):
+        return _execute_prepared(db, sql, params).fetchall()
+    with _cursor(db) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
 def execute(sql: str, params: Sequence[Any]) -> int:
     """Rows changed."""
-    with _cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    if _direct(db):
+        return _execute_prepared(db, sql, params).rowcount
+    with _cursor(db) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
-def _cursor():
+def _direct(db) -> bool:
+    """PostgreSQL with prepared hot statements, and nobody watching the queries (a test's
+    query log, an execute wrapper): then the statement goes straight to a psycopg cursor."""
+    return (
+        db.vendor == "postgresql"
+        and settings.OTA_DB_PREPARE_HOT_STATEMENTS
+        and not db.queries_logged
+        and not db.execute_wrappers
+    )
+
+
+def _execute_prepared(db, sql: str, params: Sequence[Any]):
+    """What Django's cursor does around a statement (health check, connection, broken
+    transaction, error translation), without its per-statement wrapping; one cursor per
+    connection, binding parameters on the server and preparing the statement, so the server
+    plans each of these once per connection (planning costs it more than a lookup by key)."""
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_no_broken_transaction()
+    raw = db.connection
+    kept = getattr(db, "_ota_hot_cursor", None)
+    if kept is None or kept[0] is not raw:
+        kept = db._ota_hot_cursor = (raw, _PreparingCursor(raw))
+    with db.wrap_database_errors:
+        return kept[1].execute(sql, params)
+
+
+def _cursor(db):
     """Django's cursor (its query log and execute wrappers included); on PostgreSQL one that
-    binds parameters on the server and prepares the statement, so the server plans each of
-    these once per connection (planning costs it more than running a lookup by key)."""
-    if connection.vendor != "postgresql" or not settings.OTA_DB_PREPARE_HOT_STATEMENTS:
-        return connection.cursor()
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    with connection.wrap_database_errors:
-        raw = _PreparingCursor(connection.connection)
-    wrapper = _LoggedCursor if connection.queries_logged else CursorWrapper
-    return wrapper(raw, connection)
+    binds parameters on the server and prepares the statement."""
+    if db.vendor != "postgresql" or not settings.OTA_DB_PREPARE_HOT_STATEMENTS:
+        return db.cursor()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    with db.wrap_database_errors:
+        raw = _PreparingCursor(db.connection)
+    wrapper = _LoggedCursor if db.queries_logged else CursorWrapper
+    return wrapper(raw, db)
 
 
 class _LoggedCursor(CursorDebugWrapper):

@@ -3,19 +3,22 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from ota.views import healthz
+from rollouts.api import urls as rollouts_urls
 from signing import urls as signing_urls
 
 admin.site.site_header = "OTA release manager"
 admin.site.site_title = "OTA release manager"
 admin.site.index_title = "Fleet, releases and rollouts"
 
+# In order of traffic: Django tries the patterns in turn, and vehicles poll the most.
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(rollouts_urls.vehicle_urlpatterns)),
+    path("api/v1/tuf/", include(signing_urls.tuf_urlpatterns)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
-    path("api/v1/tuf/", include(signing_urls.tuf_urlpatterns)),
     path("api/v1/manage/", include(signing_urls.manage_urlpatterns)),
-    path("api/v1/", include("rollouts.api.urls")),
+    path("api/v1/", include(rollouts_urls.urlpatterns)),
 ]

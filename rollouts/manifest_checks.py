@@ -18,17 +18,19 @@ MAX_SIGNATURES = 8
 Problems = dict[str, Any]
 
 
-def manifest_problems(data: Any) -> Problems:
-    """What is wrong with a parsed manifest body; empty when nothing is."""
+def manifest_problems(data: Any, text: str | None = None) -> Problems:
+    """What is wrong with a parsed manifest body; empty when nothing is. `text`: the JSON it
+    was parsed from, if at hand (strict UTF-8, no raw control characters): without a `\\u`
+    escape in it, no string can hold NUL or a lone surrogate, and the walk is skipped."""
     if not isinstance(data, dict):
         return {"non_field_errors": ["Expected an object."]}
     problems = _unknown(data, {"signed", "signatures"})
     _field(problems, data, "signed", _signed)
     _field(problems, data, "signatures", lambda v: _signatures(v, allow_empty=False))
-    if not problems:
-        text = _bad_text(data)
-        if text:
-            problems["non_field_errors"] = [text]
+    if not problems and (text is None or "\\u" in text):
+        found = _bad_text(data)
+        if found:
+            problems["non_field_errors"] = [found]
     return problems
 
 

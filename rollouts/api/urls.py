@@ -5,8 +5,8 @@ from rollouts.api.converters import VinConverter
 
 register_converter(VinConverter, "vin")
 
-urlpatterns = [
-    # Vehicle protocol v1
+# Vehicle protocol v1: the fleet's busiest URLs, resolved first (ota/urls.py).
+vehicle_urlpatterns = [
     path("vehicles/<vin:vin>", vehicle.VehicleSelfApi.as_view(), name="vehicle-self"),
     path("vehicles/<vin:vin>/manifest", vehicle.ManifestApi.as_view(), name="vehicle-manifest"),
     path("vehicles/<vin:vin>/events", vehicle.EventsApi.as_view(), name="vehicle-events"),
@@ -17,7 +17,10 @@ urlpatterns = [
         vehicle.DirectorMetadataApi.as_view(),
         name="tuf-director-metadata",
     ),
-    # Management API
+]
+
+# Management API
+urlpatterns = [
     path("manage/vehicles", manage.VehicleCollectionApi.as_view(), name="manage-vehicles"),
     path(
         "manage/vehicles/bulk",

@@ -124,15 +124,13 @@ class ManifestApi(VehicleApiView):
     )
     def put(self, request: Request, vin: str) -> Response:
         # The shape ManifestSerializer documents, checked without DRF's field machinery.
-        problems = manifest_problems(request.data)
+        data = request.data  # parsing keeps the text it parsed: the body exactly as sent
+        raw = request.parser_context.get("body_text")
+        problems = manifest_problems(data, raw)
         if problems:
             raise ValidationError(problems)
         # Signatures are checked over the body exactly as the vehicle sent it.
-        answer = vehicle_manifest_receive(
-            vehicle=request.auth,
-            manifest=request.data,
-            raw=request.parser_context.get("body_text"),
-        )
+        answer = vehicle_manifest_receive(vehicle=request.auth, manifest=data, raw=raw)
         return Response(
             {
                 "poll_after": answer.poll_after,

@@ -14,8 +14,6 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from securesystemslib.exceptions import UnverifiedSignatureError
-from securesystemslib.signer import Signature, SSlibKey
 
 from ota import rawsql
 from ota.errors import Conflict, Malformed, Unprocessable
@@ -47,6 +45,7 @@ from rollouts.services.vehicles import last_seen_due
 from rollouts.targeting import release_satisfied
 from signing.canonical import canonical_json
 from signing.models import Bundle, BundleStatus
+from signing.verify import signature_verifies
 
 logger = logging.getLogger(__name__)
 
@@ -83,21 +82,6 @@ class ManifestAnswer:
     poll_after: int
     director_targets_version: int
     dropped_reports: list[str]
-
-
-def signature_verifies(ecu: EcuKey, payload: bytes, signatures: list[dict]) -> bool:
-    """TUF-style: a hex signature by the ECU's registered key over `payload`, the canonical
-    JSON of what it signed."""
-    key = SSlibKey.from_dict(ecu.keyid, dict(ecu.public_key))
-    for entry in signatures:
-        if entry.get("keyid") != ecu.keyid:
-            continue
-        try:
-            key.verify_signature(Signature(ecu.keyid, str(entry.get("sig", ""))), payload)
-            return True
-        except (UnverifiedSignatureError, ValueError):
-            return False
-    return False
 
 
 def vehicle_manifest_receive(
@@ -152,7 +136,7 @@ def _check(vehicle: Vehicle, ecus: dict[str, EcuKey], manifest: dict[str, Any]) 
         payload = canonical_json(signed)
     except Exception:
         raise NotCanonical() from None
-    if not signature_verifies(primary, payload, signatures):
+    if not signature_verifies(primary.keyid, primary.public_key, signatures, payload):
         logger.warning("Manifest from %s refused: bad primary signature", vehicle.vin)
         raise SignatureInvalid(detail={"ecu_serial": primary.serial, "keyid": primary.keyid})
     problems, images = {}, {}
@@ -300,7 +284,7 @@ def _report_problem(ecu: EcuKey, report: dict) -> str:
         payload = canonical_json(signed)
     except Exception:
         return "ecu_report_not_canonical"
-    if not signature_verifies(ecu, payload, report["signatures"]):
+    if not signature_verifies(ecu.keyid, ecu.public_key, report["signatures"], payload):
         return "ecu_signature_invalid"
     return ""
 

@@ -2,9 +2,11 @@
 documents it in the OpenAPI schema."""
 
 import copy
+import json
 
 import pytest
 
+from rollouts import manifest_checks
 from rollouts.api.vehicle import ManifestSerializer
 from rollouts.manifest_checks import manifest_problems
 
@@ -98,3 +100,16 @@ def test_nul_and_lone_surrogates_are_refused_anywhere_even_in_state_keys(text):
     manifest = copy.deepcopy(GOOD)
     manifest["signed"]["state"][f"key{text}"] = 1
     assert "non_field_errors" in manifest_problems(manifest)
+    # With the body's text at hand too: JSON can only carry them as \\u escapes.
+    assert "non_field_errors" in manifest_problems(manifest, json.dumps(manifest))
+
+
+def test_a_body_without_escapes_is_not_walked_for_bad_text(monkeypatch):
+    walked = []
+    monkeypatch.setattr(manifest_checks, "_bad_text", lambda value: walked.append(value) or "")
+    manifest = copy.deepcopy(GOOD)
+    assert manifest_problems(manifest, json.dumps(manifest, ensure_ascii=False)) == {}
+    assert walked == []
+    manifest["signed"]["state"]["name"] = "caf\u00e9"
+    manifest_problems(manifest, json.dumps(manifest))  # é goes out as an escape
+    assert len(walked) == 1
