@@ -95,10 +95,8 @@ def _execute_prepared(db, sql: str, params: Sequence[Any]):
     transaction, error translation), without its per-statement wrapping; one cursor per
     connection, binding parameters on the server and preparing the statement, so the server
     plans each of these once per connection (planning costs it more than a lookup by key)."""
-    db.close_if_health_check_failed()
-    db.ensure_connection()
+    raw = _connected(db)
     db.validate_no_broken_transaction()
-    raw = db.connection
     kept = getattr(db, "_ota_hot_cursor", None)
     if kept is None or kept[0] is not raw:
         kept = db._ota_hot_cursor = (raw, _PreparingCursor(raw))
@@ -111,13 +109,19 @@ def _cursor(db):
     binds parameters on the server and prepares the statement."""
     if db.vendor != "postgresql" or not settings.OTA_DB_PREPARE_HOT_STATEMENTS:
         return db.cursor()
-    db.close_if_health_check_failed()
-    db.ensure_connection()
+    raw = _connected(db)
     db.validate_thread_sharing()
     with db.wrap_database_errors:
-        raw = _PreparingCursor(db.connection)
+        cursor = _PreparingCursor(raw)
     wrapper = _LoggedCursor if db.queries_logged else CursorWrapper
-    return wrapper(raw, db)
+    return wrapper(cursor, db)
+
+
+def _connected(db):
+    """The open psycopg connection, as Django's own cursor() would find it."""
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    return db.connection
 
 
 class _LoggedCursor(CursorDebugWrapper):

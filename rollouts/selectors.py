@@ -72,10 +72,15 @@ def _ecu_key(values) -> EcuKey:
     return EcuKey(serial, hardware_id, bool(primary), keyid, public_key, path, sha256)
 
 
+def _ecu_columns(prefix: str = "") -> str:
+    q = connection.ops.quote_name
+    return ", ".join(f"{prefix}{q(Ecu._meta.get_field(name).column)}" for name in _ECU_COLUMNS)
+
+
 @functools.cache
 def _token_sql(vendor: str, with_ecus: bool) -> str:
     q = connection.ops.quote_name  # names from the models; values are parameters
-    ecus = ", ".join(f"e.{q(Ecu._meta.get_field(name).column)}" for name in _ECU_COLUMNS)
+    ecus = _ecu_columns("e.")
     return (
         f"SELECT t.{q('secret_hash')}, {_VEHICLE.sql}, {_CHANNEL.sql} "
         + (f", {ecus} " if with_ecus else "")
@@ -113,15 +118,14 @@ def vehicle_for_token(*, token: str, with_ecus: bool = False) -> Vehicle | None:
 @functools.cache
 def _ecus_sql(vendor: str) -> str:
     q = connection.ops.quote_name
-    columns = ", ".join(q(Ecu._meta.get_field(name).column) for name in _ECU_COLUMNS)
     table = q(Ecu._meta.db_table)
-    return f"SELECT {columns} FROM {table} WHERE {q('vehicle_id')} = %s"  # noqa: S608
+    return f"SELECT {_ecu_columns()} FROM {table} WHERE {q('vehicle_id')} = %s"  # noqa: S608
 
 
 def vehicle_ecus_for_poll(*, vehicle: Vehicle) -> list[EcuKey]:
     """What a manifest is checked against, unless authentication read it already."""
     known = getattr(vehicle, "poll_ecus", None)
-    if known:
+    if known is not None:
         return known
     return [_ecu_key(row) for row in rawsql.fetch(_ecus_sql(connection.vendor), [vehicle.pk])]
 

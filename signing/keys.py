@@ -72,22 +72,20 @@ def encrypt_private_key(private) -> bytes:
     )
 
 
-def load_private_key(pem: bytes):
+def load_private_key(pem: bytes, password: bytes | None = None):
+    """Decrypt a PEM private key with `password`, OTA_KEY_PASSPHRASE by default."""
     try:
-        return serialization.load_pem_private_key(pem, password=passphrase())
+        return serialization.load_pem_private_key(pem, password=password or passphrase())
     except (ValueError, TypeError) as exc:
         raise KeyUnavailable(f"cannot decrypt the private key: {exc}") from None
 
 
 @functools.lru_cache(maxsize=32)
-def _decrypted(pem: bytes, passphrase: bytes):
+def _decrypted(pem: bytes, password: bytes):
     """Online keys sign on every changed decision; decrypting one costs half a millisecond.
     Keyed by the encrypted bytes and the passphrase: a new or rotated key is a new entry, and
     a changed passphrase is tried again."""
-    try:
-        return serialization.load_pem_private_key(pem, password=passphrase)
-    except (ValueError, TypeError) as exc:
-        raise KeyUnavailable(f"cannot decrypt the private key: {exc}") from None
+    return load_private_key(pem, password)
 
 
 def public_key_of(row: SigningKey) -> SSlibKey:

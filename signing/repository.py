@@ -253,21 +253,16 @@ def publish_snapshot_and_timestamp(
     signers: dict[str, list[Signer]] | None = None,
 ) -> RoleMetadata:
     """Returns the new timestamp. `signers` by role, when the caller has them already."""
-    signers = signers or {}
+    signers = signers or signers_by_role(repo, [RoleName.SNAPSHOT, RoleName.TIMESTAMP])
     previous = latest(repo, RoleName.SNAPSHOT, scope)
     snapshot = Snapshot(
         version=(previous.version + 1) if previous else 1,
         expires=expiry(RoleName.SNAPSHOT, now, scope),
         meta={"targets.json": MetaFile(version=targets_version)},
     )
-    snapshot_signers = signers.get(RoleName.SNAPSHOT) or role_signers(repo, RoleName.SNAPSHOT)
-    snapshot_row = store(repo, sign(Metadata(snapshot), snapshot_signers), scope)
+    snapshot_row = store(repo, sign(Metadata(snapshot), signers[RoleName.SNAPSHOT]), scope)
     return _publish_timestamp(
-        repo,
-        snapshot_row=snapshot_row,
-        now=now,
-        scope=scope,
-        signers=signers.get(RoleName.TIMESTAMP),
+        repo, snapshot_row=snapshot_row, now=now, scope=scope, signers=signers[RoleName.TIMESTAMP]
     )
 
 

@@ -9,6 +9,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
+from ota.cache_counters import count_one
 from rollouts.models import Vehicle
 from rollouts.selectors import vehicle_for_token
 from rollouts.services.vehicles import vehicle_touch
@@ -95,11 +96,7 @@ class VehicleRateThrottle(SimpleRateThrottle):
         self.num_requests, self.duration = self.parse_rate(self.get_rate())
         now = self.timer()
         window = int(now // self.duration)
-        key = f"{key}:{window}"
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # the window's first request, unless another got there first
-            count = 1 if self.cache.add(key, 1, self.duration * 2) else self.cache.incr(key)
+        count = count_one(self.cache, f"{key}:{window}", timeout=self.duration * 2)
         self.wait_seconds = (window + 1) * self.duration - now
         return count <= self.num_requests
 

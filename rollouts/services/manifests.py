@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ota import rawsql
+from ota.cache_counters import count_one
 from ota.errors import Conflict, Malformed, Unprocessable
 from rollouts.locks import lock_decisions_shared, lock_vehicle
 from rollouts.models import (
@@ -364,11 +365,7 @@ def polls_per_minute(*, now: float | None = None) -> int:
     the last whole one (fleet-wide on a shared cache such as Redis, per process otherwise).
     One cache round trip: a finished minute's count is kept in the process once read."""
     minute = int((now if now is not None else time.time()) // 60)
-    key = f"polls:{minute}"
-    try:
-        current = cache.incr(key)
-    except ValueError:  # the minute's first poll, unless another got there first
-        current = 1 if cache.add(key, 1, timeout=180) else cache.incr(key)
+    current = count_one(cache, f"polls:{minute}", timeout=180)
     if _last_minute[0] != minute - 1:
         _last_minute[:] = [minute - 1, cache.get(f"polls:{minute - 1}", 0)]
     return max(current, _last_minute[1])

@@ -167,11 +167,14 @@ def vehicle_token_rotate(*, vehicle: Vehicle, actor: Any, reason: str = "") -> s
     return token.plaintext
 
 
+def _last_seen_stale_before(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.OTA_LAST_SEEN_RESOLUTION_SECONDS)
+
+
 def last_seen_due(vehicle: Vehicle, now: datetime) -> bool:
     """Whether `last_seen_at` (an indexed column) is older than its resolution period: it is
     written at most that often."""
-    stale = now - timedelta(seconds=settings.OTA_LAST_SEEN_RESOLUTION_SECONDS)
-    return vehicle.last_seen_at is None or vehicle.last_seen_at < stale
+    return vehicle.last_seen_at is None or vehicle.last_seen_at < _last_seen_stale_before(now)
 
 
 def vehicle_touch(*, vehicle: Vehicle) -> None:
@@ -179,7 +182,7 @@ def vehicle_touch(*, vehicle: Vehicle) -> None:
     now = timezone.now()
     if not last_seen_due(vehicle, now):
         return
-    stale = now - timedelta(seconds=settings.OTA_LAST_SEEN_RESOLUTION_SECONDS)
+    stale = _last_seen_stale_before(now)
     Vehicle.objects.filter(pk=vehicle.pk).filter(
         Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=stale)
     ).update(last_seen_at=now)
