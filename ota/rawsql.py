@@ -7,12 +7,14 @@ uses the ORM.
 """
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model
+from django.utils import timezone
 
 Converter = Callable[[Any, Any, Any], Any]
 
@@ -77,6 +79,17 @@ def execute(sql: str, params: Sequence[Any]) -> int:
     with _cursor(db) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def database_now() -> datetime:
+    """The database's clock, which every node shares (PostgreSQL's `clock_timestamp()`, not
+    the transaction's start); on SQLite, whose processes share one machine, this one's."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        return timezone.now()
+    with db.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
 
 
 def _direct(db) -> bool:

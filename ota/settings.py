@@ -264,6 +264,10 @@ OTA_TUF_EXPIRY_SECONDS = {
 }
 # Per-vehicle Director targets, snapshot and timestamp (Uptane: short-lived, at most a day).
 OTA_DIRECTOR_EXPIRY_SECONDS = min(env_int("OTA_DIRECTOR_EXPIRY_SECONDS", 86400), 86400)
+# Each web process serves the Image timestamp.json from memory for this long (0: from the
+# database on every request); new Image metadata reaches cars this long plus a second after
+# it is signed (signing/metadata_cache.py).
+OTA_IMAGE_TIMESTAMP_LEASE_SECONDS = max(0, env_int("OTA_IMAGE_TIMESTAMP_LEASE_SECONDS", 1))
 # Root and targets are signed by people; warn this long before they expire.
 OTA_TUF_EXPIRY_WARNING_SECONDS = env_int("OTA_TUF_EXPIRY_WARNING_SECONDS", 21 * 86400)
 # How the TUF download views recognise a vehicle (for its region); signing never imports rollouts.

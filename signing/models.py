@@ -74,6 +74,11 @@ class RoleMetadata(models.Model):
     expires = models.DateTimeField()
     raw = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Image metadata is served from this moment on (the database's clock), null: at once.
+    # Web processes keep the Image timestamp for a short lease (signing/metadata_cache.py); a
+    # new version waits out every lease taken before it committed, so no process serves an
+    # older timestamp after any has served this one.
+    serve_from = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "role metadata"

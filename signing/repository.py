@@ -29,6 +29,7 @@ from tuf.api.serialization.json import JSONSerializer
 from audit.services import audit_record
 from ota.errors import Conflict, NotFound
 from signing import keys
+from signing.metadata_cache import servable_from
 from signing.models import KeyBackend, Repo, Repository, RoleMetadata, SigningKey
 from signing.models import Role as RoleName
 
@@ -74,6 +75,8 @@ def active_keys(repo: str, role: str) -> list[SigningKey]:
 
 
 def store(repo: str, md: Metadata, scope: str = "") -> RoleMetadata:
+    """Keep a signed file; an Image version is served once every process's lease on the
+    previous one has run out (signing/metadata_cache.py)."""
     return RoleMetadata.objects.create(
         repo=repo,
         scope=scope,
@@ -81,6 +84,7 @@ def store(repo: str, md: Metadata, scope: str = "") -> RoleMetadata:
         version=md.signed.version,
         expires=md.signed.expires,
         raw=md.to_bytes(SERIALIZER),
+        serve_from=servable_from() if repo == Repo.IMAGE else None,
     )
 
 

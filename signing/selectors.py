@@ -1,55 +1,106 @@
 """Reads for the TUF endpoints and the management API.
 
-Metadata is read from the database on every request, by one of two SQL statements composed
-once at import: compiling the equivalent ORM query costs more than the indexed lookup itself,
-and `timestamp.json` is the busiest URL of the fleet. There is deliberately no cache in the
-process: with several gunicorn workers or nodes, one worker's copy could hand out a timestamp
-older than one another worker already served, and a TUF client refuses such a rollback. The
-database, read at request time, is the one place every worker agrees on the newest version.
+Metadata is read by hand-written statements composed once per process: compiling the
+equivalent ORM query costs more than the indexed lookup itself. The newest version of a role
+is the newest *servable* one (`RoleMetadata.serve_from`); the Image repository's
+`timestamp.json`, the busiest URL of the fleet, is kept per process for a short lease on top of
+that (signing/metadata_cache.py explains why no process can then serve an older version than
+another has).
 """
 
+import functools
 import re
+from datetime import UTC, datetime
 
 from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from ota import rawsql
-from signing.models import Bundle, BundleStatus, RoleMetadata
+from signing.metadata_cache import Newest
+from signing.models import Bundle, BundleStatus, Repo, RoleMetadata
 
 _HASHED_NAME = re.compile(r"^(?P<hash>[0-9a-f]{64}|[0-9a-f]{128})\.(?P<name>.+)$")
 
 
-def _sql(*, latest: bool) -> str:
-    """The statement for one role's newest (or one given) version, quoted for this backend.
-    `%s` placeholders work on SQLite and PostgreSQL alike; the unique constraint on
-    (repo, scope, role, version) is the index both statements use."""
+def _columns() -> dict[str, str]:
     meta, quote = RoleMetadata._meta, connection.ops.quote_name
-    column = {
-        name: quote(meta.get_field(name).column)
-        for name in ("repo", "scope", "role", "version", "raw")
+    names = ("repo", "scope", "role", "version", "raw", "serve_from")
+    return {name: quote(meta.get_field(name).column) for name in names} | {
+        "table": quote(meta.db_table)
     }
-    where = f"{column['repo']} = %s AND {column['scope']} = %s AND {column['role']} = %s"
-    tail = (
-        f"ORDER BY {column['version']} DESC LIMIT 1" if latest else f"AND {column['version']} = %s"
+
+
+@functools.cache
+def _newest_sql(vendor: str) -> str:
+    """The newest servable version of one role, the database's clock, and when the next newer
+    version becomes servable. The unique constraint on (repo, scope, role, version) is the
+    index it walks; only names from the model, quoted by the backend, and parameters."""
+    c = _columns()
+    # PostgreSQL's clock is every node's; SQLite's processes share one machine's.
+    clock = "statement_timestamp()" if vendor == "postgresql" else "%s"
+    role = "{t}.{repo} = %s AND {t}.{scope} = %s AND {t}.{role} = %s"
+    return (
+        f"SELECT m.{c['raw']}, m.{c['version']}, clock.now, "  # noqa: S608
+        f"(SELECT MIN(p.{c['serve_from']}) FROM {c['table']} p "
+        f"WHERE {role.format(t='p', **c)} AND p.{c['version']} > COALESCE(m.{c['version']}, 0)) "
+        f"FROM (SELECT {clock} AS now) clock LEFT JOIN {c['table']} m "
+        f"ON {role.format(t='m', **c)} "
+        f"AND (m.{c['serve_from']} IS NULL OR m.{c['serve_from']} <= clock.now) "
+        f"ORDER BY m.{c['version']} DESC LIMIT 1"
     )
-    # Only names from the model, quoted by the backend; the values are parameters.
-    return f"SELECT {column['raw']} FROM {quote(meta.db_table)} WHERE {where} {tail}"  # noqa: S608
 
 
-LATEST_METADATA_SQL = _sql(latest=True)
-METADATA_VERSION_SQL = _sql(latest=False)
+@functools.cache
+def _version_sql(vendor: str) -> str:
+    c = _columns()
+    return (
+        f"SELECT {c['raw']} FROM {c['table']} WHERE {c['repo']} = %s "  # noqa: S608
+        f"AND {c['scope']} = %s AND {c['role']} = %s AND {c['version']} = %s"
+    )
+
+
+def newest_metadata(repo: str, role: str, scope: str = "") -> Newest | None:
+    """The newest servable version of a role; one statement."""
+    params: list = [repo, scope, role, repo, scope, role]
+    if connection.vendor != "postgresql":  # the clock, between the subquery and the join
+        params.insert(3, connection.ops.adapt_datetimefield_value(timezone.now()))
+    rows = rawsql.fetch(_newest_sql(connection.vendor), params)
+    raw, version, now, pending = rows[0]
+    if raw is None:
+        return None
+    pending_in = (_aware(pending) - _aware(now)).total_seconds() if pending else None
+    # A BinaryField comes back as bytes on SQLite and as bytes or memoryview on PostgreSQL.
+    return Newest(bytes(raw), version, pending_in)
+
+
+def _aware(value: datetime | str) -> datetime:
+    """A timestamp as the database returned it: a datetime, or SQLite's text in UTC."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
 
 
 def metadata_bytes(
     repo: str, role: str, scope: str = "", *, version: int | None = None
 ) -> bytes | None:
-    """The stored bytes of a role's given version, or of its newest one; one query."""
+    """The stored bytes of a role's given version, or of its newest servable one."""
     if version is None:
-        sql, params = LATEST_METADATA_SQL, [repo, scope, role]
-    else:
-        sql, params = METADATA_VERSION_SQL, [repo, scope, role, version]
-    rows = rawsql.fetch(sql, params)
-    # A BinaryField comes back as bytes on SQLite and as bytes or memoryview on PostgreSQL.
+        newest = newest_metadata(repo, role, scope)
+        return newest.raw if newest else None
+    rows = rawsql.fetch(_version_sql(connection.vendor), [repo, scope, role, version])
     return bytes(rows[0][0]) if rows else None
+
+
+def image_pending_until(now: datetime) -> datetime | None:
+    """When the last stored Image version becomes servable, if one is still waiting."""
+    latest = (
+        RoleMetadata.objects.filter(repo=Repo.IMAGE, serve_from__gt=now)
+        .order_by("-serve_from")
+        .values_list("serve_from", flat=True)
+        .first()
+    )
+    return latest
 
 
 def published_bundle_for_target(target: str) -> Bundle | None:

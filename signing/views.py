@@ -18,7 +18,9 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from ota.api import error_body
 from signing import selectors, storage
+from signing.metadata_cache import LeasedMetadata, lease_seconds
 from signing.models import Repo
+from signing.models import Role as RoleName
 from signing.ranges import Unsatisfiable, parse_range
 
 _METADATA = re.compile(
@@ -33,8 +35,16 @@ def not_found(message: str = "No such metadata.") -> JsonResponse:
     return JsonResponse(error_body("not_found", message), status=404)
 
 
+IMAGE_TIMESTAMP = LeasedMetadata(lambda: selectors.newest_metadata(Repo.IMAGE, RoleName.TIMESTAMP))
+
+
 @require_safe
 def image_metadata(request: HttpRequest, filename: str) -> HttpResponse:
+    if filename == "timestamp.json":
+        copy = IMAGE_TIMESTAMP.get(lease_seconds())
+        if copy is None:
+            return not_found()
+        return metadata_bytes_response(request, copy.raw, etag=copy.etag)
     return metadata_response(request, Repo.IMAGE, filename)
 
 
@@ -56,7 +66,12 @@ def metadata_response(
 
 
 def metadata_bytes_response(
-    request: HttpRequest, raw: bytes, *, versioned: bool = False, per_vehicle: bool = False
+    request: HttpRequest,
+    raw: bytes,
+    *,
+    versioned: bool = False,
+    per_vehicle: bool = False,
+    etag: str = "",
 ) -> HttpResponse:
     response = HttpResponse(raw, content_type="application/json")
     # The ETag is the SHA-256 of the exact bytes, not repo/scope/role/version: a strong ETag
@@ -64,7 +79,7 @@ def metadata_bytes_response(
     # repository initialised afresh starts again at version 1 under other keys; a row restored
     # or repaired by hand keeps its version). Hashing a metadata file costs microseconds, and
     # it needs no second query. A snapshot's ETag is the hash its timestamp lists.
-    response["ETag"] = f'"{hashlib.sha256(raw).hexdigest()}"'
+    response["ETag"] = etag or f'"{hashlib.sha256(raw).hexdigest()}"'
     patch_cache_control(response, **cache_policy(versioned=versioned, per_vehicle=per_vehicle))
     # Django's `condition` decorator would compute the ETag before the view (a second query)
     # and give its 304 no Cache-Control; on the finished response, the helper does both.

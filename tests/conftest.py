@@ -48,6 +48,18 @@ def _idle_polls_verified(settings):
 
 
 @pytest.fixture(autouse=True)
+def _image_metadata_served_at_once(settings):
+    """A test that signs Image metadata reads it back at once: no lease, no process copy.
+    tests/signing/test_metadata_cache.py runs with a lease."""
+    from signing.views import IMAGE_TIMESTAMP
+
+    settings.OTA_IMAGE_TIMESTAMP_LEASE_SECONDS = 0
+    IMAGE_TIMESTAMP.forget()
+    yield
+    IMAGE_TIMESTAMP.forget()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate limits and poll counts start from nothing in every test."""
     from django.core.cache import cache

@@ -26,6 +26,7 @@ from rollouts.services.counters import count, counters_prepare, totals
 from rollouts.services.decisions import rollout_decisions_changed, vehicles_decisions_changed
 from rollouts.services.notifications import notify_rollout
 from rollouts.services.releases import OwnApproval
+from signing.metadata_cache import wait_until_image_servable
 
 # A rollout in one of these states offers, or keeps offers made: leaving or entering one
 # changes decisions.
@@ -153,10 +154,19 @@ def rollout_approve(*, rollout: Rollout, actor: Any) -> Rollout:
     return _transition(rollout, RolloutStatus.APPROVED, actor=actor, approved_by=actor)
 
 
-@transaction.atomic
 def rollout_start(*, rollout: Rollout, actor: Any, override_reason: str = "") -> Rollout:
     """Start delivering. The release must have completed on the previous channel without a
-    halt and with enough exposure, unless an approver overrides the gate with a reason."""
+    halt and with enough exposure, unless an approver overrides the gate with a reason.
+
+    Image metadata signed in the last moments is not served yet (signing/metadata_cache.py):
+    the start waits for it, before taking any lock, so that no car is sent to a target the
+    Image repository does not list yet."""
+    wait_until_image_servable()
+    return _rollout_start(rollout=rollout, actor=actor, override_reason=override_reason)
+
+
+@transaction.atomic
+def _rollout_start(*, rollout: Rollout, actor: Any, override_reason: str) -> Rollout:
     previous = previous_channel(rollout.channel)
     now = timezone.now()
     fields: dict[str, Any] = {"started_at": now, "stage_index": 0, "stage_started_at": now}
