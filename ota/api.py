@@ -14,6 +14,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from ota import errors
+from ota.text import bad_text, may_hold_bad_text
 
 DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.Malformed: status.HTTP_400_BAD_REQUEST,
@@ -132,12 +133,14 @@ class LimitedJSONParser(JSONParser):
         try:
             text = raw.decode("utf-8")
             data = json.loads(text, parse_constant=_reject_constant)
-            parser_context["body_text"] = text  # the body exactly as sent, for views that keep it
-            return data
         except UnicodeDecodeError:
             raise exceptions.ParseError("The body is not UTF-8.") from None
         except (ValueError, RecursionError) as exc:
             raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from None
+        if may_hold_bad_text(text) and (found := bad_text(data)):
+            raise exceptions.ParseError(found)  # the same answer on SQLite and PostgreSQL
+        parser_context["body_text"] = text  # the body exactly as sent, for views that keep it
+        return data
 
 
 def _content_length(meta: dict[str, Any]) -> int:

@@ -47,6 +47,7 @@ class Fleet:
     def __init__(self, cars: list[VehicleClient], *, seed: int = 1):
         self.cars = cars
         self.rng = random.Random(seed)  # noqa: S311 - simulation, not secrets
+        self.driven_until: dict[str, datetime] = {}  # a car's windows never overlap
 
     def offers(self, car: VehicleClient) -> list[Assignment]:
         return list(
@@ -97,13 +98,17 @@ class Fleet:
         return tally
 
     def drive(self, *, hours: float, crashes_per_hour: Callable[[VehicleClient], float]) -> None:
-        """Every car reports one window of driving from now on, crashes drawn at its rate."""
-        end = datetime.now(UTC) + timedelta(hours=hours)
+        """Every car reports one window of driving from now on (or from the end of its last
+        one, whichever is later), crashes drawn at its rate."""
+        now = datetime.now(UTC)
         for car in self.cars:
             rate = crashes_per_hour(car) * hours
             crashes = int(rate) + (1 if self.rng.random() < rate - int(rate) else 0)
+            start = max(now, self.driven_until.get(car.vin, now))
+            end = self.driven_until[car.vin] = start + timedelta(hours=hours)
             window = car.health_window(hours=hours, crashes=crashes, end=end)
-            assert car.send_health([window]).status == 200
+            answer = car.send_health([window])
+            assert answer.status == 200, answer.body
 
     @staticmethod
     def updated(car: VehicleClient) -> bool:

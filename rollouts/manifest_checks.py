@@ -1,5 +1,5 @@
 """The shape of a vehicle version manifest (brief §5), checked without DRF's serializers:
-the poll is the hot path. Pure: standard library only.
+the poll is the hot path. Pure: the standard library and ota/text.py.
 
 The DRF serializers in rollouts/api/vehicle.py describe the same shape for the OpenAPI schema;
 a test holds the two to agreement. Errors nest like DRF's (`{"signed": {"vin": ["…"]}}`), so a
@@ -8,6 +8,8 @@ client sees one format whichever checked its request.
 
 import re
 from typing import Any
+
+from ota.text import bad_text, may_hold_bad_text
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 SIGNATURE = re.compile(r"[0-9a-f]{2,2048}")
@@ -27,8 +29,8 @@ def manifest_problems(data: Any, text: str | None = None) -> Problems:
     problems = _unknown(data, {"signed", "signatures"})
     _field(problems, data, "signed", _signed)
     _field(problems, data, "signatures", lambda v: _signatures(v, allow_empty=False))
-    if not problems and (text is None or "\\u" in text):
-        found = _bad_text(data)
+    if not problems and (text is None or may_hold_bad_text(text)):
+        found = bad_text(data)
         if found:
             problems["non_field_errors"] = [found]
     return problems
@@ -113,7 +115,9 @@ def _hashes(value: Any) -> Problems | list[str]:
         return ["At least one hash."]
     problems: Problems = {}
     for name, digest in value.items():
-        found = _string(digest, 128)
+        # The image's sha256 is kept (a column of 64): it must be one, not merely fit 128.
+        found = _matching(digest, HEX64, "64 hex digits") if name == "sha256" else None
+        found = found or _string(digest, 128)
         if found:
             problems[name] = found
     if not problems and "sha256" not in value:
@@ -183,32 +187,3 @@ def _integer(value: Any, lowest: int, highest: int | None) -> list[str]:
 
 def _object(value: Any) -> list[str]:
     return [] if isinstance(value, dict) else ["Expected an object."]
-
-
-def _bad_text(value: Any) -> str:
-    """NUL and lone surrogates fit no database column and no canonical JSON: refused anywhere
-    in the body, keys included."""
-    if isinstance(value, str):
-        return _bad_string(value)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _bad_string(key) or _bad_text(item)
-            if found:
-                return found
-    elif isinstance(value, list):
-        for item in value:
-            found = _bad_text(item)
-            if found:
-                return found
-    return ""
-
-
-def _bad_string(text: str) -> str:
-    if "\x00" in text:
-        return "Strings may not contain NUL characters."
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "Strings may not contain lone surrogates."
-    return ""

@@ -64,6 +64,7 @@ class VehicleClient:
         self.transport = transport or Urllib3Transport()
         self.report_counter = 0
         self.primary = next(ecu for ecu in ecus if ecu.primary)
+        self.dropped: list[dict] = []  # telemetry items the server refused as out of range
 
     # --- HTTP ------------------------------------------------------------------------------
 
@@ -285,10 +286,27 @@ class VehicleClient:
         }
 
     def send_events(self, events: list[dict]) -> Answer:
-        return self._json("POST", f"/vehicles/{self.vin}/events", {"events": events})
+        return self._send_batch("events", events)
 
     def send_health(self, windows: list[dict]) -> Answer:
-        return self._json("POST", f"/vehicles/{self.vin}/health", {"windows": windows})
+        return self._send_batch("health", windows)
+
+    def _send_batch(self, kind: str, items: list[dict]) -> Answer:
+        """A batch is stored whole or not at all. Items the server names as out of range
+        (`422 out_of_range`) are dropped, kept in `dropped`, and the rest is sent again."""
+        key = "events" if kind == "events" else "windows"
+        answer = self._json("POST", f"/vehicles/{self.vin}/{kind}", {key: items})
+        if answer.status != 422:
+            return answer
+        error = answer.json().get("error", {})
+        if error.get("code") != "out_of_range":
+            return answer
+        refused = {item["index"] for item in error["detail"]["items"]}
+        self.dropped += [items[index] for index in sorted(refused)]
+        rest = [item for index, item in enumerate(items) if index not in refused]
+        if not rest:
+            return answer
+        return self._json("POST", f"/vehicles/{self.vin}/{kind}", {key: rest})
 
     @staticmethod
     def health_window(

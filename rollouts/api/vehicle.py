@@ -1,5 +1,7 @@
 """Vehicle protocol v1: endpoints a vehicle calls with its bearer token."""
 
+import re
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -66,6 +68,8 @@ class FileInfoSerializer(serializers.Serializer):
     def validate_hashes(self, hashes):
         if "sha256" not in hashes:
             raise serializers.ValidationError("sha256 is required.")
+        if not re.fullmatch(HEX64, hashes["sha256"]):
+            raise serializers.ValidationError({"sha256": "Expected 64 hex digits."})
         return hashes
 
 
@@ -160,13 +164,16 @@ class EventBatchSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
 
 class HealthWindowSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """The shape of a window. What no car can report (driving longer than the window, counts
+    beyond rollouts/telemetry_bounds.py, overlapping windows) is refused whole with 422."""
+
     id = serializers.UUIDField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    driving_seconds = StrictIntegerField(min_value=0, max_value=10**7)
-    ignition_cycles = StrictIntegerField(min_value=0, max_value=10**5)
-    crashes = StrictIntegerField(min_value=0, max_value=10**5)
-    reboots = StrictIntegerField(min_value=0, max_value=10**5)
+    driving_seconds = StrictIntegerField(min_value=0)
+    ignition_cycles = StrictIntegerField(min_value=0)
+    crashes = StrictIntegerField(min_value=0)
+    reboots = StrictIntegerField(min_value=0)
     dtcs = serializers.DictField(child=StrictIntegerField(min_value=0), required=False)
     metrics = serializers.DictField(child=serializers.FloatField(), required=False)
 

@@ -9,6 +9,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model, Value
 from django.db.models.functions import Coalesce
 
+from ota.errors import Unprocessable
+from rollouts.locks import lock_vehicle
 from rollouts.models import (
     Assignment,
     AssignmentStatus,
@@ -22,6 +24,7 @@ from rollouts.models import (
 from rollouts.models.rollouts import ASSIGNMENT_TRANSITIONS
 from rollouts.services.counters import count
 from rollouts.services.decisions import vehicles_decisions_changed
+from rollouts.telemetry_bounds import overlap_problems, window_problems
 
 # What an event says about the assignment it belongs to, and which counter it enters. Success
 # is settled by the manifest (the ECU reports the new image), not by an event alone.
@@ -54,45 +57,69 @@ class Ingested:
 
 
 def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested:
-    """Store new events once each; a repeated id (in this batch or before) is a duplicate."""
-    correlation_ids = {e["correlation_id"] for e in events if e.get("correlation_id")}
-    # Only this vehicle's assignments: a correlation id of another vehicle attributes nothing.
-    assignments = {
-        str(a.pk): a
-        for a in Assignment.objects.filter(
-            vehicle=vehicle, pk__in=_uuids(correlation_ids)
-        ).select_related("rollout")
-    }
-
-    def assignment_of(event: dict) -> Assignment | None:
-        parsed = _uuids([event.get("correlation_id") or ""])
-        return assignments.get(str(parsed[0])) if parsed else None
-
-    rows = [
-        InstallEvent(
-            id=e["id"],
-            vehicle=vehicle,
-            assignment=assignments.get(e.get("correlation_id") or ""),
-            correlation_id=e.get("correlation_id") or "",
-            ecu_serial=e.get("ecu_serial") or "",
-            type=e["type"],
-            at=e["at"],
-            error_code=e.get("error_code") or "",
-            detail=e.get("detail") or "",
-        )
-        for e in events
-    ]
-    stored, duplicates = _insert_new(InstallEvent, rows)
-    for event in sorted(stored, key=lambda e: e.at):
-        if event.assignment is None:
-            continue
-        if event.type in EVENT_STATUS:
-            _advance(
-                event.assignment, EVENT_STATUS[event.type], EVENT_COUNTER[event.type], event.at
+    """Store new events once each (a repeated id, in this batch or before, is a duplicate),
+    move their assignments and count them: all of it in one transaction, or none of it, so
+    the car's retry of a batch that failed is counted then. A critical signal halts its
+    rollout once the batch has committed (the evaluator halts on the count if that is lost)."""
+    correlation_ids = _uuids(e.get("correlation_id") for e in events)
+    with transaction.atomic():
+        # Only this vehicle's: a correlation id of another vehicle attributes nothing.
+        assignments = {
+            str(a.pk): a
+            for a in Assignment.objects.filter(
+                vehicle=vehicle, pk__in=correlation_ids
+            ).select_related("rollout")
+        }
+        rows = [
+            InstallEvent(
+                id=e["id"],
+                vehicle=vehicle,
+                assignment=assignments.get(_normalized(e.get("correlation_id"))),
+                correlation_id=e.get("correlation_id") or "",
+                ecu_serial=e.get("ecu_serial") or "",
+                type=e["type"],
+                at=e["at"],
+                error_code=e.get("error_code") or "",
+                detail=e.get("detail") or "",
             )
-        if _is_critical(event, event.assignment.rollout.policy):
-            _critical(event)
+            for e in events
+        ]
+        stored, duplicates = _insert_new(InstallEvent, rows)
+        tally, critical = Tally(), []
+        for event in sorted(stored, key=lambda e: e.at):
+            assignment = event.assignment
+            if assignment is None:
+                continue
+            if event.type in EVENT_STATUS:
+                _advance(
+                    assignment, EVENT_STATUS[event.type], EVENT_COUNTER[event.type], event.at, tally
+                )
+            if _is_critical(event, assignment.rollout.policy):
+                tally.add(assignment.rollout_id, assignment.stage_index, critical=1)
+                critical.append(
+                    (assignment.rollout, event.error_code or event.type, assignment.stage_index)
+                )
+        tally.apply()
+    for rollout, signal, stage_index in critical:
+        _halt(rollout, signal, stage_index, vehicle.vin)
     return Ingested(len(stored), duplicates)
+
+
+class Tally:
+    """Counter increments gathered over a unit of work, applied at its end in one order
+    (rollout, stage): two transactions that count the same rows cannot deadlock."""
+
+    def __init__(self):
+        self.amounts: dict[tuple[int, int], dict[str, int]] = {}
+
+    def add(self, rollout_id: int, stage_index: int, **amounts: int) -> None:
+        row = self.amounts.setdefault((rollout_id, stage_index), {})
+        for name, amount in amounts.items():
+            row[name] = row.get(name, 0) + amount
+
+    def apply(self) -> None:
+        for (rollout_id, stage_index), amounts in sorted(self.amounts.items()):
+            count(rollout_id=rollout_id, stage_index=stage_index, **amounts)
 
 
 def _is_critical(event: InstallEvent, policy: dict) -> bool:
@@ -101,48 +128,70 @@ def _is_critical(event: InstallEvent, policy: dict) -> bool:
     )
 
 
-def _critical(event: InstallEvent) -> None:
+def _halt(rollout: Rollout, signal: str, stage_index: int, vin: str) -> None:
     """A critical signal halts the rollout at once, without waiting for the evaluator."""
     from rollouts.services.evaluation import halt_on_critical
 
-    assignment = event.assignment
-    count(rollout_id=assignment.rollout_id, stage_index=assignment.stage_index, critical=1)
-    halt_on_critical(
-        rollout=assignment.rollout,
-        signal=event.error_code or event.type,
-        stage_index=assignment.stage_index,
-        vin=event.vehicle.vin,
+    with transaction.atomic():
+        halt_on_critical(rollout=rollout, signal=signal, stage_index=stage_index, vin=vin)
+
+
+class OutOfRange(Unprocessable):
+    code = "out_of_range"
+    message = (
+        "Some items report what no car can; see detail.items (index, id, field). Nothing was "
+        "stored: send the batch again without them."
     )
 
 
 def health_ingest(*, vehicle: Vehicle, windows: list[dict[str, Any]]) -> Ingested:
     """Store new windows, then add their exposure to every live rollout whose scope holds
-    the vehicle: as treated when it runs that rollout's release, else as control."""
-    installed = {ecu.serial: ecu.installed_path for ecu in vehicle.ecus.all()}
-    rows = [
-        HealthWindow(
-            id=w["id"],
-            vehicle=vehicle,
-            start=w["start"],
-            end=w["end"],
-            driving_seconds=w["driving_seconds"],
-            ignition_cycles=w["ignition_cycles"],
-            crashes=w["crashes"],
-            reboots=w["reboots"],
-            dtcs=w.get("dtcs") or {},
-            metrics=w.get("metrics") or {},
-            installed=installed,
-            release=_release_installed_at(vehicle, w["start"]),
-        )
-        for w in windows
-    ]
-    stored, duplicates = _insert_new(HealthWindow, rows)
-    if stored:
-        _add_exposure(vehicle, stored)
+    the vehicle: as treated when it runs that rollout's release, else as control. All of it
+    in one transaction, or nothing; a batch with a window no car could report (numbers out
+    of reach, or overlapping another of this vehicle's windows) is refused whole (422)."""
+    problems = window_problems(windows)
+    if problems:
+        raise OutOfRange(detail={"items": [p.as_detail() for p in problems]})
+    critical = []
+    with transaction.atomic():
+        lock_vehicle(vehicle.pk)  # one batch of a vehicle at a time: overlaps are decided
+        earliest, latest = min(w["start"] for w in windows), max(w["end"] for w in windows)
+        accepted = HealthWindow.objects.filter(
+            vehicle=vehicle, start__lt=latest, end__gt=earliest
+        ).values_list("id", "start", "end")
+        problems = overlap_problems(windows, accepted)
+        if problems:
+            raise OutOfRange(detail={"items": [p.as_detail() for p in problems]})
+        installed = {ecu.serial: ecu.installed_path for ecu in vehicle.ecus.all()}
+        rows = [
+            HealthWindow(
+                id=w["id"],
+                vehicle=vehicle,
+                start=w["start"],
+                end=w["end"],
+                driving_seconds=w["driving_seconds"],
+                ignition_cycles=w["ignition_cycles"],
+                crashes=w["crashes"],
+                reboots=w["reboots"],
+                dtcs=w.get("dtcs") or {},
+                metrics=w.get("metrics") or {},
+                installed=installed,
+                release=_release_installed_at(vehicle, w["start"]),
+            )
+            for w in windows
+        ]
+        stored, duplicates = _insert_new(HealthWindow, rows)
+        if stored:
+            tally = Tally()
+            critical = _add_exposure(vehicle, stored, tally)
+            tally.apply()
+    for rollout, signal, stage_index in critical:
+        _halt(rollout, signal, stage_index, vehicle.vin)
     return Ingested(len(stored), duplicates)
 
 
-def _add_exposure(vehicle: Vehicle, windows: list[HealthWindow]) -> None:
+def _add_exposure(vehicle: Vehicle, windows: list[HealthWindow], tally: Tally) -> list[tuple]:
+    """Counts the windows into `tally`; the critical signals seen, to halt on after commit."""
     from rollouts.services.director import in_rollout_scope, static_cohorts_listing, vehicle_state
 
     live = list(
@@ -151,7 +200,7 @@ def _add_exposure(vehicle: Vehicle, windows: list[HealthWindow]) -> None:
         ).select_related("release", "cohort")
     )
     if not live:
-        return
+        return []
     state = vehicle_state(vehicle)
     mine = {
         rollout_id: (status, finished_at)
@@ -160,6 +209,7 @@ def _add_exposure(vehicle: Vehicle, windows: list[HealthWindow]) -> None:
         ).values_list("rollout_id", "status", "finished_at")
     }
     listed = static_cohorts_listing(vehicle, live)
+    critical = []
     for rollout in live:
         in_scope = in_rollout_scope(
             vehicle,
@@ -186,16 +236,11 @@ def _add_exposure(vehicle: Vehicle, windows: list[HealthWindow]) -> None:
                 amounts[f"{group}_{measure}"] = amounts.get(f"{group}_{measure}", 0) + value
             if group == "treated":
                 seen_critical |= critical_codes & set(window.dtcs)
-        count(rollout_id=rollout.pk, stage_index=rollout.stage_index, **amounts)
         if seen_critical:
-            from rollouts.services.evaluation import halt_on_critical
-
-            halt_on_critical(
-                rollout=rollout,
-                signal=sorted(seen_critical)[0],
-                stage_index=rollout.stage_index,
-                vin=vehicle.vin,
-            )
+            amounts["critical"] = 1
+            critical.append((rollout, sorted(seen_critical)[0], rollout.stage_index))
+        tally.add(rollout.pk, rollout.stage_index, **amounts)
+    return critical
 
 
 def _insert_new(model: type[Model], rows: list[Model]) -> tuple[list[Model], int]:
@@ -214,7 +259,7 @@ def _insert_new(model: type[Model], rows: list[Model]) -> tuple[list[Model], int
     raise IntegrityError("could not store telemetry after three attempts")
 
 
-def _advance(assignment: Assignment, to: str, counter: str, at: datetime) -> None:
+def _advance(assignment: Assignment, to: str, counter: str, at: datetime, tally: Tally) -> None:
     """Move the assignment if its lifecycle allows, counting the state it enters. The update
     is conditional on the state read: of two racing events, one moves it, once."""
     current = Assignment.objects.filter(pk=assignment.pk).values_list("status", flat=True).first()
@@ -231,7 +276,7 @@ def _advance(assignment: Assignment, to: str, counter: str, at: datetime) -> Non
         amounts = {counter: 1}
         if current == AssignmentStatus.TIMED_OUT:
             amounts["timed_out"] = -1  # a late failure replaces the time-out, not adds to it
-        count(rollout_id=assignment.rollout_id, stage_index=assignment.stage_index, **amounts)
+        tally.add(assignment.rollout_id, assignment.stage_index, **amounts)
 
 
 def _release_installed_at(vehicle: Vehicle, when: datetime):
@@ -248,10 +293,17 @@ def _release_installed_at(vehicle: Vehicle, when: datetime):
 
 
 def _uuids(values) -> list[uuid.UUID]:
-    parsed = []
-    for value in values:
-        try:
-            parsed.append(uuid.UUID(str(value)))
-        except ValueError:
-            continue
-    return parsed
+    return [parsed for value in values if (parsed := _uuid(value))]
+
+
+def _uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _normalized(value) -> str:
+    """A UUID in its one canonical spelling (lower case, hyphens), whatever the car sent."""
+    parsed = _uuid(value)
+    return str(parsed) if parsed else ""

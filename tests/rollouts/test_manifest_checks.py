@@ -69,7 +69,9 @@ BREAKAGES = {
         installed_image={"filepath": "x"}
     ),
     "hashes without sha256": lambda m: fileinfo(m).update(hashes={"sha512": "c" * 128}),
-    "a hash too long": lambda m: fileinfo(m)["hashes"].update(sha256="d" * 129),
+    "a hash too long": lambda m: fileinfo(m)["hashes"].update(sha512="d" * 129),
+    "a sha256 longer than one": lambda m: fileinfo(m)["hashes"].update(sha256="d" * 65),
+    "a sha256 in capitals": lambda m: fileinfo(m)["hashes"].update(sha256="D" * 64),
     "a negative length": lambda m: fileinfo(m).update(length=-1),
     "a numeric hardware id": lambda m: report(m)["signed"].update(hardware_id=7),
     "a NUL in a serial": lambda m: m["signed"].update(primary_ecu_serial="TCU\x00"),
@@ -106,7 +108,7 @@ def test_nul_and_lone_surrogates_are_refused_anywhere_even_in_state_keys(text):
 
 def test_a_body_without_escapes_is_not_walked_for_bad_text(monkeypatch):
     walked = []
-    monkeypatch.setattr(manifest_checks, "_bad_text", lambda value: walked.append(value) or "")
+    monkeypatch.setattr(manifest_checks, "bad_text", lambda value: walked.append(value) or "")
     manifest = copy.deepcopy(GOOD)
     assert manifest_problems(manifest, json.dumps(manifest, ensure_ascii=False)) == {}
     assert walked == []
