@@ -64,38 +64,57 @@ class Fleet:
         error_code: str = "E_FLASH",
     ) -> dict[str, int]:
         """Every car sends its manifest; cars with an offer install it (or fail, or fall
-        silent after starting). Returns what happened."""
+        silent after starting), then report what is installed. Returns what happened."""
         tally = {"offered": 0, "installed": 0, "failed": 0, "silent": 0}
         for car in self.cars:
-            assert car.put_manifest().status == 200
-            for assignment in self.offers(car):
-                tally["offered"] += 1
-                correlation = str(assignment.pk)
-                events = [car.event("download_started", correlation, car.primary.serial)]
-                if silent(car):
-                    tally["silent"] += 1
-                elif fails(car):
-                    events.append(
-                        car.event(
-                            "install_failed", correlation, car.primary.serial, error_code=error_code
-                        )
-                    )
-                    tally["failed"] += 1
-                else:
-                    for item in assignment.rollout.release.items.all():
-                        for ecu in car.ecus.values():
-                            if ecu.hardware_id == item.bundle.hardware_id:
-                                ecu.installed = InstalledImage(
-                                    item.bundle.path,
-                                    item.bundle.length,
-                                    item.bundle.sha256,
-                                    item.bundle.release_counter,
-                                )
-                    events.append(car.event("install_succeeded", correlation, car.primary.serial))
-                    tally["installed"] += 1
-                assert car.send_events(events).status == 200
+            self.poll_car(
+                car, fails=fails(car), silent=silent(car), error_code=error_code, tally=tally
+            )
             car.put_manifest()  # reports what is now installed
         return tally
+
+    def poll_car(
+        self,
+        car: VehicleClient,
+        *,
+        fails: bool = False,
+        silent: bool = False,
+        error_code: str = "E_FLASH",
+        tally: dict[str, int] | None = None,
+    ) -> None:
+        """One poll of one car: its manifest, then, for an offer, the install (or its failure,
+        or silence after starting) reported by events. What it installed reaches the server
+        with its next manifest."""
+        tally = (
+            tally if tally is not None else {"offered": 0, "installed": 0, "failed": 0, "silent": 0}
+        )
+        assert car.put_manifest().status == 200
+        for assignment in self.offers(car):
+            tally["offered"] += 1
+            correlation = str(assignment.pk)
+            events = [car.event("download_started", correlation, car.primary.serial)]
+            if silent:
+                tally["silent"] += 1
+            elif fails:
+                events.append(
+                    car.event(
+                        "install_failed", correlation, car.primary.serial, error_code=error_code
+                    )
+                )
+                tally["failed"] += 1
+            else:
+                for item in assignment.rollout.release.items.all():
+                    for ecu in car.ecus.values():
+                        if ecu.hardware_id == item.bundle.hardware_id:
+                            ecu.installed = InstalledImage(
+                                item.bundle.path,
+                                item.bundle.length,
+                                item.bundle.sha256,
+                                item.bundle.release_counter,
+                            )
+                events.append(car.event("install_succeeded", correlation, car.primary.serial))
+                tally["installed"] += 1
+            assert car.send_events(events).status == 200
 
     def drive(self, *, hours: float, crashes_per_hour: Callable[[VehicleClient], float]) -> None:
         """Every car reports one window of driving from now on (or from the end of its last

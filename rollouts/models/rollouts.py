@@ -150,7 +150,8 @@ ASSIGNMENT_TRANSITIONS: dict[str, set[str]] = {
     },
     AssignmentStatus.DOWNLOADING: {AssignmentStatus.INSTALLING, *FINISHED},
     AssignmentStatus.INSTALLING: {*FINISHED},
-    AssignmentStatus.SUCCEEDED: {AssignmentStatus.REVERTED},
+    # FAILED: a success reported by event that the next manifest does not show.
+    AssignmentStatus.SUCCEEDED: {AssignmentStatus.REVERTED, AssignmentStatus.FAILED},
     AssignmentStatus.FAILED: set(),
     AssignmentStatus.TIMED_OUT: {AssignmentStatus.SUCCEEDED, AssignmentStatus.FAILED},
     AssignmentStatus.RETRACTED: set(),
@@ -176,6 +177,9 @@ class Assignment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Succeeded by the vehicle's own event, counted then (as failures are); its next manifest
+    # confirms the new image or turns the success into a failure.
+    awaiting_manifest = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -83,10 +83,12 @@ def offering_rollouts(vehicle: Vehicle, assignments: list[Assignment]) -> list[R
 
 
 def open_assignments(vehicle: Vehicle) -> list[Assignment]:
-    """The vehicle's assignments that may still change (open, or timed out and still able to
-    succeed), with their rollouts and releases: one read by the (vehicle, status) index."""
+    """The vehicle's assignments that may still change (open, timed out and still able to
+    succeed, or succeeded by event and awaiting a manifest), with their rollouts and releases:
+    one read by the (vehicle, status) index."""
+    awaiting = Q(status=AssignmentStatus.SUCCEEDED, awaiting_manifest=True)
     return list(
-        Assignment.objects.filter(vehicle=vehicle, status__in=SETTLEABLE)
+        Assignment.objects.filter(Q(status__in=SETTLEABLE) | awaiting, vehicle=vehicle)
         .select_related("rollout__release", "rollout__cohort")
         .prefetch_related("rollout__release__items__bundle")
     )

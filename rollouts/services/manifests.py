@@ -326,10 +326,17 @@ def _settle_assignments(
     vehicle: Vehicle, state, assignments: list[Assignment], now: datetime
 ) -> bool:
     """An unfinished assignment whose release is now installed (or superseded) has succeeded.
-    A late success replaces a time-out. Answers whether an install is still pending."""
+    A late success replaces a time-out. A success the vehicle reported by event is confirmed
+    by the image, or becomes a failure if the image is not there. Counters are written in
+    (rollout, stage) order, as telemetry writes them. Answers whether an install is still
+    pending."""
     still_open = False
-    for assignment in assignments:
-        if not release_satisfied(state, candidate(assignment.rollout)):
+    for assignment in sorted(assignments, key=lambda a: (a.rollout_id, a.stage_index)):
+        satisfied = release_satisfied(state, candidate(assignment.rollout))
+        if assignment.status == AssignmentStatus.SUCCEEDED:  # awaiting this manifest
+            _confirm_or_refute(assignment, satisfied, now)
+            continue
+        if not satisfied:
             still_open = still_open or assignment.status in OPEN
             continue
         moved = Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
@@ -347,6 +354,29 @@ def _settle_assignments(
             if assignment.rollout.status != RolloutStatus.RUNNING:
                 revert_late_install(assignment=assignment)
     return still_open
+
+
+def _confirm_or_refute(assignment: Assignment, installed: bool, now: datetime) -> None:
+    awaiting = Assignment.objects.filter(
+        pk=assignment.pk, status=AssignmentStatus.SUCCEEDED, awaiting_manifest=True
+    )
+    if installed:
+        if awaiting.update(awaiting_manifest=False) and (
+            assignment.rollout.status != RolloutStatus.RUNNING
+        ):
+            revert_late_install(assignment=assignment)
+        return
+    if awaiting.update(status=AssignmentStatus.FAILED, awaiting_manifest=False, finished_at=now):
+        logger.info(
+            "Assignment %s: reported installed, the manifest shows otherwise", assignment.pk
+        )
+        count(
+            rollout_id=assignment.rollout_id,
+            stage_index=assignment.stage_index,
+            succeeded=-1,
+            failed_install=1,
+        )
+        assignment.status = AssignmentStatus.FAILED
 
 
 def _poll_after(*, pending: bool) -> int:

@@ -27,8 +27,11 @@ from rollouts.services.decisions import vehicles_decisions_changed
 from rollouts.telemetry_bounds import overlap_problems, window_problems
 
 # What an event says about the assignment it belongs to, and which counter it enters. Success
-# is settled by the manifest (the ECU reports the new image), not by an event alone.
+# and failure count when the vehicle reports them, on one clock (an estimate of the failure
+# rate that waited for the next manifest on one side only would lean towards failure); the
+# next manifest confirms a success or turns it into a failure (services/manifests.py).
 EVENT_STATUS = {
+    EventType.INSTALL_SUCCEEDED: AssignmentStatus.SUCCEEDED,
     EventType.DOWNLOAD_STARTED: AssignmentStatus.DOWNLOADING,
     EventType.DOWNLOAD_COMPLETED: AssignmentStatus.DOWNLOADING,
     EventType.INSTALL_STARTED: AssignmentStatus.INSTALLING,
@@ -39,6 +42,7 @@ EVENT_STATUS = {
     EventType.ROLLBACK_FAILED: AssignmentStatus.FAILED,
 }
 EVENT_COUNTER = {
+    EventType.INSTALL_SUCCEEDED: "succeeded",
     EventType.DOWNLOAD_STARTED: "downloading",
     EventType.DOWNLOAD_COMPLETED: "downloading",
     EventType.INSTALL_STARTED: "installing",
@@ -265,8 +269,8 @@ def _advance(assignment: Assignment, to: str, counter: str, at: datetime, tally:
     current = Assignment.objects.filter(pk=assignment.pk).values_list("status", flat=True).first()
     if current is None or current == to or to not in ASSIGNMENT_TRANSITIONS[current]:
         return
-    fields = {"status": to}
-    if to == AssignmentStatus.FAILED:
+    fields: dict[str, Any] = {"status": to, "awaiting_manifest": to == AssignmentStatus.SUCCEEDED}
+    if to in (AssignmentStatus.FAILED, AssignmentStatus.SUCCEEDED):
         fields["finished_at"] = at
     if to in (AssignmentStatus.DOWNLOADING, AssignmentStatus.INSTALLING):
         fields["started_at"] = Coalesce("started_at", Value(at))
@@ -274,8 +278,9 @@ def _advance(assignment: Assignment, to: str, counter: str, at: datetime, tally:
     if moved:
         vehicles_decisions_changed(vehicle_ids=[assignment.vehicle_id])
         amounts = {counter: 1}
-        if current == AssignmentStatus.TIMED_OUT:
-            amounts["timed_out"] = -1  # a late failure replaces the time-out, not adds to it
+        if current in (AssignmentStatus.TIMED_OUT, AssignmentStatus.SUCCEEDED):
+            # A late answer replaces the time-out; a rollback after success, the success.
+            amounts[current] = -1
         tally.add(assignment.rollout_id, assignment.stage_index, **amounts)
 
 

@@ -25,14 +25,15 @@ def test_a_vehicle_receives_verifies_installs_and_reports_a_release(
     assert head_unit_ecu.installed.sha256 == hashlib.sha256(data).hexdigest()
     assignment = Assignment.objects.get(vehicle__vin=vehicle.vin)
     assert str(assignment.pk) == first.offered[0].correlation_id
-    assert assignment.status == "installing"
+    # Counted when the car says so, as a failure would be; its next manifest confirms it.
+    assert (assignment.status, assignment.awaiting_manifest) == ("succeeded", True)
 
     second = vehicle.poll_cycle()
 
     assert second.offered == []  # the Director's targets are empty again
     assert second.manifest["director_targets_version"] > first.manifest["director_targets_version"]
     assignment.refresh_from_db()
-    assert assignment.status == "succeeded"
+    assert (assignment.status, assignment.awaiting_manifest) == ("succeeded", False)
     detail = engineer_api.get(f"/api/v1/manage/vehicles/{vehicle.vin}").json()
     head_unit = next(e for e in detail["ecus"] if e["hardware_id"] == "hu-gen7")
     assert head_unit["installed_image"]["version"] == bundle.version
