@@ -22,6 +22,7 @@ DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.NotFound: status.HTTP_404_NOT_FOUND,
     errors.Conflict: status.HTTP_409_CONFLICT,
     errors.Unprocessable: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    errors.Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 # DRF's own codes, renamed where the protocol names them differently.
@@ -44,6 +45,7 @@ STATUS_CODES = {
     422: "unprocessable",
     429: "throttled",
     500: "server_error",
+    503: "unavailable",
 }
 
 
@@ -102,6 +104,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message = str(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
         body = error_body(DRF_CODES.get(code, code), message, detail)
     response.data = body
+    if isinstance(exc, DomainAPIError) and isinstance(exc.error, errors.Unavailable):
+        response["Retry-After"] = str(exc.error.retry_after_seconds)
+    return response
+
+
+def unavailable_response(error: errors.Unavailable):
+    """The 503 of a view outside DRF, in the same format and with Retry-After."""
+    from django.http import JsonResponse
+
+    response = JsonResponse(error_body(error.code, error.message, error.detail), status=503)
+    response["Retry-After"] = str(error.retry_after_seconds)
     return response
 
 

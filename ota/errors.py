@@ -43,3 +43,10 @@ class Unprocessable(DomainError):
     """Well-formed but invalid: bad signature, unknown ECU, unknown channel (422)."""
 
     code = "unprocessable"
+
+
+class Unavailable(DomainError):
+    """A part the server needs is down; the same request may work later (503, Retry-After)."""
+
+    code = "unavailable"
+    retry_after_seconds = 30

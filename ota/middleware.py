@@ -5,7 +5,8 @@ import logging
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from ota.api import STATUS_CODES, error_body
+from ota.api import STATUS_CODES, error_body, unavailable_response
+from ota.errors import Unavailable
 
 logger = logging.getLogger("ota.api")
 
@@ -42,6 +43,11 @@ class ApiErrorMiddleware:
             return JsonResponse(
                 error_body("payload_too_large", "The request body is too large."), status=413
             )
+        if isinstance(exception, Unavailable):  # raised by a view outside DRF
+            logger.warning(
+                "%s on %s %s: %s", exception.code, request.method, request.path, exception.detail
+            )
+            return unavailable_response(exception)
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return JsonResponse(
             error_body("server_error", "An internal error occurred; it has been logged."),

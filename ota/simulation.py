@@ -67,9 +67,7 @@ class Fleet:
         silent after starting), then report what is installed. Returns what happened."""
         tally = {"offered": 0, "installed": 0, "failed": 0, "silent": 0}
         for car in self.cars:
-            self.poll_car(
-                car, fails=fails(car), silent=silent(car), error_code=error_code, tally=tally
-            )
+            self.poll_car(car, fails=fails, silent=silent, error_code=error_code, tally=tally)
             car.put_manifest()  # reports what is now installed
         return tally
 
@@ -77,14 +75,14 @@ class Fleet:
         self,
         car: VehicleClient,
         *,
-        fails: bool = False,
-        silent: bool = False,
+        fails: Callable[[VehicleClient], bool] = lambda car: False,
+        silent: Callable[[VehicleClient], bool] = lambda car: False,
         error_code: str = "E_FLASH",
         tally: dict[str, int] | None = None,
     ) -> None:
         """One poll of one car: its manifest, then, for an offer, the install (or its failure,
-        or silence after starting) reported by events. What it installed reaches the server
-        with its next manifest."""
+        or silence after starting) reported by events; `fails` and `silent` are asked only of
+        a car with an offer. What it installed reaches the server with its next manifest."""
         tally = (
             tally if tally is not None else {"offered": 0, "installed": 0, "failed": 0, "silent": 0}
         )
@@ -93,9 +91,9 @@ class Fleet:
             tally["offered"] += 1
             correlation = str(assignment.pk)
             events = [car.event("download_started", correlation, car.primary.serial)]
-            if silent:
+            if silent(car):
                 tally["silent"] += 1
-            elif fails:
+            elif fails(car):
                 events.append(
                     car.event(
                         "install_failed", correlation, car.primary.serial, error_code=error_code

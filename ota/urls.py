@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from ota.views import healthz
+from ota.views import healthz, readyz
 from rollouts.api import urls as rollouts_urls
 from signing import urls as signing_urls
 
@@ -13,6 +13,7 @@ admin.site.index_title = "Fleet, releases and rollouts"
 # In order of traffic: Django tries the patterns in turn, and vehicles poll the most.
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("api/v1/", include(rollouts_urls.vehicle_urlpatterns)),
     path("api/v1/tuf/", include(signing_urls.tuf_urlpatterns)),
     path("admin/", admin.site.urls),

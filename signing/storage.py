@@ -1,7 +1,39 @@
 """Where bundle bytes live: the named Django storage `bundles`, one per region on S3."""
 
+import contextlib
+import logging
+
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
+
+from ota.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+
+
+class StorageUnavailable(Unavailable):
+    code = "storage_unavailable"
+    message = "Bundle storage cannot be reached or written; nothing was changed. Try again later."
+
+
+@contextlib.contextmanager
+def reachable():
+    """Storage errors (a full or read-only disk, a bucket that cannot be reached or refuses
+    us) become a 503 with Retry-After instead of a 500; what the caller does under this is
+    done before anything of it is recorded."""
+    try:
+        yield
+    except (OSError, *_boto_errors()) as exc:
+        logger.warning("Bundle storage failed: %r", exc)
+        raise StorageUnavailable(detail={"reason": type(exc).__name__}) from exc
+
+
+def _boto_errors() -> tuple[type[Exception], ...]:
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # pragma: no cover - boto3 is a requirement
+        return ()
+    return (BotoCoreError, ClientError)
 
 
 def blob_name(sha256: str) -> str:

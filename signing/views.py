@@ -152,8 +152,9 @@ def _stream(request: HttpRequest, store, bundle) -> HttpResponse:
         return response
 
     first, last = byte_range or (0, length - 1)
-    handle = store.open(bundle.blob_name, "rb")
-    handle.seek(first)
+    with storage.reachable():
+        handle = store.open(bundle.blob_name, "rb")
+        handle.seek(first)
     response = StreamingHttpResponse(
         _read(handle, last - first + 1),
         content_type="application/octet-stream",

@@ -54,9 +54,10 @@ def bundle_ingest(*, spec: BundleSpec, stream: BinaryIO, digests: Digests, actor
     bundle_check_new(spec)
     name = storage.blob_name(digests.sha256.hexdigest())
     home = storage.bundle_storage()
-    if not home.exists(name):
-        stream.seek(0)
-        home.save(name, File(stream))
+    with storage.reachable():
+        if not home.exists(name):
+            stream.seek(0)
+            home.save(name, File(stream))
     return _create(
         spec,
         actor=actor,

@@ -39,7 +39,8 @@ def test_a_reported_success_counts_at_once_like_a_reported_failure(car, shipped)
     rollout_id = shipped()
     fleet = Fleet(cars)
     for index, vehicle in enumerate(cars):
-        fleet.poll_car(vehicle, fails=index == 0)  # no manifest after: nobody polled again
+        # No manifest after: nobody has polled again yet.
+        fleet.poll_car(vehicle, fails=lambda car, first=index == 0: first)
     numbers = counted(rollout_id)
     assert (numbers["succeeded"], numbers["failed"], numbers["finished"]) == (4, 1, 5)
 
@@ -100,7 +101,7 @@ def run_stage(cars, rollout_id: int, *, failure_rate: float, seed: int) -> list[
         if second:
             assert vehicle.put_manifest().status == 200
         else:
-            fleet.poll_car(vehicle, fails=fails[vehicle.vin])
+            fleet.poll_car(vehicle, fails=lambda car: fails[car.vin])
         if done % 5 == 0:
             rollout_evaluate(rollout_id=rollout_id)
             statuses.append(Rollout.objects.get(pk=rollout_id).status)
