@@ -5,9 +5,9 @@ import os
 
 import pytest
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.services import user_token_create
 from audit.models import AuditEvent
 from rollouts.models import Ecu, Vehicle, VehicleToken
 from rollouts.roles import APPROVER, RELEASE_ENGINEER
@@ -92,8 +92,8 @@ def make_user(db):
 
 def _token_client(user: User) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, token = user_token_create(user=user, name="tests")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

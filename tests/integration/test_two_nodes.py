@@ -20,8 +20,8 @@ import redis
 import urllib3
 from django.conf import settings as django_settings
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
+from accounts.services import user_token_create
 from rollouts.roles import APPROVER, RELEASE_ENGINEER
 from tests.factories import make_vin
 from vehicle_client.client import VehicleClient
@@ -183,9 +183,9 @@ class Management:
     """One node's management API as one user, over HTTP with a DRF token."""
 
     def __init__(self, node: Node, user):
-        token, _ = Token.objects.get_or_create(user=user)
+        _, token = user_token_create(user=user, name="two nodes")
         self.node, self.base = node, f"{node.url}/api/v1/manage"
-        self.headers = {"Authorization": f"Token {token.key}"}
+        self.headers = {"Authorization": f"Token {token}"}
         self.http = urllib3.PoolManager()
 
     def post(self, path: str, body: dict | None = None, *, expect: int = 200) -> dict:

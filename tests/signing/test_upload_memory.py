@@ -8,8 +8,8 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from rest_framework.authtoken.models import Token
 
+from accounts.services import user_token_create
 from signing.models import Bundle
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
@@ -65,7 +65,7 @@ def test_uploading_300_mb_raises_peak_memory_by_less_than_100_mb(
 ):
     path = tmp_path / "big.bin"
     sha256, sha512 = write_random_file(path, SIZE)
-    token = Token.objects.create(user=engineer).key
+    _, token = user_token_create(user=engineer, name="upload test")
     fields = {
         "path": "hu-gen7/big.bin",
         "hardware_id": "hu-gen7",

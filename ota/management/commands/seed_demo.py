@@ -8,8 +8,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
+from accounts.services import user_token_create
 from ota.demo import DEMO_BUNDLES, DEMO_RELEASES, demo_bundle_bytes, demo_fleet
 from rollouts.models import Channel, Release, Vehicle
 from rollouts.roles import APPROVER, RELEASE_ENGINEER
@@ -37,7 +37,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, vehicles: int, port: int, **options):
         password = self.ensure_admin()
-        api_token = Token.objects.get_or_create(user=User.objects.get(username=ADMIN_USERNAME))[0]
+        # A new token each run, beside the earlier ones: a token printed before keeps working.
+        _, api_token = user_token_create(
+            user=User.objects.get(username=ADMIN_USERNAME), name="printed by make run"
+        )
         created = self.ensure_fleet(vehicles)
         published = self.ensure_bundles()
         self.ensure_releases()
@@ -59,7 +62,7 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo
   Health       {base}/healthz
 
   Management API as the admin (DRF token):
-    curl -H 'Authorization: Token {api_token.key}' '{base}/api/v1/manage/vehicles?region=EU'
+    curl -H 'Authorization: Token {api_token}' '{base}/api/v1/manage/vehicles?region=EU'
   Vehicle API as {showcase.vin} (this token is new every start):
     curl -H 'Authorization: Bearer {vehicle_token}' {base}/api/v1/vehicles/{showcase.vin}
   One demo car through a real poll cycle (reference client: sign, verify, download, install):
