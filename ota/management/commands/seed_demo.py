@@ -61,7 +61,7 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo
   API docs     {base}/api/docs/
   Health       {base}/healthz
 
-  Management API as the admin (DRF token):
+  Management API as the admin (an API token, new each run; earlier ones keep working):
     curl -H 'Authorization: Token {api_token}' '{base}/api/v1/manage/vehicles?region=EU'
   Vehicle API as {showcase.vin} (this token is new every start):
     curl -H 'Authorization: Bearer {vehicle_token}' {base}/api/v1/vehicles/{showcase.vin}
