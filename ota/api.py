@@ -185,3 +185,27 @@ class HasRequiredPermissions(BasePermission):
                 return not hasattr(view, method.lower())
             required = required[method]
         return user.has_perms(required)
+
+
+def paginated(name: str, item: Any):
+    """The schema of a cursor-paginated list of `item` (a serializer instance for one item)."""
+    from drf_spectacular.utils import inline_serializer
+    from rest_framework import serializers
+
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.URLField(allow_null=True, help_text="the next page, if any"),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializers.ListField(child=item),
+        },
+    )
+
+
+def cursor_parameters() -> list:
+    from drf_spectacular.utils import OpenApiParameter
+
+    return [
+        OpenApiParameter("cursor", str, description="from `next` or `previous`"),
+        OpenApiParameter("page_size", int, description="items per page (at most 1000)"),
+    ]

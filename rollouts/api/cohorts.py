@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ota.api import cursor_parameters, paginated
 from ota.errors import NotFound
 from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
 from rollouts import selectors
@@ -179,7 +180,10 @@ class CohortMembersApi(APIView):
 
     @extend_schema(
         operation_id="cohorts_members_list",
-        responses=inline_serializer("CohortMember", {"vin": serializers.CharField()}, many=True),
+        parameters=cursor_parameters(),
+        responses=paginated(
+            "CohortMemberPage", inline_serializer("CohortMember", {"vin": serializers.CharField()})
+        ),
     )
     def get(self, request: Request, name: str) -> Response:
         vehicles: QuerySet = selectors.cohort_vehicles(cohort=_cohort(name)).only("vin")

@@ -3,11 +3,13 @@
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ota.api import cursor_parameters, paginated
 from ota.errors import NotFound
 from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
 from rollouts import selectors
@@ -48,6 +50,16 @@ class VehiclePagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def get_page_size(self, request) -> int:
+        """A page size that is not a whole number from 1 to the maximum is refused (DRF's
+        own pagination would quietly use the default)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError({"page_size": f"A whole number from 1 to {self.max_page_size}."})
+        return int(raw)
+
 
 class VehicleCollectionApi(APIView):
     required_permissions = {"GET": ("rollouts.view_vehicle",), "POST": ("rollouts.add_vehicle",)}
@@ -58,8 +70,9 @@ class VehicleCollectionApi(APIView):
             OpenApiParameter("region", str),
             OpenApiParameter("model", str),
             OpenApiParameter("channel", str),
+            *cursor_parameters(),
         ],
-        responses=VehicleOutputSerializer(many=True),
+        responses=paginated("VehiclePage", VehicleOutputSerializer()),
     )
     def get(self, request: Request) -> Response:
         vehicles = selectors.vehicle_list(

@@ -45,6 +45,11 @@ class ReleaseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         child=StrictCharField(max_length=16), required=False, default=list
     )
 
+    def validate_bundles(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each bundle once.")
+        return value
+
     def validate_requires(self, value):
         try:
             return {int(key): requirement for key, requirement in value.items()}
@@ -56,7 +61,9 @@ class ReleaseOutputSerializer(serializers.ModelSerializer):
     bundles = serializers.SerializerMethodField()
     models = serializers.ListField(source="model_names")
     created_by = serializers.CharField(source="created_by.username")
-    approved_by = serializers.CharField(source="approved_by.username", default=None)
+    approved_by = serializers.CharField(
+        source="approved_by.username", default=None, allow_null=True, help_text="null: a draft"
+    )
 
     class Meta:
         model = Release

@@ -1,0 +1,54 @@
+"""The schema is the contract: what the generated requests found, held as plain tests."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def schema(client):
+    return client.get("/api/schema/?format=json").json()
+
+
+def test_every_operation_documents_the_error_answers_in_the_error_format(schema):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            for status in ("400", "401", "403", "404", "429", "503"):
+                documented = operation["responses"].get(status)
+                assert documented, f"{method.upper()} {path} leaves out {status}"
+                body = documented["content"]["application/json"]["schema"]
+                assert body == {"$ref": "#/components/schemas/Error"}
+
+
+def test_paginated_lists_are_documented_as_pages(schema):
+    for path in ("/api/v1/manage/vehicles", "/api/v1/manage/cohorts/{name}/members"):
+        answer = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        page = answer["schema"]["$ref"].rsplit("/", 1)[1]
+        assert set(schema["components"]["schemas"][page]["properties"]) == {
+            "next",
+            "previous",
+            "results",
+        }
+
+
+def test_a_drafts_approver_is_documented_as_nullable(schema):
+    approved_by = schema["components"]["schemas"]["ReleaseOutput"]["properties"]["approved_by"]
+    assert approved_by.get("nullable") is True
+
+
+def test_a_release_naming_a_bundle_twice_is_refused(engineer_api, publish):
+    bundle, _ = publish()
+    answer = engineer_api.post(
+        "/api/v1/manage/releases",
+        {"version": "v1", "bundles": [bundle.pk, bundle.pk]},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert "bundles" in answer.json()["error"]["detail"]
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "abc", "1001", "null"])
+def test_a_page_size_out_of_range_is_400_not_quietly_replaced(engineer_api, size):
+    answer = engineer_api.get(f"/api/v1/manage/vehicles?page_size={size}")
+    assert answer.status_code == 400
+    assert "page_size" in answer.json()["error"]["detail"]
