@@ -38,11 +38,95 @@ ERRORS = {
 }
 
 
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+METADATA_NAME = {
+    "name": "filename",
+    "in": "path",
+    "required": True,
+    "schema": {
+        "type": "string",
+        "pattern": r"^([1-9][0-9]{0,9}\.)?(root|targets|snapshot|timestamp)\.json$",
+    },
+    "description": "`timestamp.json`, or `N.snapshot.json`, `N.targets.json`, `N.root.json`",
+}
+IMAGE_REPOSITORY = {
+    # Plain Django views (exact stored bytes, conditional requests, Range), described here.
+    "/api/v1/tuf/image/metadata/{filename}": {
+        "get": {
+            "operationId": "tuf_image_metadata",
+            "tags": ["tuf"],
+            "summary": "Image repository metadata, the exact signed bytes (public)",
+            "security": [{}],
+            "parameters": [
+                METADATA_NAME,
+                {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "The signed metadata (TUF), with an ETag",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "304": {"description": "The copy the client holds (If-None-Match) is current"},
+                "404": _error("No such metadata."),
+                "405": _error("Only GET and HEAD."),
+            },
+        }
+    },
+    "/api/v1/tuf/image/targets/{target}": {
+        "get": {
+            "operationId": "tuf_image_target",
+            "tags": ["tuf"],
+            "summary": "A published bundle's bytes (Range requests; on S3 a redirect)",
+            "security": [{}, {"vehicleToken": []}],
+            "parameters": [
+                {"name": "target", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "Range", "in": "header", "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "The bundle",
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
+                "206": {
+                    "description": "The requested range",
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
+                "302": {"description": "A short-lived URL in the vehicle's regional bucket"},
+                "401": _error(
+                    "A vehicle token is required (OTA_TARGETS_REQUIRE_TOKEN), or it is invalid."
+                ),
+                "404": _error("No published bundle has this target path."),
+                "405": _error("Only GET and HEAD."),
+                "416": _error("The range is outside the bundle."),
+                "503": _error("Bundle storage is down; Retry-After says when to try again."),
+            },
+        }
+    },
+}
+
+
 def add_error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
+    result.setdefault("paths", {}).update(IMAGE_REPOSITORY)
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    for methods in result.get("paths", {}).values():
+    for path, methods in result.get("paths", {}).items():
+        if path in IMAGE_REPOSITORY:
+            continue  # described whole above
         for operation in methods.values():
             responses = operation.setdefault("responses", {})
             for status, description in ERRORS.items():
