@@ -6,6 +6,11 @@ client generator that a 401 or a 429 cannot happen."""
 
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+from ota.serializers import RejectUnknownFieldsMixin
+
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {
@@ -132,3 +137,25 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
             for status, description in ERRORS.items():
                 responses.setdefault(status, {"description": description, "content": error})
     return result
+
+
+class StrictAutoSchema(AutoSchema):
+    """Request schemas as strict as the server: an object whose serializer refuses unknown
+    fields says so (`additionalProperties: false`), and a list says how many items it takes
+    (`minItems` when it may not be empty, `maxItems` when bounded)."""
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, RejectUnknownFieldsMixin):
+            schema["additionalProperties"] = False
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        lists = (serializers.ListField, serializers.ListSerializer)
+        if isinstance(field, lists) and schema.get("type") == "array":
+            if not field.allow_empty:
+                schema.setdefault("minItems", 1)
+            if getattr(field, "max_length", None):
+                schema.setdefault("maxItems", field.max_length)
+        return schema

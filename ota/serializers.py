@@ -2,6 +2,10 @@
 
 from rest_framework import serializers
 
+# The largest integer a bigint column (ids, lengths) holds: larger ones are refused as input,
+# not left to overflow in the database (a 500 on PostgreSQL, an OverflowError on SQLite).
+MAX_BIGINT = 2**63 - 1
+
 
 class StrictCharField(serializers.CharField):
     """A JSON string, never a number or a boolean coerced into one."""

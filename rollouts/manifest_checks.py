@@ -14,6 +14,7 @@ from ota.text import bad_text, may_hold_bad_text
 HEX64 = re.compile(r"[0-9a-f]{64}")
 SIGNATURE = re.compile(r"[0-9a-f]{2,2048}")
 MAX_COUNTER = 2**62
+MAX_LENGTH = 2**63 - 1  # a bigint column keeps the installed image's length
 MAX_ECU_REPORTS = 64
 MAX_SIGNATURES = 8
 
@@ -103,7 +104,7 @@ def _fileinfo(value: Any) -> Problems | list[str]:
     if not isinstance(value, dict):
         return ["Expected an object."]
     problems: Problems = {}
-    _field(problems, value, "length", lambda v: _integer(v, 0, None))
+    _field(problems, value, "length", lambda v: _integer(v, 0, MAX_LENGTH))
     _field(problems, value, "hashes", _hashes)
     return problems
 

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from ota.api import JsonOnlyNegotiation
 from ota.serializers import (
+    MAX_BIGINT,
     RejectUnknownFieldsMixin,
     StrictCharField,
     StrictIntegerField,
@@ -62,7 +63,7 @@ class SignatureSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
 
 class FileInfoSerializer(serializers.Serializer):
-    length = StrictIntegerField(min_value=0)
+    length = StrictIntegerField(min_value=0, max_value=MAX_BIGINT)
     hashes = serializers.DictField(child=StrictCharField(max_length=128), allow_empty=False)
 
     def validate_hashes(self, hashes):

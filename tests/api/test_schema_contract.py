@@ -59,3 +59,24 @@ def test_a_page_size_out_of_range_is_400_not_quietly_replaced(engineer_api, size
     answer = engineer_api.get(f"/api/v1/manage/vehicles?page_size={size}")
     assert answer.status_code == 400
     assert "page_size" in answer.json()["error"]["detail"]
+
+
+def test_request_schemas_are_as_strict_as_the_server(schema):
+    components = schema["components"]["schemas"]
+    release = components["ReleaseInputRequest"]
+    assert release["additionalProperties"] is False  # unknown fields are refused
+    assert (
+        release["properties"]["bundles"]["minItems"],
+        release["properties"]["bundles"]["maxItems"],
+    ) == (1, 64)
+    events = components["EventBatchRequest"]["properties"]["events"]
+    assert (events["minItems"], events["maxItems"]) == (1, 500)
+    assert components["VehicleInputRequest"]["properties"]["ecus"]["minItems"] == 1
+
+
+def test_an_id_no_bigint_holds_is_400_not_an_overflow(engineer_api):
+    answer = engineer_api.post(
+        "/api/v1/manage/releases", {"version": "v1", "bundles": [2**70]}, format="json"
+    )
+    assert answer.status_code == 400
+    assert "bundles" in answer.json()["error"]["detail"]

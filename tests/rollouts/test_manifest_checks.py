@@ -73,6 +73,7 @@ BREAKAGES = {
     "a sha256 longer than one": lambda m: fileinfo(m)["hashes"].update(sha256="d" * 65),
     "a sha256 in capitals": lambda m: fileinfo(m)["hashes"].update(sha256="D" * 64),
     "a negative length": lambda m: fileinfo(m).update(length=-1),
+    "a length no bigint holds": lambda m: fileinfo(m).update(length=2**63),
     "a numeric hardware id": lambda m: report(m)["signed"].update(hardware_id=7),
     "a NUL in a serial": lambda m: m["signed"].update(primary_ecu_serial="TCU\x00"),
 }
