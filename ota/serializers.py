@@ -37,8 +37,10 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class RejectUnknownFieldsMixin:
-    """A misspelt field is an error, not silently ignored (a typo in "channel" would otherwise
-    leave a vehicle on the default channel)."""
+    # A misspelt field is an error, not silently ignored (a typo in "channel" would otherwise
+    # leave a vehicle on the default channel). A comment, not a docstring: the OpenAPI schema
+    # would repeat a docstring as the description of every serializer that mixes this in.
+    # The schema says it as `additionalProperties: false` (ota/schema.py).
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
