@@ -5,30 +5,21 @@ from datetime import timedelta
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication
 
 from accounts import tokens
 from accounts.models import UserToken
+from ota.api import authorization_credentials
 
 # Written at most this often per token: a pipeline calling in a loop writes no row per call.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
 class UserTokenAuthentication(BaseAuthentication):
-    keyword = b"token"
-
     def authenticate(self, request):
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword:
+        plaintext = authorization_credentials(request, "Token", invalid="Invalid token.")
+        if plaintext is None:
             return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(
-                "The Authorization header must be 'Token <token>'."
-            )
-        try:
-            plaintext = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
         token = self._active(plaintext)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid token.")

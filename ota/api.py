@@ -118,6 +118,24 @@ def unavailable_response(error: errors.Unavailable):
     return response
 
 
+def authorization_credentials(request, keyword: str, *, invalid: str) -> str | None:
+    """The credentials of `Authorization: <keyword> <credentials>` (ASCII), None when the
+    header names another scheme; a malformed header is refused with `invalid`."""
+    from rest_framework.authentication import get_authorization_header
+
+    parts = get_authorization_header(request).split()
+    if not parts or parts[0].lower() != keyword.lower().encode():
+        return None
+    if len(parts) != 2:
+        raise exceptions.AuthenticationFailed(
+            f"The Authorization header must be '{keyword} <token>'."
+        )
+    try:
+        return parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise exceptions.AuthenticationFailed(invalid) from None
+
+
 class JsonOnlyNegotiation(DefaultContentNegotiation):
     """The vehicle API answers JSON whatever `Accept` says (metadata is JSON too): no header
     to parse on every poll."""

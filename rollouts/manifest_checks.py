@@ -21,16 +21,20 @@ MAX_SIGNATURES = 8
 Problems = dict[str, Any]
 
 
-def manifest_problems(data: Any, text: str | None = None) -> Problems:
+def manifest_problems(
+    data: Any, text: str | None = None, *, text_rules_checked: bool = False
+) -> Problems:
     """What is wrong with a parsed manifest body; empty when nothing is. `text`: the JSON it
     was parsed from, if at hand (strict UTF-8, no raw control characters): without a `\\u`
-    escape in it, no string can hold NUL or a lone surrogate, and the walk is skipped."""
+    escape in it, no string can hold NUL or a lone surrogate, and the walk is skipped.
+    `text_rules_checked`: the API's JSON parser walked the body for them already."""
     if not isinstance(data, dict):
         return {"non_field_errors": ["Expected an object."]}
     problems = _unknown(data, {"signed", "signatures"})
     _field(problems, data, "signed", _signed)
     _field(problems, data, "signatures", lambda v: _signatures(v, allow_empty=False))
-    if not problems and (text is None or may_hold_bad_text(text)):
+    walk = not text_rules_checked and (text is None or may_hold_bad_text(text))
+    if not problems and walk:
         found = bad_text(data)
         if found:
             problems["non_field_errors"] = [found]

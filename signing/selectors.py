@@ -94,13 +94,12 @@ def metadata_bytes(
 
 def image_pending_until(now: datetime) -> datetime | None:
     """When the last stored Image version becomes servable, if one is still waiting."""
-    latest = (
+    return (
         RoleMetadata.objects.filter(repo=Repo.IMAGE, serve_from__gt=now)
         .order_by("-serve_from")
         .values_list("serve_from", flat=True)
         .first()
     )
-    return latest
 
 
 def published_bundle_for_target(target: str) -> Bundle | None:

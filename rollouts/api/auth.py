@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
+from ota.api import authorization_credentials
 from ota.cache_counters import count_one
 from rollouts.models import Vehicle
 from rollouts.selectors import vehicle_for_token
@@ -28,20 +29,10 @@ class VehiclePrincipal:
 
 
 class VehicleTokenAuthentication(BaseAuthentication):
-    keyword = b"bearer"
-
     def authenticate(self, request):
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword:
+        token = authorization_credentials(request, "Bearer", invalid="Unknown or revoked token.")
+        if token is None:
             return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(
-                "The Authorization header must be 'Bearer <token>'."
-            )
-        try:
-            token = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Unknown or revoked token.") from None
         view = (getattr(request, "parser_context", None) or {}).get("view")
         vehicle = vehicle_for_token(token=token, with_ecus=getattr(view, "reads_ecus", False))
         if vehicle is None:

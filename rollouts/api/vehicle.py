@@ -131,7 +131,8 @@ class ManifestApi(VehicleApiView):
         # The shape ManifestSerializer documents, checked without DRF's field machinery.
         data = request.data  # parsing keeps the text it parsed: the body exactly as sent
         raw = request.parser_context.get("body_text")
-        problems = manifest_problems(data, raw)
+        # NUL and lone surrogates: LimitedJSONParser refused them already (ota/text.py).
+        problems = manifest_problems(data, raw, text_rules_checked=True)
         if problems:
             raise ValidationError(problems)
         # Signatures are checked over the body exactly as the vehicle sent it.

@@ -12,8 +12,7 @@ from signing.models import Bundle
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def broken_storage(settings, tmp_path):
+def break_storage(settings, tmp_path) -> None:
     """Bundle storage whose folder cannot be created: a file stands where it should be."""
     blocker = tmp_path / "blocker"
     blocker.write_text("not a folder")
@@ -24,6 +23,11 @@ def broken_storage(settings, tmp_path):
             "OPTIONS": {"location": str(blocker / "bundles")},
         },
     }
+
+
+@pytest.fixture
+def broken_storage(settings, tmp_path):
+    break_storage(settings, tmp_path)
 
 
 def test_readyz_is_200_when_database_cache_and_storage_answer(client):
@@ -85,15 +89,7 @@ def test_an_upload_to_storage_that_cannot_be_written_is_503_and_records_nothing(
 
 def test_a_download_from_storage_that_cannot_be_read_is_503(client, publish, settings, tmp_path):
     bundle, _ = publish(hardware_id="hu-gen7")
-    blocker = tmp_path / "gone"
-    blocker.write_text("")
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "bundles": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(blocker / "bundles")},
-        },
-    }
+    break_storage(settings, tmp_path)  # after the publish stored the bytes
     answer = client.get(f"/api/v1/tuf/image/targets/{bundle.path}")
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "storage_unavailable"

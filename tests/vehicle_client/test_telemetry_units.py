@@ -217,3 +217,12 @@ def test_an_unknown_correlation_id_in_any_spelling_attributes_nothing(car):
     event = vehicle.event("install_failed", str(uuid.uuid4()).upper(), "HU")
     assert post(vehicle, "events", [event]).status == 200
     assert InstallEvent.objects.get().assignment is None
+
+
+def test_a_manifest_with_nul_in_its_state_is_400_from_the_parser(car):
+    vehicle = car()
+    manifest = vehicle.manifest()
+    manifest["signed"]["state"] = {"key\x00": 1}
+    answer = vehicle.put_manifest(manifest)
+    assert answer.status == 400
+    assert answer.json()["error"]["code"] == "malformed_request"
