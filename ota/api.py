@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
@@ -109,10 +110,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+def plain_error_response(exc: exceptions.APIException):
+    """What `exception_handler` answers `exc` with, for a plain Django view."""
+    response = exception_handler(exc, {})
+    answer = JsonResponse(response.data, status=response.status_code)
+    for header in ("Retry-After", "WWW-Authenticate"):
+        if header in response:
+            answer[header] = response[header]
+    return answer
+
+
 def unavailable_response(error: errors.Unavailable):
     """The 503 of a view outside DRF, in the same format and with Retry-After."""
-    from django.http import JsonResponse
-
     response = JsonResponse(error_body(error.code, error.message, error.detail), status=503)
     response["Retry-After"] = str(error.retry_after_seconds)
     return response

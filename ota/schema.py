@@ -10,6 +10,9 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from ota.serializers import RejectUnknownFieldsMixin
+from rollouts.vin import VIN_PATTERN
+
+VIN_PATTERN_ANCHORED = f"^{VIN_PATTERN}$"
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -60,24 +63,55 @@ METADATA_NAME = {
     },
     "description": "`timestamp.json`, or `N.snapshot.json`, `N.targets.json`, `N.root.json`",
 }
-IMAGE_REPOSITORY = {
+IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
+METADATA_OK = {
+    "description": "The signed metadata (TUF), with an ETag",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
+NOT_MODIFIED = {"description": "The copy the client holds (If-None-Match) is current"}
+
+TUF_REPOSITORIES = {
     # Plain Django views (exact stored bytes, conditional requests, Range), described here.
+    "/api/v1/tuf/director/{vin}/metadata/{filename}": {
+        "get": {
+            "operationId": "vehicle_director_metadata",
+            "tags": ["tuf"],
+            "summary": "This vehicle's Director metadata, the exact signed bytes",
+            "description": "The root is shared by every vehicle; the rest is this vehicle's "
+            "own (`Cache-Control: private`). The token is checked before `If-None-Match`.",
+            "security": [{"vehicleToken": []}],
+            "parameters": [
+                {
+                    "name": "vin",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": VIN_PATTERN_ANCHORED},
+                },
+                METADATA_NAME,
+                IF_NONE_MATCH,
+            ],
+            "responses": {
+                "200": METADATA_OK,
+                "304": NOT_MODIFIED,
+                "401": _error("No token, or an unknown or revoked one."),
+                "403": _error("The token belongs to another vehicle (`vin_mismatch`)."),
+                "404": _error("No such metadata."),
+                "405": _error("Only GET and HEAD."),
+                "429": _error("Too many requests; `Retry-After` says when to try again."),
+                "503": _error("The database is down; `Retry-After` says when to try again."),
+            },
+        }
+    },
     "/api/v1/tuf/image/metadata/{filename}": {
         "get": {
             "operationId": "tuf_image_metadata",
             "tags": ["tuf"],
             "summary": "Image repository metadata, the exact signed bytes (public)",
             "security": [{}],
-            "parameters": [
-                METADATA_NAME,
-                {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
-            ],
+            "parameters": [METADATA_NAME, IF_NONE_MATCH],
             "responses": {
-                "200": {
-                    "description": "The signed metadata (TUF), with an ETag",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
-                "304": {"description": "The copy the client holds (If-None-Match) is current"},
+                "200": METADATA_OK,
+                "304": NOT_MODIFIED,
                 "404": _error("No such metadata."),
                 "405": _error("Only GET and HEAD."),
             },
@@ -127,10 +161,10 @@ IMAGE_REPOSITORY = {
 def add_error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
-    result.setdefault("paths", {}).update(IMAGE_REPOSITORY)
+    result.setdefault("paths", {}).update(TUF_REPOSITORIES)
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, methods in result.get("paths", {}).items():
-        if path in IMAGE_REPOSITORY:
+        if path in TUF_REPOSITORIES:
             continue  # described whole above
         for operation in methods.values():
             responses = operation.setdefault("responses", {})

@@ -39,6 +39,11 @@ _VEHICLE = Columns(
 _CHANNEL = Columns(
     Channel, ["id", "name", "title", "position", "self_service", "decision_version"], "c"
 )
+# What the Director metadata GET reads: its answer is on the vehicle row (the other fields
+# load on access, a query each; the statement-count tests would show one).
+_METADATA_VEHICLE = Columns(
+    Vehicle, ["id", "vin", "last_seen_at", "director_refresh_at", "director_timestamp"], "v"
+)
 
 
 @dataclass(frozen=True)
@@ -99,12 +104,8 @@ def _token_sql(vendor: str, with_ecus: bool) -> str:
 def vehicle_for_token(*, token: str, with_ecus: bool = False) -> Vehicle | None:
     """The vehicle an active token belongs to, with its channel, or None. One query;
     `with_ecus` reads its ECUs' keys in the same one (`vehicle.poll_ecus`), for a manifest."""
-    parts = split_token(token)
-    if parts is None:
-        return None
-    public_id, secret = parts
-    rows = rawsql.fetch(_token_sql(connection.vendor, with_ecus), [public_id])
-    if not rows or not secret_matches(secret, rows[0][0]):
+    rows = _token_rows(token, _token_sql(connection.vendor, with_ecus))
+    if not rows:
         return None
     row, split = rows[0], 1 + len(_VEHICLE.fields)
     end = split + len(_CHANNEL.fields)
@@ -113,6 +114,38 @@ def vehicle_for_token(*, token: str, with_ecus: bool = False) -> Vehicle | None:
     if with_ecus:
         vehicle.poll_ecus = [_ecu_key(r[end:]) for r in rows if r[end] is not None]
     return vehicle
+
+
+@functools.cache
+def _metadata_token_sql(vendor: str) -> str:
+    q = connection.ops.quote_name  # names from the models; the value is a parameter
+    return (
+        f"SELECT t.{q('secret_hash')}, {_METADATA_VEHICLE.sql} "  # noqa: S608
+        f"FROM {q(VehicleToken._meta.db_table)} t "
+        f"JOIN {_METADATA_VEHICLE.table} v ON v.{q('id')} = t.{q('vehicle_id')} "
+        f"WHERE t.{q('public_id')} = %s AND t.{q('revoked_at')} IS NULL"
+    )
+
+
+def vehicle_for_metadata_token(*, token: str) -> Vehicle | None:
+    """The vehicle an active token belongs to, with only what serving its Director metadata
+    reads (VIN, last seen, the timestamp and its refresh time), or None. One narrow query:
+    every car asks for its timestamp on every poll."""
+    rows = _token_rows(token, _metadata_token_sql(connection.vendor))
+    return _METADATA_VEHICLE.build(rows[0][1:]) if rows else None
+
+
+def _token_rows(token: str, sql: str) -> list[tuple]:
+    """The rows `sql` finds for the token's public id, if its secret matches; the first
+    column is the stored hash of the secret."""
+    parts = split_token(token)
+    if parts is None:
+        return []
+    public_id, secret = parts
+    rows = rawsql.fetch(sql, [public_id])
+    if not rows or not secret_matches(secret, rows[0][0]):
+        return []
+    return rows
 
 
 @functools.cache

@@ -1,18 +1,23 @@
 """Vehicle authentication: `Authorization: Bearer <token>` binds a request to one vehicle."""
 
+import functools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
-from ota.api import authorization_credentials
+from ota.api import authorization_credentials, plain_error_response
 from ota.cache_counters import count_one
 from rollouts.models import Vehicle
-from rollouts.selectors import vehicle_for_token
+from rollouts.selectors import vehicle_for_metadata_token, vehicle_for_token
 from rollouts.services.vehicles import vehicle_touch
 
 
@@ -28,21 +33,37 @@ class VehiclePrincipal:
         return f"vehicle:{self.vehicle.vin}"
 
 
+REFUSED = "Unknown or revoked token."
+AUTHENTICATE_HEADER = 'Bearer realm="vehicles"'
+
+
+def bearer_vehicle(request, read: Callable[[str], Vehicle | None]) -> Vehicle | None:
+    """The vehicle of the request's `Authorization: Bearer` token, read by `read`; None
+    without one; AuthenticationFailed for a malformed, unknown or revoked token."""
+    token = authorization_credentials(request, "Bearer", invalid=REFUSED)
+    if token is None:
+        return None
+    vehicle = read(token)
+    if vehicle is None:
+        raise exceptions.AuthenticationFailed(REFUSED)
+    return vehicle
+
+
 class VehicleTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        token = authorization_credentials(request, "Bearer", invalid="Unknown or revoked token.")
-        if token is None:
-            return None
         view = (getattr(request, "parser_context", None) or {}).get("view")
-        vehicle = vehicle_for_token(token=token, with_ecus=getattr(view, "reads_ecus", False))
+        with_ecus = getattr(view, "reads_ecus", False)
+        vehicle = bearer_vehicle(
+            request, lambda token: vehicle_for_token(token=token, with_ecus=with_ecus)
+        )
         if vehicle is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked token.")
+            return None
         if not getattr(view, "writes_last_seen", False):
             vehicle_touch(vehicle=vehicle)
         return VehiclePrincipal(vehicle), vehicle
 
     def authenticate_header(self, request) -> str:
-        return 'Bearer realm="vehicles"'
+        return AUTHENTICATE_HEADER
 
 
 class IsPathVehicle(BasePermission):
@@ -54,6 +75,35 @@ class IsPathVehicle(BasePermission):
     def has_permission(self, request, view) -> bool:
         vehicle = request.auth
         return isinstance(vehicle, Vehicle) and vehicle.vin == view.kwargs.get("vin")
+
+
+def vehicle_metadata_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A plain Django view for a vehicle's Director metadata, with what VehicleApiView gives
+    a DRF view, in the same order and error format: the token (read narrowly), last seen,
+    the VIN in the path, the rate. Every car fetches its timestamp on every poll, and DRF's
+    request wrapping cost a third of that answer (bench/poll.py). The view is called with
+    the vehicle."""
+
+    @functools.wraps(view)
+    def endpoint(request: HttpRequest, vin: str, **kwargs) -> HttpResponse:
+        try:
+            vehicle = bearer_vehicle(request, lambda t: vehicle_for_metadata_token(token=t))
+            if vehicle is None:
+                raise exceptions.NotAuthenticated()
+            vehicle_touch(vehicle=vehicle)
+            if vehicle.vin != vin:
+                raise exceptions.PermissionDenied(IsPathVehicle.message, IsPathVehicle.code)
+            wait = vehicle_rate_wait(vehicle)
+            if wait is not None:
+                raise exceptions.Throttled(wait)
+        except exceptions.APIException as exc:
+            answer = plain_error_response(exc)
+            if answer.status_code == 401:
+                answer["WWW-Authenticate"] = AUTHENTICATE_HEADER
+            return answer
+        return view(request, vehicle, **kwargs)
+
+    return endpoint
 
 
 class VehicleTokenScheme(OpenApiAuthenticationExtension):
@@ -76,20 +126,28 @@ class VehicleRateThrottle(SimpleRateThrottle):
     def get_rate(self) -> str:
         return settings.OTA_VEHICLE_RATE
 
-    def get_cache_key(self, request, view) -> str | None:
-        vehicle = request.auth
-        return f"throttle:vehicle:{vehicle.pk}" if vehicle is not None else None
-
     def allow_request(self, request, view) -> bool:
-        key = self.get_cache_key(request, view)
-        if key is None:
-            return True
-        self.num_requests, self.duration = self.parse_rate(self.get_rate())
-        now = self.timer()
-        window = int(now // self.duration)
-        count = count_one(self.cache, f"{key}:{window}", timeout=self.duration * 2)
-        self.wait_seconds = (window + 1) * self.duration - now
-        return count <= self.num_requests
+        vehicle = request.auth
+        self.wait_seconds = vehicle_rate_wait(vehicle) if vehicle is not None else None
+        return self.wait_seconds is None
 
-    def wait(self) -> float:
+    def wait(self) -> float | None:
         return self.wait_seconds
+
+
+def vehicle_rate_wait(vehicle: Vehicle) -> float | None:
+    """None if the vehicle is within OTA_VEHICLE_RATE, else the seconds until its next window."""
+    requests, duration = _rate(settings.OTA_VEHICLE_RATE)
+    now = time.time()
+    window = int(now // duration)
+    key = f"throttle:vehicle:{vehicle.pk}:{window}"
+    if count_one(cache, key, timeout=duration * 2) <= requests:
+        return None
+    return (window + 1) * duration - now
+
+
+@functools.cache
+def _rate(setting: str) -> tuple[int, int]:
+    """`"120/min"` → (120, 60), read as DRF's throttles read a rate."""
+    count, period = setting.split("/")
+    return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]

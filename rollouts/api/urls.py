@@ -14,7 +14,7 @@ vehicle_urlpatterns = [
     path("vehicles/<vin:vin>/channel", vehicle.VehicleChannelApi.as_view(), name="vehicle-channel"),
     path(
         "tuf/director/<vin:vin>/metadata/<str:filename>",
-        vehicle.DirectorMetadataApi.as_view(),
+        vehicle.director_metadata,
         name="tuf-director-metadata",
     ),
 ]

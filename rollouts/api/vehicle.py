@@ -3,6 +3,8 @@
 import re
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -17,11 +19,16 @@ from ota.serializers import (
     StrictCharField,
     StrictIntegerField,
 )
-from rollouts.api.auth import IsPathVehicle, VehicleRateThrottle, VehicleTokenAuthentication
+from rollouts.api.auth import (
+    IsPathVehicle,
+    VehicleRateThrottle,
+    VehicleTokenAuthentication,
+    vehicle_metadata_endpoint,
+)
 from rollouts.api.consent import ConsentSerializer
 from rollouts.api.serializers import VehicleOutputSerializer
 from rollouts.manifest_checks import manifest_problems
-from rollouts.models import ChangeVia, EventType
+from rollouts.models import ChangeVia, EventType, Vehicle
 from rollouts.services.channels import vehicle_channel_set
 from rollouts.services.director import director_timestamp_current
 from rollouts.services.manifests import vehicle_manifest_receive
@@ -251,17 +258,15 @@ class VehicleChannelApi(VehicleApiView):
 # --- Director metadata ------------------------------------------------------------------------
 
 
-class DirectorMetadataApi(VehicleApiView):
-    """This vehicle's Director metadata, exact bytes. The root is shared by every vehicle."""
-
-    @extend_schema(
-        operation_id="vehicle_director_metadata", responses={(200, "application/json"): bytes}
-    )
-    def get(self, request: Request, vin: str, filename: str):
-        if filename == "timestamp.json":
-            # Signed again first if it is past half its life, then served from the vehicle row.
-            timestamp = director_timestamp_current(vehicle=request.auth)
-            if timestamp is not None:
-                return metadata_bytes_response(request, timestamp, per_vehicle=True)
-        scope = "" if filename.endswith("root.json") else vin
-        return metadata_response(request, Repo.DIRECTOR, filename, scope)
+@require_safe
+@vehicle_metadata_endpoint
+def director_metadata(request: HttpRequest, vehicle: Vehicle, filename: str) -> HttpResponse:
+    """This vehicle's Director metadata, exact bytes. The root is shared by every vehicle.
+    Outside DRF (the busiest GET there is); documented in ota/schema.py."""
+    if filename == "timestamp.json":
+        # Signed again first if it is past half its life, then served from the vehicle row.
+        timestamp = director_timestamp_current(vehicle=vehicle)
+        if timestamp is not None:
+            return metadata_bytes_response(request, timestamp, per_vehicle=True)
+    scope = "" if filename.endswith("root.json") else vehicle.vin
+    return metadata_response(request, Repo.DIRECTOR, filename, scope)

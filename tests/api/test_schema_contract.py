@@ -10,15 +10,30 @@ def schema(client):
     return client.get("/api/schema/?format=json").json()
 
 
-def test_the_image_repository_is_described_too(schema):
-    for path in ("/api/v1/tuf/image/metadata/{filename}", "/api/v1/tuf/image/targets/{target}"):
+TUF_PATHS = (
+    "/api/v1/tuf/director/{vin}/metadata/{filename}",
+    "/api/v1/tuf/image/metadata/{filename}",
+    "/api/v1/tuf/image/targets/{target}",
+)
+
+
+def test_the_tuf_repositories_are_described_too(schema):
+    for path in TUF_PATHS:
         assert "get" in schema["paths"][path]
+
+
+def test_the_director_metadata_states_its_refusals_in_the_error_format(schema):
+    operation = schema["paths"]["/api/v1/tuf/director/{vin}/metadata/{filename}"]["get"]
+    assert operation["security"] == [{"vehicleToken": []}]
+    for status in ("401", "403", "404", "429"):
+        body = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert body == {"$ref": "#/components/schemas/Error"}
 
 
 def test_every_operation_documents_the_error_answers_in_the_error_format(schema):
     for path, methods in schema["paths"].items():
-        if path.startswith("/api/v1/tuf/image/"):
-            continue  # the plain views of the Image repository list their own
+        if path in TUF_PATHS:
+            continue  # plain views: each lists the refusals it can give
         for method, operation in methods.items():
             for status in ("400", "401", "403", "404", "429", "503"):
                 documented = operation["responses"].get(status)
