@@ -127,6 +127,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "prepare_threshold", 2**31 - 1 if OTA_DB_PREPARE_HOT_STATEMENTS else None
     )
+# An idle poll's one-row write (counter, latest manifest, last seen) commits without waiting
+# for PostgreSQL's WAL flush: a crash of the database server may forget the last fraction of a
+# second of them (never a decision, an assignment or a count), as SQLite's synchronous=NORMAL
+# may forget its last commits on power loss. docs/operations.md says what that costs.
+OTA_IDLE_POLL_ASYNC_COMMIT = env_bool("OTA_IDLE_POLL_ASYNC_COMMIT", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Write-ahead log: readers never wait for the writer, and a commit appends to the log

@@ -174,13 +174,20 @@ def _looks_idle(
 
 
 @functools.cache
-def _idle_update_sql(vendor: str, with_last_seen: bool) -> str:
+def _idle_update_sql(vendor: str, with_last_seen: bool, async_commit: bool) -> str:
     q = connection.ops.quote_name  # names from the models; values are parameters
     vehicle, channel = q(Vehicle._meta.db_table), q(Channel._meta.db_table)
     last_seen = f", {q('last_seen_at')} = %s" if with_last_seen else ""
+    # The statement is its own transaction: a setting local to it, made inside it, decides
+    # how it commits, and costs no statement of its own (OTA_IDLE_POLL_ASYNC_COMMIT).
+    commit = (
+        " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+        if async_commit
+        else ""
+    )
     return (
         f"UPDATE {vehicle} SET {q('report_counter')} = %s, {q('last_manifest')} = %s, "  # noqa: S608
-        f"{q('last_manifest_at')} = %s{last_seen} "
+        f"{q('last_manifest_at')} = %s{last_seen}{commit} "
         f"WHERE {q('id')} = %s AND {q('report_counter')} < %s AND {q('channel_id')} = %s "
         f"AND {q('inputs_version')} = %s AND {q('decided_inputs_version')} = %s "
         f"AND {q('decided_channel_version')} = "
@@ -205,7 +212,13 @@ def _record_idle(vehicle: Vehicle, checked: _Checked, raw: str, now: datetime) -
         vehicle.inputs_version,
         vehicle.channel_id,
     ]
-    return rawsql.execute(_idle_update_sql(connection.vendor, stale), params) == 1
+    async_commit = (
+        settings.OTA_IDLE_POLL_ASYNC_COMMIT
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block  # else it would decide an enclosing commit
+    )
+    sql = _idle_update_sql(connection.vendor, stale, async_commit)
+    return rawsql.execute(sql, params) == 1
 
 
 IDLE_POLL_MISMATCHES: list[str] = []
