@@ -61,8 +61,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "ota",  # before django_q: its `qcluster` command stops in seconds (ota/task_cluster.py)
     "django_q",
-    "ota",
     "accounts",
     "audit",
     "signing",
@@ -149,6 +149,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Task queue: django-q2 on the ORM broker unless a Redis URL is given ------------------------
 OTA_REDIS_URL = env_str("OTA_REDIS_URL")
+# On SIGTERM a worker may finish the task in its hands for this long; then it is stopped and
+# the broker hands the task out again (the ORM broker after `retry`).
+OTA_Q_STOP_GRACE_SECONDS = env_int("OTA_Q_STOP_GRACE_SECONDS", 5)
 Q_CLUSTER = {
     "name": "ota",
     "workers": env_int("OTA_Q_WORKERS", 2),

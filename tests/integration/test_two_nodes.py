@@ -13,7 +13,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import redis
@@ -24,6 +23,7 @@ from django.db import connection
 from accounts.services import user_token_create
 from rollouts.roles import APPROVER, RELEASE_ENGINEER
 from tests.factories import make_vin
+from tests.integration.processes import database_url
 from vehicle_client.client import VehicleClient
 from vehicle_client.ecu import SimEcu
 
@@ -65,15 +65,6 @@ def shared_redis(worker_id) -> str:
     client.flushdb()
     yield url
     client.flushdb()
-
-
-def database_url() -> str:
-    """The test database, as the nodes' DATABASE_URL."""
-    db = connection.settings_dict
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    host = quote(db["HOST"] or "", safe="")
-    return f"postgres://{quote(db['USER'] or '', safe='')}{password}@{host}{port}/{db['NAME']}"
 
 
 def start_node(name: str, env: dict[str, str], log: Path) -> Node:

@@ -34,9 +34,11 @@ class Command(BaseCommand):
             call_command("runserver", f"{host}:{port}", use_reloader=False)
         finally:
             if cluster is not None and cluster.poll() is None:
-                os.killpg(cluster.pid, signal.SIGTERM)
+                # To the cluster's main process only: it stops its own processes in turn,
+                # giving fetched tasks back (ota/task_cluster.py). Its group only if it hangs.
+                cluster.send_signal(signal.SIGTERM)
                 try:
-                    cluster.wait(timeout=15)
+                    cluster.wait(timeout=settings.OTA_Q_STOP_GRACE_SECONDS + 10)
                 except subprocess.TimeoutExpired:
                     os.killpg(cluster.pid, signal.SIGKILL)
             self.stderr.write("Stopped.")
