@@ -6,11 +6,13 @@ their offers from the assignments the Director made and report as a car would.
 """
 
 import random
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.test import Client
+from django.utils import timezone
 
 from rollouts.models import Assignment
 from vehicle_client.client import VehicleClient
@@ -43,10 +45,41 @@ class InProcessTransport:
         return Answer(response.status_code, content, dict(response.headers))
 
 
+class SimClock:
+    """The simulated fleet's time. It runs with the clock beneath it and jumps ahead when the
+    cars drive, so hours of driving take no time. While the simulation sends, the server code
+    it calls in-process reads the same clock (`django.utils.timezone.now`): a car reports a
+    window after it has ended and an event after it happened, as a real one does, and the
+    server's refusal of reports from the future (rollouts/telemetry_bounds.py) holds."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta(0)
+        self._beneath: Callable[[], datetime] | None = None  # while applied
+
+    def now(self) -> datetime:
+        return (self._beneath or timezone.now)() + self.ahead
+
+    def advance(self, by: timedelta) -> None:
+        self.ahead += by
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        if self._beneath is not None:  # already
+            yield
+            return
+        self._beneath = timezone.now
+        timezone.now = self.now
+        try:
+            yield
+        finally:
+            timezone.now, self._beneath = self._beneath, None
+
+
 class Fleet:
     def __init__(self, cars: list[VehicleClient], *, seed: int = 1):
         self.cars = cars
         self.rng = random.Random(seed)  # noqa: S311 - simulation, not secrets
+        self.clock = SimClock()
         self.driven_until: dict[str, datetime] = {}  # a car's windows never overlap
 
     def offers(self, car: VehicleClient) -> list[Assignment]:
@@ -68,7 +101,8 @@ class Fleet:
         tally = {"offered": 0, "installed": 0, "failed": 0, "silent": 0}
         for car in self.cars:
             self.poll_car(car, fails=fails, silent=silent, error_code=error_code, tally=tally)
-            car.put_manifest()  # reports what is now installed
+            with self.clock.applied():
+                car.put_manifest()  # reports what is now installed
         return tally
 
     def poll_car(
@@ -86,17 +120,26 @@ class Fleet:
         tally = (
             tally if tally is not None else {"offered": 0, "installed": 0, "failed": 0, "silent": 0}
         )
+        with self.clock.applied():
+            self._poll_car(car, fails, silent, error_code, tally)
+
+    def _poll_car(self, car, fails, silent, error_code: str, tally: dict[str, int]) -> None:
+        at = self.clock.now().isoformat()
         assert car.put_manifest().status == 200
         for assignment in self.offers(car):
             tally["offered"] += 1
             correlation = str(assignment.pk)
-            events = [car.event("download_started", correlation, car.primary.serial)]
+            events = [car.event("download_started", correlation, car.primary.serial, at=at)]
             if silent(car):
                 tally["silent"] += 1
             elif fails(car):
                 events.append(
                     car.event(
-                        "install_failed", correlation, car.primary.serial, error_code=error_code
+                        "install_failed",
+                        correlation,
+                        car.primary.serial,
+                        error_code=error_code,
+                        at=at,
                     )
                 )
                 tally["failed"] += 1
@@ -110,22 +153,29 @@ class Fleet:
                                 item.bundle.sha256,
                                 item.bundle.release_counter,
                             )
-                events.append(car.event("install_succeeded", correlation, car.primary.serial))
+                events.append(
+                    car.event("install_succeeded", correlation, car.primary.serial, at=at)
+                )
                 tally["installed"] += 1
             assert car.send_events(events).status == 200
 
     def drive(self, *, hours: float, crashes_per_hour: Callable[[VehicleClient], float]) -> None:
-        """Every car reports one window of driving from now on (or from the end of its last
-        one, whichever is later), crashes drawn at its rate."""
-        now = datetime.now(UTC)
+        """Every car drives for `hours` from now (or from the end of its last window, whichever
+        is later), crashes drawn at its rate; the clock moves on and each car reports its
+        window once it is over."""
+        began = self.clock.now()
+        ends = {}
         for car in self.cars:
-            rate = crashes_per_hour(car) * hours
-            crashes = int(rate) + (1 if self.rng.random() < rate - int(rate) else 0)
-            start = max(now, self.driven_until.get(car.vin, now))
-            end = self.driven_until[car.vin] = start + timedelta(hours=hours)
-            window = car.health_window(hours=hours, crashes=crashes, end=end)
-            answer = car.send_health([window])
-            assert answer.status == 200, answer.body
+            start = max(began, self.driven_until.get(car.vin, began))
+            ends[car.vin] = self.driven_until[car.vin] = start + timedelta(hours=hours)
+        self.clock.advance(max(ends.values(), default=began + timedelta(hours=hours)) - began)
+        with self.clock.applied():
+            for car in self.cars:
+                rate = crashes_per_hour(car) * hours
+                crashes = int(rate) + (1 if self.rng.random() < rate - int(rate) else 0)
+                window = car.health_window(hours=hours, crashes=crashes, end=ends[car.vin])
+                answer = car.send_health([window])
+                assert answer.status == 200, answer.body
 
     @staticmethod
     def updated(car: VehicleClient) -> bool:

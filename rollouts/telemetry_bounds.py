@@ -13,6 +13,10 @@ from typing import Any
 
 MAX_COUNT = 100_000  # ignition cycles, crashes, reboots, and each DTC's count, per window
 MAX_WINDOW = timedelta(days=31)
+# How far ahead of the server's clock a car's may run. A car reports a window after it ends
+# and an event after it happens; old ones (a car parked for weeks) stay welcome.
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+IN_THE_FUTURE = f"In the future by more than {int(MAX_FUTURE_SKEW.total_seconds() // 60)} minutes."
 OVERLAPS_BATCH = "Overlaps another window of this batch."
 OVERLAPS_ACCEPTED = "Overlaps a window this vehicle reported before."
 
@@ -28,11 +32,14 @@ class Problem:
         return {"index": self.index, "id": self.id, "field": self.field, "problem": self.problem}
 
 
-def window_problems(windows: list[dict[str, Any]]) -> list[Problem]:
-    """Numbers out of reach, and windows of the batch that overlap each other."""
+def window_problems(windows: list[dict[str, Any]], *, now: datetime) -> list[Problem]:
+    """Numbers out of reach, windows not over by `now`, and windows of the batch that overlap
+    each other."""
     problems = []
     for index, window in enumerate(windows):
         found = _numbers(window)
+        if found is None and window["end"] > now + MAX_FUTURE_SKEW:
+            found = "end", IN_THE_FUTURE
         if found:
             problems.append(Problem(index, str(window["id"]), *found))
     seen, latest_end = set(), None
@@ -44,6 +51,16 @@ def window_problems(windows: list[dict[str, Any]]) -> list[Problem]:
             problems.append(Problem(index, str(window["id"]), "start", OVERLAPS_BATCH))
         latest_end = window["end"] if latest_end is None else max(latest_end, window["end"])
     return problems
+
+
+def event_problems(events: list[dict[str, Any]], *, now: datetime) -> list[Problem]:
+    """Events dated after `now` (beyond the clock skew allowed): an install cannot finish in
+    the future, and its time decides which health windows count as treated."""
+    return [
+        Problem(index, str(event["id"]), "at", IN_THE_FUTURE)
+        for index, event in enumerate(events)
+        if event["at"] > now + MAX_FUTURE_SKEW
+    ]
 
 
 def overlap_problems(

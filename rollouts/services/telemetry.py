@@ -8,6 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Model, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from ota.errors import Unprocessable
 from rollouts.locks import lock_vehicle
@@ -24,7 +25,7 @@ from rollouts.models import (
 from rollouts.models.rollouts import ASSIGNMENT_TRANSITIONS
 from rollouts.services.counters import count
 from rollouts.services.decisions import vehicles_decisions_changed
-from rollouts.telemetry_bounds import overlap_problems, window_problems
+from rollouts.telemetry_bounds import event_problems, overlap_problems, window_problems
 
 # What an event says about the assignment it belongs to, and which counter it enters. Success
 # and failure count when the vehicle reports them, on one clock (an estimate of the failure
@@ -65,6 +66,9 @@ def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested
     move their assignments and count them: all of it in one transaction, or none of it, so
     the car's retry of a batch that failed is counted then. A critical signal halts its
     rollout once the batch has committed (the evaluator halts on the count if that is lost)."""
+    problems = event_problems(events, now=timezone.now())
+    if problems:
+        raise OutOfRange(detail={"items": [p.as_detail() for p in problems]})
     correlation_ids = _uuids(e.get("correlation_id") for e in events)
     with transaction.atomic():
         # Only this vehicle's: a correlation id of another vehicle attributes nothing.
@@ -153,7 +157,7 @@ def health_ingest(*, vehicle: Vehicle, windows: list[dict[str, Any]]) -> Ingeste
     the vehicle: as treated when it runs that rollout's release, else as control. All of it
     in one transaction, or nothing; a batch with a window no car could report (numbers out
     of reach, or overlapping another of this vehicle's windows) is refused whole (422)."""
-    problems = window_problems(windows)
+    problems = window_problems(windows, now=timezone.now())
     if problems:
         raise OutOfRange(detail={"items": [p.as_detail() for p in problems]})
     critical = []

@@ -10,6 +10,7 @@ import pytest
 from rollouts.models import Assignment, HealthWindow, InstallEvent, Rollout
 from rollouts.services import telemetry
 from rollouts.services.counters import totals
+from rollouts.telemetry_bounds import IN_THE_FUTURE, MAX_FUTURE_SKEW
 
 pytestmark = pytest.mark.django_db
 
@@ -105,16 +106,51 @@ def test_a_window_overlapping_one_accepted_before_is_refused_but_a_resend_is_a_d
     in_rollout,
 ):
     vehicle, assignment = in_rollout
-    first = window(vehicle, ending=NOW)
+    first = window(vehicle, ending=NOW - timedelta(hours=1))
     assert post(vehicle, "health", [first]).json() == {"accepted": 1, "duplicates": 0}
-    overlapping = window(vehicle, ending=NOW + timedelta(minutes=30))
+    overlapping = window(vehicle, ending=NOW - timedelta(minutes=30))
     answer = post(vehicle, "health", [overlapping])
     assert answer.status == 422
     assert answer.json()["error"]["detail"]["items"][0]["field"] == "start"
     assert post(vehicle, "health", [first]).json() == {"accepted": 0, "duplicates": 1}
-    following = window(vehicle, ending=NOW + timedelta(hours=1))
+    following = window(vehicle, ending=NOW)
     assert post(vehicle, "health", [following]).json() == {"accepted": 1, "duplicates": 0}
     assert counted(assignment.rollout_id)["control_seconds"] == 7200
+
+
+def test_a_window_not_over_yet_is_refused_naming_its_end(in_rollout):
+    vehicle, assignment = in_rollout
+    now = datetime.now(UTC)
+    ahead = window(vehicle, ending=now + timedelta(minutes=30))
+    answer = post(vehicle, "health", [window(vehicle, ending=now - timedelta(hours=2)), ahead])
+    assert answer.status == 422
+    assert answer.json()["error"]["detail"]["items"] == [
+        {"index": 1, "id": ahead["id"], "field": "end", "problem": IN_THE_FUTURE}
+    ]
+    assert counted(assignment.rollout_id)["control_seconds"] == 0
+
+
+def test_a_clock_a_little_ahead_is_allowed_and_weeks_old_windows_stay_welcome(in_rollout):
+    vehicle, assignment = in_rollout
+    now = datetime.now(UTC)
+    parked = window(vehicle, ending=now - timedelta(weeks=3))
+    skewed = window(vehicle, ending=now + MAX_FUTURE_SKEW - timedelta(seconds=30))
+    assert post(vehicle, "health", [parked, skewed]).json() == {"accepted": 2, "duplicates": 0}
+    assert counted(assignment.rollout_id)["control_seconds"] == 7200
+
+
+def test_an_event_dated_in_the_future_is_refused_naming_its_time(in_rollout):
+    vehicle, assignment = in_rollout
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    event = vehicle.event("install_failed", str(assignment.pk), "", at=later)
+    answer = post(vehicle, "events", [event])
+    assert answer.status == 422
+    assert answer.json()["error"]["detail"]["items"] == [
+        {"index": 0, "id": event["id"], "field": "at", "problem": IN_THE_FUTURE}
+    ]
+    assignment.refresh_from_db()
+    assert assignment.status == "offered"
+    assert not InstallEvent.objects.exists()
 
 
 # --- one unit: stored and counted together, or neither ----------------------------------------
