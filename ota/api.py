@@ -130,9 +130,12 @@ def unavailable_response(error: errors.Unavailable):
 def authorization_credentials(request, keyword: str, *, invalid: str) -> str | None:
     """The credentials of `Authorization: <keyword> <credentials>` (ASCII), None when the
     header names another scheme; a malformed header is refused with `invalid`."""
-    from rest_framework.authentication import get_authorization_header
-
-    parts = get_authorization_header(request).split()
+    # From META, as WSGI gives it (ISO-8859-1): `request.headers` (DRF's way) builds a dict of
+    # every header, on every poll.
+    try:
+        parts = request.META.get("HTTP_AUTHORIZATION", "").encode("iso-8859-1").split()
+    except UnicodeEncodeError:  # only a test client can send what WSGI cannot
+        raise exceptions.AuthenticationFailed(invalid) from None
     if not parts or parts[0].lower() != keyword.lower().encode():
         return None
     if len(parts) != 2:

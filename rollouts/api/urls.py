@@ -7,16 +7,17 @@ register_converter(VinConverter, "vin")
 
 # Vehicle protocol v1: the fleet's busiest URLs, resolved first (ota/urls.py).
 vehicle_urlpatterns = [
-    path("vehicles/<vin:vin>", vehicle.VehicleSelfApi.as_view(), name="vehicle-self"),
-    path("vehicles/<vin:vin>/manifest", vehicle.ManifestApi.as_view(), name="vehicle-manifest"),
-    path("vehicles/<vin:vin>/events", vehicle.EventsApi.as_view(), name="vehicle-events"),
-    path("vehicles/<vin:vin>/health", vehicle.HealthApi.as_view(), name="vehicle-health"),
-    path("vehicles/<vin:vin>/channel", vehicle.VehicleChannelApi.as_view(), name="vehicle-channel"),
+    # A poll's requests, the most frequent first: Director metadata, then the manifest.
     path(
         "tuf/director/<vin:vin>/metadata/<str:filename>",
         vehicle.director_metadata,
         name="tuf-director-metadata",
     ),
+    path("vehicles/<vin:vin>/manifest", vehicle.ManifestApi.as_view(), name="vehicle-manifest"),
+    path("vehicles/<vin:vin>", vehicle.VehicleSelfApi.as_view(), name="vehicle-self"),
+    path("vehicles/<vin:vin>/events", vehicle.EventsApi.as_view(), name="vehicle-events"),
+    path("vehicles/<vin:vin>/health", vehicle.HealthApi.as_view(), name="vehicle-health"),
+    path("vehicles/<vin:vin>/channel", vehicle.VehicleChannelApi.as_view(), name="vehicle-channel"),
 ]
 
 # Management API
