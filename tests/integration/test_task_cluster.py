@@ -13,19 +13,10 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings as django_settings
-from django.db import connection
 
-from tests.integration.processes import database_url
+from tests.integration.processes import SERVER_PROCESS_TEST, database_url
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="the cluster must share the test database (SQLite's is in memory): "
-        "runs in the PostgreSQL pass of CI",
-    ),
-    pytest.mark.slow,
-]
+pytestmark = SERVER_PROCESS_TEST
 
 TASK = "tests.integration.cluster_tasks.slow"
 GRACE = 4

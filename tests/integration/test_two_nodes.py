@@ -18,24 +18,15 @@ import pytest
 import redis
 import urllib3
 from django.conf import settings as django_settings
-from django.db import connection
 
 from accounts.services import user_token_create
 from rollouts.roles import APPROVER, RELEASE_ENGINEER
 from tests.factories import make_vin
-from tests.integration.processes import database_url
+from tests.integration.processes import SERVER_PROCESS_TEST, database_url
 from vehicle_client.client import VehicleClient
 from vehicle_client.ecu import SimEcu
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="server processes must share the test database (SQLite's is in memory): "
-        "runs in the PostgreSQL pass of CI",
-    ),
-    pytest.mark.slow,
-]
+pytestmark = SERVER_PROCESS_TEST
 
 ALL_AT_ONCE = [{"percent": 100, "min_soak_minutes": 0, "gate": "auto", "max_duration_minutes": 60}]
 
