@@ -13,6 +13,7 @@ from django.http import (
 )
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.module_loading import import_string
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -38,6 +39,7 @@ def not_found(message: str = "No such metadata.") -> JsonResponse:
 IMAGE_TIMESTAMP = LeasedMetadata(lambda: selectors.newest_metadata(Repo.IMAGE, RoleName.TIMESTAMP))
 
 
+@csrf_exempt  # no cookie session here: a PUT is 405, not CSRF's 403
 @require_safe
 def image_metadata(request: HttpRequest, filename: str) -> HttpResponse:
     if filename == "timestamp.json":
@@ -104,6 +106,7 @@ def cache_policy(*, versioned: bool, per_vehicle: bool) -> dict[str, bool | int]
     return {**audience, "no_cache": True}
 
 
+@csrf_exempt  # no cookie session here: a PUT is 405, not CSRF's 403
 @require_safe
 def image_target(request: HttpRequest, target: str) -> HttpResponse:
     try:

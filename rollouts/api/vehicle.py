@@ -4,6 +4,7 @@ import re
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -258,6 +259,7 @@ class VehicleChannelApi(VehicleApiView):
 # --- Director metadata ------------------------------------------------------------------------
 
 
+@csrf_exempt  # no cookie session here: a PUT is 405, not CSRF's 403
 @require_safe
 @vehicle_metadata_endpoint
 def director_metadata(request: HttpRequest, vehicle: Vehicle, filename: str) -> HttpResponse:

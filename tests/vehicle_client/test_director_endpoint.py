@@ -4,6 +4,7 @@ refuses exactly as every DRF vehicle endpoint does."""
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import vehicle_api
@@ -79,11 +80,20 @@ def test_the_rate_is_one_count_across_the_plain_and_the_drf_endpoints(car, setti
     assert api.get(url(vehicle.vin)).status_code == 429
 
 
-def test_only_get_and_head_are_offered_in_the_error_format(car):
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/tuf/director/{vin}/metadata/timestamp.json",
+        "/api/v1/tuf/image/metadata/timestamp.json",
+        "/api/v1/tuf/image/targets/any.bin",
+    ],
+)
+def test_only_get_and_head_are_offered_in_the_error_format(car, path):
     vehicle = car()
-    api = vehicle_api(vehicle.token)
+    # As a server sees it: CSRF checked (a test client skips it unless told).
+    api = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {vehicle.token}")
     assert api.head(url(vehicle.vin)).status_code == 200
-    refused = api.put(url(vehicle.vin), {}, format="json")
+    refused = api.put(path.format(vin=vehicle.vin), b"{}", content_type="application/json")
     assert refused.status_code == 405
     assert refused.json()["error"]["code"] == "method_not_allowed"
     assert refused["Allow"] == "GET, HEAD"
