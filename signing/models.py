@@ -131,6 +131,9 @@ class Bundle(models.Model):
     # Regions whose bucket holds a copy (S3 only); downloads fall back to the home bucket.
     regions = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, choices=BundleStatus.choices)
+    # When `status` last changed: a verification queued long ago and never finished is queued
+    # again (bundle_verifications_resume).
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

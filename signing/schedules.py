@@ -8,6 +8,12 @@ SCHEDULES = [
         "minutes": 10,
     },
     {
+        "name": "signing.resume_stalled_verifications",
+        "func": "signing.tasks.resume_stalled_verifications",
+        "schedule_type": "I",  # minutes
+        "minutes": 10,
+    },
+    {
         "name": "signing.prune_director_metadata",
         "func": "signing.tasks.prune_director_metadata",
         "schedule_type": "D",  # daily

@@ -12,6 +12,11 @@ def verify_bundle(bundle_id: int) -> str:
     return bundles.bundle_verify(bundle_id=bundle_id).status
 
 
+def resume_stalled_verifications() -> list[int]:
+    """Every few minutes: verifications queued long ago and never finished are queued again."""
+    return bundles.bundle_verifications_resume()
+
+
 def replicate_bundle(bundle_id: int) -> list[str]:
     return bundles.bundle_replicate(bundle_id=bundle_id)
 

@@ -1,13 +1,15 @@
 """Bundle lifecycle: ingest (streamed, hashed), direct upload, verify, replicate, publish."""
 
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -21,6 +23,8 @@ from signing.errors import (
 )
 from signing.models import BUNDLE_TRANSITIONS, Bundle, BundleStatus
 from signing.uploads import Digests, digest_stream
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,39 @@ def bundle_complete_direct_upload(*, bundle: Bundle, actor: Any) -> Bundle:
     bundle = _transition(bundle, BundleStatus.VERIFYING, actor=actor)
     transaction.on_commit(lambda: async_task("signing.tasks.verify_bundle", bundle.pk))
     return bundle
+
+
+def verification_stalled_after() -> timedelta:
+    """A verification task is done by then or was lost: django-q2 stops a task at `timeout`
+    and the ORM broker hands it out again at `retry`; the Redis broker never does, and a
+    cluster stopped mid-task (ota/task_cluster.py) or a task out of attempts leaves it too."""
+    return timedelta(seconds=settings.Q_CLUSTER["timeout"] + settings.Q_CLUSTER["retry"])
+
+
+def bundle_verifications_resume(*, now: datetime | None = None) -> list[int]:
+    """Queue again the verification of every bundle `verifying` for longer than a task can
+    take; each is claimed by a conditional update, so two sweeps never queue one twice."""
+    now = now or timezone.now()
+    stalled = Bundle.objects.filter(status=BundleStatus.VERIFYING).filter(
+        Q(status_changed_at__lt=now - verification_stalled_after())
+        | Q(status_changed_at__isnull=True)
+    )
+    resumed = []
+    for bundle_id, changed_at in stalled.values_list("pk", "status_changed_at"):
+        claimed = Bundle.objects.filter(
+            pk=bundle_id, status=BundleStatus.VERIFYING, status_changed_at=changed_at
+        ).update(status_changed_at=now)
+        if claimed:
+            logger.warning(
+                "Bundle %s was verifying since %s: verification queued again.",
+                bundle_id,
+                changed_at,
+            )
+            transaction.on_commit(
+                lambda bundle_id=bundle_id: async_task("signing.tasks.verify_bundle", bundle_id)
+            )
+            resumed.append(bundle_id)
+    return resumed
 
 
 def bundle_verify(*, bundle_id: int) -> Bundle:
@@ -211,7 +248,9 @@ def _transition(bundle: Bundle, to: str, *, actor: Any = None, **fields) -> Bund
     """Conditional update: only from the state we read. Zero rows means someone else won."""
     if to not in BUNDLE_TRANSITIONS[bundle.status]:
         raise BundleStateConflict(detail={"status": bundle.status, "wanted": to})
-    updated = Bundle.objects.filter(pk=bundle.pk, status=bundle.status).update(status=to, **fields)
+    updated = Bundle.objects.filter(pk=bundle.pk, status=bundle.status).update(
+        status=to, status_changed_at=timezone.now(), **fields
+    )
     if updated != 1:
         raise BundleStateConflict(detail={"status": "changed concurrently", "wanted": to})
     audit_record(

@@ -63,4 +63,6 @@ def test_sync_schedules_upserts_the_declared_jobs_by_name():
     assert schedule.func == "signing.tasks.refresh_image_metadata"
     assert Schedule.objects.get(name="rollouts.evaluate_rollouts").minutes == 1
     assert Schedule.objects.get(name="signing.prune_director_metadata").schedule_type == "D"
-    assert Schedule.objects.count() == 3
+    resume = Schedule.objects.get(name="signing.resume_stalled_verifications")
+    assert resume.func == "signing.tasks.resume_stalled_verifications"
+    assert Schedule.objects.count() == 4

@@ -129,3 +129,42 @@ def test_completing_a_direct_upload_that_never_came_fails_the_bundle(
     bundle = engineer_api.get(f"/api/v1/manage/bundles/{bundle_id}").json()
     assert bundle["status"] == "failed"
     assert "Nothing was uploaded" in bundle["failure"]
+
+
+@pytest.mark.django_db
+def test_a_verification_lost_with_its_task_is_queued_again_by_the_schedule(
+    engineer_api, repos, s3_regions, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from signing.services.bundles import verification_stalled_after
+    from signing.tasks import resume_stalled_verifications
+
+    started = engineer_api.post(
+        "/api/v1/manage/bundles/uploads",
+        {
+            "path": "adas-x1/lost.bin",
+            "hardware_id": "adas-x1",
+            "version": "1",
+            "release_counter": 7,
+        },
+        format="json",
+    )
+    bundle_id = started.json()["bundle"]["id"]
+    assert urllib3.request("PUT", started.json()["upload"]["url"], body=b"x" * 1000).status == 200
+    with django_capture_on_commit_callbacks(execute=False):  # the queued task is lost
+        assert engineer_api.post(f"/api/v1/manage/bundles/{bundle_id}/complete").status_code == 202
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert resume_stalled_verifications() == []  # it may still be running
+    assert Bundle.objects.get().status == "verifying"
+
+    long_ago = timezone.now() - verification_stalled_after() - timedelta(seconds=1)
+    Bundle.objects.update(status_changed_at=long_ago)  # as if verifying that long
+    with django_capture_on_commit_callbacks(execute=True):
+        assert resume_stalled_verifications() == [bundle_id]
+    bundle = engineer_api.get(f"/api/v1/manage/bundles/{bundle_id}").json()
+    assert bundle["status"] == "verified"
+    assert bundle["length"] == 1000
