@@ -263,14 +263,7 @@ class RolloutAdmin(ReadOnlyAdmin):
 
     @admin.display(description="halt reason")
     def halt_explained(self, rollout) -> str:
-        reason = rollout.halt_reason
-        if not reason:
-            return "—"
-        return (
-            f"{reason['metric']} in stage {reason['stage']}: value {reason['value']}, "
-            f"bound {reason['bound']} against threshold {reason['threshold']}, "
-            f"sample {reason['sample']}"
-        )
+        return rollout.halt_description or "—"
 
     @admin.display(description="stages")
     def stage_plan(self, rollout) -> str:

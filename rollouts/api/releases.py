@@ -193,6 +193,9 @@ class RolloutOutputSerializer(serializers.ModelSerializer):
     stage_index = serializers.SerializerMethodField()
     stages = serializers.SerializerMethodField()
     halt_reason = serializers.SerializerMethodField()
+    halt_description = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Why it halted, as a sentence for people."
+    )
 
     class Meta:
         model = Rollout
@@ -209,6 +212,7 @@ class RolloutOutputSerializer(serializers.ModelSerializer):
             "stages",
             "policy",
             "halt_reason",
+            "halt_description",
             "gate_override_reason",
             "created_at",
             "started_at",

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from rollouts.halts import halt_description
+
 
 class RolloutStatus(models.TextChoices):
     DRAFT = "draft"
@@ -112,6 +114,11 @@ class Rollout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.release} → {self.channel}"
+
+    @property
+    def halt_description(self) -> str | None:
+        """Why it halted, as a sentence (rollouts/halts.py); None if it never did."""
+        return halt_description(self.halt_reason, self)
 
     @property
     def current_percent(self) -> float:

@@ -12,6 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from rollouts.halts import (
+    CRITICAL_SIGNAL,
+    INSTALL_FAILURE_RATE,
+    RATE_RATIO_SUFFIX,
+    HaltReason,
+)
 from rollouts.health import Verdict, failure_rate_check, health_check
 from rollouts.models import (
     Assignment,
@@ -48,14 +54,9 @@ def halt_on_critical(*, rollout: Rollout, signal: str, stage_index: int, vin: st
         return
     rollout_halt_for(
         rollout=locked,
-        halt_reason={
-            "metric": "critical_signal",
-            "stage": stage_index,
-            "value": signal,
-            "bound": None,
-            "threshold": "any",
-            "sample": {"vin": vin},
-        },
+        halt_reason=HaltReason(
+            CRITICAL_SIGNAL, stage_index, value=signal, threshold="any", sample={"vin": vin}
+        ).as_json(),
     )
 
 
@@ -171,38 +172,37 @@ def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Evaluat
 def _decide(rollout, totals, failure, health, soaked: bool, overdue: bool):
     policy, index = rollout.policy, rollout.stage_index
     if totals["critical"]:
-        return Outcome.HALT, {
-            "metric": "critical_signal",
-            "stage": index,
-            "value": totals["critical"],
-            "bound": None,
-            "threshold": "any",
-            "sample": {"finished": totals["finished"]},
-        }
+        return Outcome.HALT, HaltReason(
+            CRITICAL_SIGNAL,
+            index,
+            value=totals["critical"],
+            threshold="any",
+            sample={"finished": totals["finished"]},
+        ).as_json()
     if failure.verdict == Verdict.UNHEALTHY:
-        return Outcome.HALT, {
-            "metric": "install_failure_rate",
-            "stage": index,
-            "value": round(failure.rate.value, 4),
-            "bound": round(failure.rate.lower, 4),
-            "threshold": policy["max_failure_rate"],
-            "sample": {"failed": failure.failed, "finished": failure.finished},
-        }
+        return Outcome.HALT, HaltReason(
+            INSTALL_FAILURE_RATE,
+            index,
+            value=round(failure.rate.value, 4),
+            bound=round(failure.rate.lower, 4),
+            threshold=policy["max_failure_rate"],
+            sample={"failed": failure.failed, "finished": failure.finished},
+        ).as_json()
     for metric, check in health.items():
         if check.verdict == Verdict.UNHEALTHY:
-            return Outcome.HALT, {
-                "metric": f"{metric}_per_hour_ratio",
-                "stage": index,
-                "value": None if check.ratio.value is None else round(check.ratio.value, 3),
-                "bound": round(check.ratio.lower, 3),
-                "threshold": policy["max_rate_ratio"],
-                "sample": {
+            return Outcome.HALT, HaltReason(
+                f"{metric}{RATE_RATIO_SUFFIX}",
+                index,
+                value=None if check.ratio.value is None else round(check.ratio.value, 3),
+                bound=round(check.ratio.lower, 3),
+                threshold=policy["max_rate_ratio"],
+                sample={
                     "treated_events": totals[f"treated_{metric}"],
                     "treated_hours": round(check.treated_hours, 1),
                     "control_events": totals[f"control_{metric}"],
                     "control_hours": round(check.control_hours, 1),
                 },
-            }
+            ).as_json()
     healthy = failure.verdict == Verdict.HEALTHY and all(
         h.verdict == Verdict.HEALTHY for h in health.values()
     )

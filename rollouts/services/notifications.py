@@ -87,6 +87,7 @@ def send_rollout_notifications(*, rollout_id: int, event: str, detail: dict) -> 
             "status": rollout.status,
             "stage_index": rollout.stage_index,
             "halt_reason": rollout.halt_reason,
+            "halt_description": rollout.halt_description,
         },
         "detail": detail,
         "at": timezone.now().isoformat(),
@@ -94,7 +95,12 @@ def send_rollout_notifications(*, rollout_id: int, event: str, detail: dict) -> 
     if settings.OTA_NOTIFY_EMAILS:
         send_mail(
             subject=f"[OTA] {rollout} {event}",
-            message=json.dumps(payload, indent=2, default=str),
+            # A person reads the sentence; the JSON below is what webhooks receive.
+            message="\n\n".join(
+                part
+                for part in (rollout.halt_description, json.dumps(payload, indent=2, default=str))
+                if part
+            ),
             from_email=None,
             recipient_list=settings.OTA_NOTIFY_EMAILS,
             fail_silently=True,

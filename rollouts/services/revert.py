@@ -59,7 +59,7 @@ def revert_start(*, rollout: Rollout, actor: Any = None, reason: str = "") -> Ro
     release = Release.objects.create(
         version=f"{rollout.release.version}-revert-{rollout.pk}",
         notes=f"Automatic revert of {rollout.release.version} after its halt on "
-        f"{rollout.channel.name}: {rollout.halt_reason}",
+        f"{rollout.channel.name}: {rollout.halt_description}",
         status=ReleaseStatus.APPROVED,
         # The four eyes were on the halted rollout, whose policy asked for this revert.
         created_by=rollout.created_by,

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from ota.errors import Conflict, Forbidden, Malformed
+from rollouts.halts import OPERATOR, HaltReason, halt_description
 from rollouts.locks import lock_decisions_exclusive
 from rollouts.models import (
     Assignment,
@@ -212,14 +213,12 @@ def rollout_halt(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:
         rollout=rollout,
         actor=actor,
         note=reason,
-        halt_reason={
-            "metric": "operator",
-            "stage": rollout.stage_index,
-            "value": reason,
-            "bound": None,
-            "threshold": None,
-            "sample": {"by": actor.get_username() if actor else EVALUATOR},
-        },
+        halt_reason=HaltReason(
+            OPERATOR,
+            rollout.stage_index,
+            value=reason,
+            sample={"by": actor.get_username() if actor else EVALUATOR},
+        ).as_json(),
     )
 
 
@@ -234,7 +233,7 @@ def rollout_halt_for(
         RolloutStatus.HALTED,
         actor=actor,
         actor_label="" if actor else EVALUATOR,
-        reason=note or _describe(halt_reason),
+        reason=note or halt_description(halt_reason, rollout),
         halt_reason=halt_reason,
     )
     Rollout.objects.filter(pk=rollout.pk).update(halts=F("halts") + 1)
@@ -266,13 +265,6 @@ def move_by_stage(rollout: Rollout, assignments, to: str, counter: str, now) -> 
         count(rollout_id=rollout.pk, stage_index=stage_index, **{counter: n})
         moved += n
     return moved
-
-
-def _describe(reason: dict[str, Any]) -> str:
-    return (
-        f"{reason['metric']} in stage {reason['stage']}: value {reason['value']}, "
-        f"bound {reason['bound']}, threshold {reason['threshold']}, sample {reason['sample']}"
-    )
 
 
 @transaction.atomic

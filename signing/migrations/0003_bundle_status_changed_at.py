@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('signing', '0002_rolemetadata_serve_from'),
+        ("signing", "0002_rolemetadata_serve_from"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='bundle',
-            name='status_changed_at',
+            model_name="bundle",
+            name="status_changed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

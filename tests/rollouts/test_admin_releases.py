@@ -104,7 +104,7 @@ def test_a_halted_rollout_page_explains_the_halt(admin_client, ship, publish, en
         f"/api/v1/manage/rollouts/{rollout_id}/halt", {"reason": "crash spike"}, format="json"
     )
     html = admin_client.get(f"/admin/rollouts/rollout/{rollout_id}/change/").content.decode()
-    assert "operator in stage 0: value crash spike" in html
+    assert "Halted by erin: crash spike" in html  # the engineer fixture, as a sentence
     assert "stage 0: wait" in html
     assert admin_client.get("/admin/rollouts/evaluation/").status_code == 200
 

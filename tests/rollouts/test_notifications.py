@@ -72,7 +72,9 @@ def test_a_halt_sends_a_signed_webhook_that_is_retried_and_recorded(
     payload = json.loads(body)
     assert payload["rollout"]["id"] == rollout_id
     assert payload["rollout"]["halt_reason"]["metric"] == "operator"
+    assert payload["rollout"]["halt_description"].startswith("Halted by ")
     assert mail.outbox and "halted" in mail.outbox[0].subject
+    assert mail.outbox[0].body.startswith(payload["rollout"]["halt_description"])
 
 
 def test_a_receiver_that_never_answers_is_given_up_after_the_backoff(publish, ship):

@@ -213,4 +213,18 @@ def test_a_rollout_answers_with_its_stages_and_counts(engineer_api, approver_api
     body = engineer_api.get(f"/api/v1/manage/rollouts/{rollout_id}").json()
     assert body["stage_index"] == 0
     assert body["halt_reason"] is None
+    assert body["halt_description"] is None
     assert body["stages"][0]["counts"]["offered"] == 0
+
+
+def test_a_manual_halt_reads_as_who_halted_it_and_why(engineer_api, approver_api, publish):
+    bundle, _ = publish()
+    _, rollout_id = approved_rollout(engineer_api, approver_api, bundle, "dev")
+    engineer_api.post(f"/api/v1/manage/rollouts/{rollout_id}/start")
+    answer = engineer_api.post(
+        f"/api/v1/manage/rollouts/{rollout_id}/halt", {"reason": "bad build"}, format="json"
+    )
+    assert answer.status_code == 200, answer.json()
+    body = engineer_api.get(f"/api/v1/manage/rollouts/{rollout_id}").json()
+    assert body["halt_reason"]["metric"] == "operator"
+    assert body["halt_description"] == "Halted by erin: bad build"  # the engineer fixture
