@@ -7,9 +7,11 @@ import hashlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from django.conf import settings
 
 from rollouts.services.vehicles import EcuSpec, VehicleSpec
 from rollouts.vin import with_check_digit
@@ -165,3 +167,36 @@ def demo_bundle_bytes(path: str, size: int = 2 * 1024 * 1024) -> bytes:
     """Deterministic filler standing in for a firmware image."""
     rng = random.Random(path)  # noqa: S311  (demo data, not secrets)
     return rng.randbytes(size)
+
+
+# --- what `make run` printed, kept in var/ for `demo_poll` ---------------------------------------
+
+
+def demo_car_dir(vin: str) -> Path:
+    return Path(settings.VAR_DIR) / "demo-cars" / vin
+
+
+def demo_token_save(vin: str, token: str) -> None:
+    """The vehicle token `make run` printed: `demo_poll` polls with it rather than minting a
+    new one, so the printed `curl` line keeps working."""
+    path = demo_car_dir(vin) / "token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+
+
+def demo_token_load(vin: str) -> str | None:
+    path = demo_car_dir(vin) / "token"
+    return path.read_text().strip() if path.exists() else None
+
+
+def demo_url_save(url: str) -> None:
+    """Where `make run` serves (PORT=…): `demo_poll` goes there unless told otherwise."""
+    path = Path(settings.VAR_DIR) / "demo-url.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(url + "\n")
+
+
+def demo_url_load(default: str = "http://127.0.0.1:8000") -> str:
+    path = Path(settings.VAR_DIR) / "demo-url.txt"
+    return path.read_text().strip() if path.exists() else default

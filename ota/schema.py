@@ -173,10 +173,24 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
     return result
 
 
+# The API docs in three groups, in this order (SPECTACULAR_SETTINGS["TAGS"] describes them).
+TAGS_BY_PATH = (
+    ("/api/v1/vehicles/", "vehicle"),
+    ("/api/v1/tuf/", "tuf"),
+    ("/api/v1/manage/", "management"),
+)
+
+
 class StrictAutoSchema(AutoSchema):
     """Request schemas as strict as the server: an object whose serializer refuses unknown
     fields says so (`additionalProperties: false`), and a list says how many items it takes
     (`minItems` when it may not be empty, `maxItems` when bounded)."""
+
+    def get_tags(self) -> list[str]:
+        for prefix, tag in TAGS_BY_PATH:
+            if self.path.startswith(prefix):
+                return [tag]
+        return super().get_tags()
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)

@@ -247,6 +247,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"CohortKindEnum": "rollouts.models.cohorts.CohortKind"},
+    "TAGS": [
+        {"name": "vehicle", "description": "What a car calls, with its vehicle token."},
+        {
+            "name": "tuf",
+            "description": "TUF metadata and bundles: the Director's per vehicle (token), "
+            "the Image repository's public.",
+        },
+        {"name": "management", "description": "Release engineers and CI, with a user token."},
+    ],
 }
 
 # --- Product settings --------------------------------------------------------------------------

@@ -95,3 +95,10 @@ def test_an_id_no_bigint_holds_is_400_not_an_overflow(engineer_api):
     )
     assert answer.status_code == 400
     assert "bundles" in answer.json()["error"]["detail"]
+
+
+def test_the_docs_group_every_operation_as_vehicle_tuf_or_management(schema):
+    assert [tag["name"] for tag in schema["tags"]] == ["vehicle", "tuf", "management"]
+    for path, methods in schema["paths"].items():
+        for operation in methods.values():
+            assert operation["tags"] in (["vehicle"], ["tuf"], ["management"]), path

@@ -1,4 +1,5 @@
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from rollouts import selectors
 from rollouts.models import Cohort, Ecu, Rollout, Vehicle
 from rollouts.vin import check_digit, is_valid_vin
 from signing.models import Bundle
+from tests.conftest import vehicle_api
 
 
 def test_the_demo_fleet_is_deterministic_and_valid():
@@ -116,11 +118,17 @@ def group_alive(pgid: int) -> bool:
 def test_demo_poll_drives_a_demo_car_through_an_update(live_server, settings, tmp_path):
     settings.VAR_DIR = tmp_path
     call_command("ota_init", stdout=StringIO())
-    call_command("seed_demo", vehicles=3, stdout=StringIO(), stderr=StringIO())
+    port = int(live_server.url.rsplit(":", 1)[1])
+    printed = StringIO()
+    call_command("seed_demo", vehicles=3, port=port, stdout=printed, stderr=StringIO())
+    token = re.search(r"Bearer (vt_\S+)'", printed.getvalue())[1]
 
     first, second = StringIO(), StringIO()
-    call_command("demo_poll", url=live_server.url, stdout=first)
-    call_command("demo_poll", url=live_server.url, stdout=second)
+    call_command("demo_poll", stdout=first)  # finds the server seed_demo printed
+    call_command("demo_poll", stdout=second)
+    showcase = next(demo_fleet(1)).vin
+    # The token `make run` printed still works after demo_poll.
+    assert vehicle_api(token).get(f"/api/v1/vehicles/{showcase}").status_code == 200
 
     assert "offered tcu-gen3/tcu-3.4.1.bin" in first.getvalue()
     assert "TCU-000000" in first.getvalue().split("installed on:")[1]

@@ -31,3 +31,9 @@ def test_the_docs_page_serves_its_assets_locally(client):
     assert "swagger-ui" in html
     assert "cdn" not in html.lower()
     assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_view_site_in_the_admin_leads_to_the_api_docs(admin_client):
+    index = admin_client.get("/admin/").content.decode()
+    assert 'href="/api/docs/">View site' in index
+    assert admin_client.get("/api/docs/").status_code == 200

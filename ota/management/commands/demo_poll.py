@@ -1,13 +1,19 @@
 """Drive one demo car through a real poll cycle against a running server."""
 
 import json
-from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ota.demo import demo_fleet, demo_sim_ecus
+from ota.demo import (
+    demo_car_dir,
+    demo_fleet,
+    demo_sim_ecus,
+    demo_token_load,
+    demo_token_save,
+    demo_url_load,
+)
 from rollouts.models import Vehicle
+from rollouts.selectors import vehicle_for_token
 from rollouts.services.vehicles import vehicle_token_rotate
 from vehicle_client.client import VehicleClient
 from vehicle_client.ecu import InstalledImage
@@ -21,17 +27,23 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--url", default=None, help="the server (default: where `make run` serves)"
+        )
         parser.add_argument("--car", type=int, default=0, help="which demo car (0 = the first)")
         parser.add_argument("--outcome", choices=["success", "failure", "defer"], default="success")
 
-    def handle(self, *args, url: str, car: int, outcome: str, **options):
+    def handle(self, *args, url: str | None, car: int, outcome: str, **options):
+        url = url or demo_url_load()
         demo = list(demo_fleet(car + 1))[car]
         vehicle = Vehicle.objects.select_related("channel").filter(vin=demo.vin).first()
         if vehicle is None:
             raise CommandError(f"{demo.vin} is not provisioned: run `manage.py seed_demo` first")
-        token = vehicle_token_rotate(vehicle=vehicle, actor=None, reason="demo_poll")
-        workdir = Path(settings.VAR_DIR) / "demo-cars" / demo.vin
+        token = demo_token_load(demo.vin)
+        if token is None or getattr(vehicle_for_token(token=token), "pk", None) != vehicle.pk:
+            token = vehicle_token_rotate(vehicle=vehicle, actor=None, reason="demo_poll")
+            demo_token_save(demo.vin, token)
+        workdir = demo_car_dir(demo.vin)
         client = VehicleClient(url, demo.vin, token, demo_sim_ecus(demo), workdir)
         client.report_counter = max(vehicle.report_counter, 0)
         # The car remembers what it installed between runs, as a real one would.

@@ -10,7 +10,15 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.services import user_token_create
-from ota.demo import DEMO_BUNDLES, DEMO_RELEASES, demo_bundle_bytes, demo_fleet
+from ota.demo import (
+    DEMO_BUNDLES,
+    DEMO_RELEASES,
+    demo_bundle_bytes,
+    demo_car_dir,
+    demo_fleet,
+    demo_token_save,
+    demo_url_save,
+)
 from rollouts.models import Channel, Release, Vehicle
 from rollouts.roles import APPROVER, RELEASE_ENGINEER
 from rollouts.services import releases as release_services
@@ -53,6 +61,8 @@ class Command(BaseCommand):
             reason="demo start: a fresh token to try",
         )
         base = f"http://127.0.0.1:{port}"
+        demo_token_save(showcase.vin, vehicle_token)
+        demo_url_save(base)
         self.stdout.write(
             f"""
 Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo bundles published.
@@ -63,10 +73,10 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo
 
   Management API as the admin (an API token, new each run; earlier ones keep working):
     curl -H 'Authorization: Token {api_token}' '{base}/api/v1/manage/vehicles?region=EU'
-  Vehicle API as {showcase.vin} (this token is new every start):
+  Vehicle API as {showcase.vin} (this token is new every start; demo_poll polls with it):
     curl -H 'Authorization: Bearer {vehicle_token}' {base}/api/v1/vehicles/{showcase.vin}
   One demo car through a real poll cycle (reference client: sign, verify, download, install):
-    .venv/bin/python manage.py demo_poll --url {base}
+    .venv/bin/python manage.py demo_poll
   Signed Image repository (TUF; any TUF 1.0 client, e.g. python-tuf's ngclient):
     curl {base}/api/v1/tuf/image/metadata/1.root.json
     curl {base}/api/v1/tuf/image/metadata/timestamp.json
@@ -184,7 +194,7 @@ Demo fleet: {Vehicle.objects.count()} vehicles ({created} new); {published} demo
                     demo.vin,
                     token,
                     demo_sim_ecus(demo),
-                    settings.VAR_DIR / "demo-cars" / demo.vin,
+                    demo_car_dir(demo.vin),
                     transport=transport,
                 )
                 car.report_counter = max(vehicle.report_counter, 0)
