@@ -28,6 +28,7 @@ from rollouts.models import (
 from rollouts.models.counters import FAILURE_COUNTERS
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
+from rollouts.services.rollout_actions import APPROVE, ROLLOUT_ACTIONS
 from signing.models import Bundle, BundleStatus
 
 
@@ -138,36 +139,12 @@ class ReleaseAdmin(ReadOnlyAdmin):
         )
 
 
-ROLLOUT_ACTIONS = {
-    # name: (description, permission, explanation)
-    "approve": ("Approve", "approve_rollout", "Someone other than the author approves."),
-    "start": ("Start", "change_rollout", "Vehicles of the channel are offered the release."),
-    "pause": ("Pause", "change_rollout", "No new offers until resumed."),
-    "resume": ("Resume", "change_rollout", "Offers start again. A halted rollout needs a reason."),
-    "advance": ("Advance", "change_rollout", "Move past the current stage (the last: complete)."),
-    "halt": ("Halt", "change_rollout", "Stop offering the release now."),
-    "abort": ("Abort", "change_rollout", "End the rollout for good."),
-    "revert": (
-        "Revert",
-        "change_rollout",
-        "Send the vehicles that installed a halted release back to the previous one.",
-    ),
-}
-
-
 def _rollout_action(name: str):
-    description, permission, explanation = ROLLOUT_ACTIONS[name]
-    service = getattr(rollout_services, f"rollout_{name}")
+    rollout_action = ROLLOUT_ACTIONS[name]
 
     def perform(request, rollout, data):
-        if name == "approve":
-            service(rollout=rollout, actor=request.user)
-        elif name == "start":
-            service(
-                rollout=rollout, actor=request.user, override_reason=data.get("override_reason", "")
-            )
-        else:
-            service(rollout=rollout, actor=request.user, reason=data["reason"])
+        said = data.get(rollout_action.asks, "") if rollout_action.asks else ""
+        rollout = rollout_action.perform(rollout, request.user, reason=said)
         rollout.refresh_from_db()
         return f"now {rollout.status}"
 
@@ -178,16 +155,18 @@ def _rollout_action(name: str):
             request,
             queryset,
             action=name,
-            title=f"{description} rollouts",
-            explanation=explanation,
+            title=f"{rollout_action.label} rollouts",
+            explanation=rollout_action.explanation,
             form_class=form_class,
             perform=lambda rollout, data: perform(request, rollout, data),
         )
 
     action.__name__ = name
     # Admin action permissions call `has_<name>_permission`: "approve" or "operate" below.
-    short = "approve" if permission == "approve_rollout" else "operate"
-    return admin.action(description=f"{description} selected rollouts", permissions=[short])(action)
+    short = "approve" if rollout_action.permission == APPROVE else "operate"
+    return admin.action(
+        description=f"{rollout_action.label} selected rollouts", permissions=[short]
+    )(action)
 
 
 @admin.register(Rollout)

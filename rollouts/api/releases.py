@@ -15,6 +15,7 @@ from rollouts.services import counters
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
 from rollouts.services.evaluation import rollout_evaluate
+from rollouts.services.rollout_actions import ROLLOUT_ACTIONS
 
 
 class ReleaseNotFound(NotFound):
@@ -318,44 +319,6 @@ class ActionInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
 
 
-ACTIONS = {
-    "approve": (
-        ("rollouts.approve_rollout",),
-        lambda r, u, d: rollout_services.rollout_approve(rollout=r, actor=u),
-    ),
-    "start": (
-        ("rollouts.change_rollout",),
-        lambda r, u, d: rollout_services.rollout_start(
-            rollout=r, actor=u, override_reason=d["override_reason"]
-        ),
-    ),
-    "pause": (
-        ("rollouts.change_rollout",),
-        lambda r, u, d: rollout_services.rollout_pause(rollout=r, actor=u, reason=d["reason"]),
-    ),
-    "resume": (
-        ("rollouts.change_rollout",),
-        lambda r, u, d: rollout_services.rollout_resume(rollout=r, actor=u, reason=d["reason"]),
-    ),
-    "advance": (
-        ("rollouts.change_rollout",),
-        lambda r, u, d: rollout_services.rollout_advance(rollout=r, actor=u, reason=d["reason"]),
-    ),
-    "halt": (
-        ("rollouts.change_rollout",),
-        lambda r, u, d: rollout_services.rollout_halt(rollout=r, actor=u, reason=d["reason"]),
-    ),
-    "revert": (
-        ("rollouts.change_rollout",),
-        lambda r, u, d: rollout_services.rollout_revert(rollout=r, actor=u, reason=d["reason"]),
-    ),
-    "abort": (
-        ("rollouts.change_rollout",),
-        lambda r, u, d: rollout_services.rollout_abort(rollout=r, actor=u, reason=d["reason"]),
-    ),
-}
-
-
 class EvaluationOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     at = serializers.DateTimeField()
@@ -385,14 +348,16 @@ class RolloutActionApi(APIView):
 
     @property
     def required_permissions(self):
-        return ACTIONS[self.action_name][0]
+        return (ROLLOUT_ACTIONS[self.action_name].permission,)
 
     def act(self, request: Request, rollout_id: int) -> Response:
         data = ActionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        rollout = ACTIONS[self.action_name][1](
-            _rollout(rollout_id), request.user, data.validated_data
-        )
+        action = ROLLOUT_ACTIONS[self.action_name]
+        said = data.validated_data[
+            "override_reason" if action.asks == "override_reason" else "reason"
+        ]
+        rollout = action.perform(_rollout(rollout_id), request.user, reason=said)
         return Response(RolloutOutputSerializer(_rollout(rollout.pk)).data)
 
 

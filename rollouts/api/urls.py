@@ -2,6 +2,7 @@ from django.urls import path, register_converter
 
 from rollouts.api import cohorts, manage, releases, vehicle
 from rollouts.api.converters import VinConverter
+from rollouts.services.rollout_actions import ROLLOUT_ACTIONS
 
 register_converter(VinConverter, "vin")
 
@@ -84,6 +85,6 @@ urlpatterns = [
             releases.rollout_action_view(name),
             name=f"manage-rollout-{name}",
         )
-        for name in releases.ACTIONS
+        for name in ROLLOUT_ACTIONS
     ],
 ]
