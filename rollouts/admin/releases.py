@@ -28,7 +28,11 @@ from rollouts.models import (
 from rollouts.models.counters import FAILURE_COUNTERS
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
-from rollouts.services.rollout_actions import APPROVE, ROLLOUT_ACTIONS
+from rollouts.services.rollout_actions import (
+    APPROVE,
+    ROLLOUT_ACTIONS,
+    rollout_actions_allowed,
+)
 from signing.models import Bundle, BundleStatus
 
 
@@ -150,13 +154,17 @@ def _rollout_action(name: str):
 
     def action(modeladmin, request, queryset):
         form_class = {"approve": ConfirmForm, "start": StartForm}.get(name, ReasonForm)
+        explanation = rollout_action.explanation
+        if name == "resume":  # the person deciding to resume sees why it stopped
+            halts = [f"{r}: {r.halt_description}" for r in queryset if r.halt_description]
+            explanation = " ".join([explanation, *halts])
         return confirm_then(
             modeladmin,
             request,
             queryset,
             action=name,
             title=f"{rollout_action.label} rollouts",
-            explanation=rollout_action.explanation,
+            explanation=explanation,
             form_class=form_class,
             perform=lambda rollout, data: perform(request, rollout, data),
         )
@@ -239,6 +247,18 @@ class RolloutAdmin(ReadOnlyAdmin):
 
     def has_operate_permission(self, request) -> bool:
         return request.user.has_perm("rollouts.change_rollout")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The rollout's page offers a button for each action its state allows and the
+        person may take; each leads to the confirmation that asks for a reason."""
+        rollout = self.get_object(request, object_id)
+        buttons = [
+            action
+            for action in (rollout_actions_allowed(rollout) if rollout else [])
+            if request.user.has_perm(action.permission)
+        ]
+        extra_context = {**(extra_context or {}), "rollout_actions": buttons}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="halt reason")
     def halt_explained(self, rollout) -> str:

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
@@ -75,6 +77,37 @@ def test_rollout_actions_ask_for_a_reason_and_act(staff, ship, publish):
     assert Rollout.objects.get().status == "halted"
     listing = engineer.get("/admin/rollouts/rollout/").content.decode()
     assert "halted" in listing.lower()
+
+
+def buttons(page) -> list[str]:
+    return re.findall(r'name="action" value="(\w+)"', page.content.decode())
+
+
+def test_a_rollouts_page_offers_a_button_for_each_action_its_state_allows(staff, ship, publish):
+    bundle, _ = publish()
+    _, rollout_id = ship([bundle], "dev")
+    page_url = f"/admin/rollouts/rollout/{rollout_id}/change/"
+    engineer = staff("erin2", "release engineer")
+    assert buttons(engineer.get(page_url)) == ["pause", "advance", "halt", "abort"]
+
+    # One click on Halt: the confirmation asks for a reason; confirmed, the page explains it.
+    form = {"action": "halt", ACTION_CHECKBOX_NAME: [rollout_id]}
+    assert b"Yes, halt rollouts" in engineer.post("/admin/rollouts/rollout/", form).content
+    engineer.post("/admin/rollouts/rollout/", {**form, "confirm": "yes", "reason": "crash spike"})
+    page = engineer.get(page_url)
+    assert buttons(page) == ["resume", "abort", "revert"]
+    assert "Halted by erin2: crash spike" in page.content.decode()
+
+    # Resuming shows why it stopped before asking for the reason to go on.
+    resume = engineer.post("/admin/rollouts/rollout/", {**form, "action": "resume"})
+    assert "Halted by erin2: crash spike" in resume.content.decode()
+
+
+def test_a_person_without_the_permission_sees_no_buttons(staff, ship, publish):
+    bundle, _ = publish()
+    _, rollout_id = ship([bundle], "dev")
+    viewer = staff("kim", "key custodian")  # may look, not operate
+    assert buttons(viewer.get(f"/admin/rollouts/rollout/{rollout_id}/change/")) == []
 
 
 def test_staff_move_a_vehicle_to_forever_beta_with_the_drivers_consent(staff, provision):
