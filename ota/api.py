@@ -110,13 +110,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-def plain_error_response(exc: exceptions.APIException):
-    """What `exception_handler` answers `exc` with, for a plain Django view."""
+def plain_error_response(exc: exceptions.APIException, *, authenticate_header: str = ""):
+    """What a DRF view answers `exc` with, for a plain Django view: `exception_handler`'s
+    body and Retry-After, and, as APIView adds to a 401, `WWW-Authenticate`."""
     response = exception_handler(exc, {})
     answer = JsonResponse(response.data, status=response.status_code)
-    for header in ("Retry-After", "WWW-Authenticate"):
-        if header in response:
-            answer[header] = response[header]
+    if "Retry-After" in response:
+        answer["Retry-After"] = response["Retry-After"]
+    if authenticate_header and answer.status_code == 401:
+        answer["WWW-Authenticate"] = authenticate_header
     return answer
 
 

@@ -14,8 +14,11 @@ CRITICAL_SIGNAL = "critical_signal"
 INSTALL_FAILURE_RATE = "install_failure_rate"
 RATE_RATIO_SUFFIX = "_per_hour_ratio"
 TIMES = "\N{MULTIPLICATION SIGN}"
-RATE_NAMES = {"crashes": ("Crash rate", "crashes"), "reboots": ("Reboot rate", "reboots")}
-RATE_NAMES["dtcs"] = ("Diagnostic trouble code rate", "DTCs")
+RATE_NAMES = {  # measure: (what its rate is called, what it counts)
+    "crashes": ("Crash rate", "crashes"),
+    "reboots": ("Reboot rate", "reboots"),
+    "dtcs": ("Diagnostic trouble code rate", "DTCs"),
+}
 
 
 @dataclass(frozen=True)

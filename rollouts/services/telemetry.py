@@ -68,7 +68,7 @@ def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested
     rollout once the batch has committed (the evaluator halts on the count if that is lost)."""
     problems = event_problems(events, now=timezone.now())
     if problems:
-        raise OutOfRange(detail={"items": [p.as_detail() for p in problems]})
+        raise OutOfRange.naming(problems)
     correlation_ids = _uuids(e.get("correlation_id") for e in events)
     with transaction.atomic():
         # Only this vehicle's: a correlation id of another vehicle attributes nothing.
@@ -151,6 +151,10 @@ class OutOfRange(Unprocessable):
         "stored: send the batch again without them."
     )
 
+    @classmethod
+    def naming(cls, problems: list) -> "OutOfRange":
+        return cls(detail={"items": [p.as_detail() for p in problems]})
+
 
 def health_ingest(*, vehicle: Vehicle, windows: list[dict[str, Any]]) -> Ingested:
     """Store new windows, then add their exposure to every live rollout whose scope holds
@@ -159,7 +163,7 @@ def health_ingest(*, vehicle: Vehicle, windows: list[dict[str, Any]]) -> Ingeste
     of reach, or overlapping another of this vehicle's windows) is refused whole (422)."""
     problems = window_problems(windows, now=timezone.now())
     if problems:
-        raise OutOfRange(detail={"items": [p.as_detail() for p in problems]})
+        raise OutOfRange.naming(problems)
     critical = []
     with transaction.atomic():
         lock_vehicle(vehicle.pk)  # one batch of a vehicle at a time: overlaps are decided
@@ -169,7 +173,7 @@ def health_ingest(*, vehicle: Vehicle, windows: list[dict[str, Any]]) -> Ingeste
         ).values_list("id", "start", "end")
         problems = overlap_problems(windows, accepted)
         if problems:
-            raise OutOfRange(detail={"items": [p.as_detail() for p in problems]})
+            raise OutOfRange.naming(problems)
         installed = {ecu.serial: ecu.installed_path for ecu in vehicle.ecus.all()}
         rows = [
             HealthWindow(
