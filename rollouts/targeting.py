@@ -159,6 +159,14 @@ def _runs(vehicle: VehicleState, rule: InstalledRule) -> bool:
     )
 
 
+def narrow(first: Iterable[str], second: Iterable[str]) -> frozenset[str]:
+    """Both constraints hold (a release's and its rollout's); an empty one means "any"."""
+    first, second = frozenset(first), frozenset(second)
+    if first and second:
+        return first & second or frozenset({"<none>"})
+    return first or second
+
+
 def in_scope(vehicle: VehicleState, candidate: Candidate) -> bool:
     """The vehicle is among those the rollout is for (its channel is the caller's concern)."""
     return (

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from ota.admin import ReadOnlyAdmin
 from ota.errors import DomainError
 from signing.models import Bundle, Repository, RoleMetadata, SigningKey
 from signing.services import bundles
@@ -32,17 +33,6 @@ class BundleUploadForm(forms.Form):
         value = self.cleaned_data["path"]
         validate_target_path(value)
         return value
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Bundle)

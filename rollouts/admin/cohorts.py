@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from ota.admin import ReadOnlyAdmin
 from ota.errors import DomainError
 from rollouts import selectors
 from rollouts.admin.actions import (
@@ -18,7 +19,6 @@ from rollouts.admin.actions import (
     regions_field,
     service_form_page,
 )
-from rollouts.admin.readonly import ReadOnlyAdmin
 from rollouts.cohorts import describe_installed
 from rollouts.models import Cohort, CohortKind
 from rollouts.models.cohorts import validate_cohort_name

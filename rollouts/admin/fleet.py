@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from ota.admin import AuditHistory
 from ota.errors import DomainError
 from rollouts.admin.actions import ReasonForm, confirm_then, confirmation_page
 from rollouts.admin.cohorts import add_to_cohort
@@ -53,7 +54,7 @@ class ChannelForm(forms.Form):
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(admin.ModelAdmin):
+class VehicleAdmin(AuditHistory, admin.ModelAdmin):
     list_display = [
         "vin",
         "model",
@@ -223,7 +224,7 @@ class VehicleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(AuditHistory, admin.ModelAdmin):
     list_display = ["name", "title", "position", "self_service"]
     readonly_fields = ["name", "position", "created_at"]
 

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from rollouts.admin.readonly import ReadOnlyAdmin
+from ota.admin import ReadOnlyAdmin
 from rollouts.models import WebhookDelivery, WebhookEndpoint
 from rollouts.models.notifications import EVENTS
 from rollouts.services.notifications import webhook_create

@@ -8,6 +8,7 @@ from django.urls import path
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from ota.admin import ReadOnlyAdmin
 from rollouts.admin.actions import (
     ReasonForm,
     comma_names,
@@ -15,7 +16,7 @@ from rollouts.admin.actions import (
     regions_field,
     service_form_page,
 )
-from rollouts.admin.readonly import ReadOnlyAdmin
+from rollouts.halts import halt_description
 from rollouts.models import (
     Assignment,
     Channel,
@@ -270,7 +271,7 @@ class RolloutAdmin(ReadOnlyAdmin):
         for index, stage in enumerate(rollout.stages):
             here = " ◀ now" if index == rollout.stage_index and rollout.status == "running" else ""
             marks.append(
-                f"{index}: {stage['percent']}% (soak {stage['min_soak_minutes']} min, "
+                f"{index + 1}: {stage['percent']} % (soak {stage['min_soak_minutes']} min, "
                 f"{stage['gate']}){here}"
             )
         return format_html_join(mark_safe("<br>"), "{}", ((m,) for m in marks))
@@ -286,7 +287,7 @@ class RolloutAdmin(ReadOnlyAdmin):
             (
                 (
                     e.at.strftime("%Y-%m-%d %H:%M"),
-                    e.stage_index,
+                    e.stage_index + 1,
                     e.outcome,
                     e.numbers.get("failure_rate", {}).get("failed", "-"),
                     e.numbers.get("failure_rate", {}).get("finished", "-"),
@@ -310,16 +311,32 @@ class RolloutAdmin(ReadOnlyAdmin):
                 cohort=data["cohort"],
             )
 
+        # The pipeline page links here with the release and channel chosen.
+        initial = {k: request.GET[k] for k in ("release", "channel") if k in request.GET}
         return service_form_page(
-            self, request, RolloutForm, "rollouts.add_rollout", "Create a rollout", create
+            self,
+            request,
+            RolloutForm,
+            "rollouts.add_rollout",
+            "Create a rollout",
+            create,
+            initial=initial,
         )
 
 
 @admin.register(Evaluation)
 class EvaluationAdmin(ReadOnlyAdmin):
-    list_display = ["at", "rollout", "stage_index", "outcome", "reason"]
+    list_display = ["at", "rollout", "stage_index", "outcome", "why"]
     list_filter = ["outcome"]
     list_select_related = ["rollout__release", "rollout__channel"]
+
+    @admin.display(description="why")
+    def why(self, evaluation: Evaluation) -> str:
+        """A halt's sentence, or what the evaluator said; never the stored JSON."""
+        reason = evaluation.reason or {}
+        if "metric" in reason:
+            return halt_description(reason, evaluation.rollout) or ""
+        return reason.get("text", "")
 
 
 @admin.register(Assignment)

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from rollouts.admin.readonly import ReadOnlyAdmin
+from ota.admin import ReadOnlyAdmin
 from rollouts.models import (
     HealthWindow,
     InstalledChange,

@@ -33,6 +33,7 @@ from rollouts.targeting import (
     EcuState,
     VehicleState,
     decide,
+    narrow,
 )
 from signing.director import DirectorEntry, director_publish_vehicle, director_refresh_due
 
@@ -174,8 +175,8 @@ def candidate(
             )
             for item in (release.items.all() if with_bundles else ())
         ),
-        models=_narrow(release.model_names, rollout.model_names),
-        regions=_narrow(release.regions, rollout.regions),
+        models=narrow(release.model_names, rollout.model_names),
+        regions=narrow(release.regions, rollout.regions),
         in_progress=in_progress,
         salt=rollout.salt,
         percent=0.0 if rollout.only_assigned else rollout.current_percent,
@@ -200,13 +201,6 @@ def in_rollout_scope(
         return False
     scope = candidate(rollout, assigned=assigned, cohort_member=cohort_member, with_bundles=False)
     return targeting.in_scope(state, scope)
-
-
-def _narrow(first: list[str], second: list[str]) -> frozenset[str]:
-    """Both constraints hold; an empty one means "any"."""
-    if first and second:
-        return frozenset(first) & frozenset(second) or frozenset({"<none>"})
-    return frozenset(first or second)
 
 
 @dataclass(frozen=True)

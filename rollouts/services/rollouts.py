@@ -23,6 +23,7 @@ from rollouts.models import (
 )
 from rollouts.models.rollouts import ROLLOUT_TRANSITIONS
 from rollouts.plans import PlanError, validate_policy, validate_stages
+from rollouts.promotion import gate_closed_because
 from rollouts.services.counters import count, counters_prepare, totals
 from rollouts.services.decisions import rollout_decisions_changed, vehicles_decisions_changed
 from rollouts.services.notifications import notify_rollout
@@ -319,24 +320,16 @@ def previous_channel(channel: Channel) -> Channel | None:
 
 
 def promotion_gate(release: Release, previous: Channel) -> dict | None:
-    """None when the release may go on; otherwise why not. It must have completed on the
-    previous channel without any halt, with at least the configured exposure there."""
+    """None when the release may go on; otherwise why not (rollouts/promotion.py)."""
     done = Rollout.objects.filter(
         release=release, channel=previous, status=RolloutStatus.COMPLETED
     ).first()
-    if done is None:
-        return {"why": "not completed on the previous channel"}
-    if done.halts:
-        return {"why": "halted on the previous channel", "halts": done.halts}
-    needed = settings.OTA_PROMOTION_MIN_EXPOSURE_HOURS.get(previous.name, 0)
-    exposure = totals(rollout=done)["treated_seconds"] / 3600
-    if exposure < needed:
-        return {
-            "why": "not enough exposure on the previous channel",
-            "exposure_hours": round(exposure, 1),
-            "required_hours": needed,
-        }
-    return None
+    return gate_closed_because(
+        completed=done is not None,
+        halts=done.halts if done else 0,
+        exposure_hours=totals(rollout=done)["treated_seconds"] / 3600 if done else 0.0,
+        required_hours=settings.OTA_PROMOTION_MIN_EXPOSURE_HOURS.get(previous.name, 0),
+    )
 
 
 def rollout_revert(*, rollout: Rollout, actor: Any, reason: str = "") -> Rollout:

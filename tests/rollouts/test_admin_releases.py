@@ -138,7 +138,7 @@ def test_a_halted_rollout_page_explains_the_halt(admin_client, ship, publish, en
     )
     html = admin_client.get(f"/admin/rollouts/rollout/{rollout_id}/change/").content.decode()
     assert "Halted by erin: crash spike" in html  # the engineer fixture, as a sentence
-    assert "stage 0: wait" in html
+    assert "stage 1: wait" in html  # stages are counted from 1 for people, as in halts
     assert admin_client.get("/admin/rollouts/evaluation/").status_code == 200
 
 
