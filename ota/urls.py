@@ -6,11 +6,6 @@ from ota.views import healthz, readyz
 from rollouts.api import urls as rollouts_urls
 from signing import urls as signing_urls
 
-admin.site.site_header = "OTA release manager"
-admin.site.site_title = "OTA release manager"
-admin.site.index_title = "Fleet, releases and rollouts"
-admin.site.site_url = "/api/docs/"  # "View site": there is no public site, the API docs are
-
 # In order of traffic: Django tries the patterns in turn, and vehicles poll the most.
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

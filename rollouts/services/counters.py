@@ -51,3 +51,20 @@ def _with_totals(row) -> dict[str, int]:
     values["failed"] = sum(values[n] for n in FAILURE_COUNTERS)
     values["finished"] = values["failed"] + values["succeeded"]
     return values
+
+
+def by_rollout_and_stage(*, rollout_ids) -> dict[int, dict[int, dict[str, int]]]:
+    """Every stage's counters of these rollouts, in one query (the console's cards)."""
+    found: dict[int, dict[int, dict[str, int]]] = {}
+    for row in RolloutCounter.objects.filter(rollout_id__in=rollout_ids).values():
+        found.setdefault(row["rollout_id"], {})[row["stage_index"]] = _with_totals(row)
+    return found
+
+
+def summed(stages: dict[int, dict[str, int]]) -> dict[str, int]:
+    """Stage counters added up (what `totals` reads from the database)."""
+    total = empty()
+    for counts in stages.values():
+        for name, n in counts.items():
+            total[name] += n
+    return total

@@ -2,8 +2,10 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connections
 
 CHROMIUM_FLAGS = [
@@ -54,3 +56,17 @@ def logged_in(page, live_server, make_user):
     page.click("input[type=submit]")
     page.wait_for_selector("#site-name")
     return page
+
+
+@pytest.fixture
+def screenshot(page, request):
+    """Save the page as a PNG a person can look at: $OTA_SCREENSHOT_DIR, else var/screenshots."""
+    folder = Path(os.environ.get("OTA_SCREENSHOT_DIR") or settings.BASE_DIR / "var" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def save(name: str) -> Path:
+        path = folder / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save

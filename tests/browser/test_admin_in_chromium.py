@@ -35,7 +35,8 @@ def test_the_admin_pages_render_in_a_browser(logged_in, live_server, provision):
     page = logged_in
     provision()
     for path, heading in [
-        ("/admin/", "Fleet, releases and rollouts"),
+        ("/admin/", "Dashboard"),
+        ("/admin/pipeline/", "Release pipeline"),
         ("/admin/rollouts/vehicle/", "Select vehicle to view"),
         ("/admin/rollouts/channel/", "Select channel to"),
         ("/admin/signing/bundle/upload/", "Upload a bundle"),

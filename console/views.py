@@ -1,0 +1,113 @@
+"""The console's pages: thin views over console/selectors.py, inside the admin site."""
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from console import selectors
+from rollouts.models import Rollout, RolloutStatus
+from rollouts.services.rollout_actions import rollout_actions_allowed
+
+VIEW_ROLLOUT = "rollouts.view_rollout"
+# How often an open page asks for fresh figures (the evaluator runs every minute).
+LIVE_SECONDS = 30
+
+
+def dashboard_context(request: HttpRequest) -> dict:
+    """What the landing page shows a person who may see rollouts; nothing for others."""
+    if not request.user.has_perm(VIEW_ROLLOUT):
+        return {}
+    now = timezone.now()
+    cards = selectors.rollout_cards(now=now)
+    composition = selectors.fleet()
+    return {
+        "dashboard": True,
+        "live_seconds": LIVE_SECONDS,
+        "cards": cards,
+        "waiting": selectors.waiting_for(request.user, cards),
+        "halts": selectors.last_halts(),
+        "installed": selectors.installed_software(composition),
+        "fleet_counted_at": composition.counted_at,
+        "now": now,
+    }
+
+
+def dashboard_live(request: HttpRequest) -> TemplateResponse:
+    """The dashboard's figures alone, fetched by the open page every LIVE_SECONDS."""
+    if not request.user.has_perm(VIEW_ROLLOUT):
+        raise PermissionDenied
+    return TemplateResponse(request, "console/dashboard_live.html", dashboard_context(request))
+
+
+def rollout_charts(request: HttpRequest, rollout_id: int) -> TemplateResponse:
+    """A rollout's charts alone, fetched by its open page every LIVE_SECONDS."""
+    if not request.user.has_perm(VIEW_ROLLOUT):
+        raise PermissionDenied
+    rollout = get_object_or_404(Rollout.objects.select_related("release", "channel"), pk=rollout_id)
+    return TemplateResponse(request, "console/rollout_charts.html", {"rollout": rollout})
+
+
+@dataclass(frozen=True)
+class Step:
+    """The next step of a release on the pipeline page, as a button or a link."""
+
+    label: str
+    url: str = ""  # a link (creating a rollout, opening one)
+    action: str = ""  # a rollout action, posted to the rollouts' admin like its own buttons
+    rollout: Rollout | None = None
+    note: str = ""
+
+
+def next_step(row: selectors.PipelineRow, user) -> Step | None:
+    cell = row.next_cell
+    if cell is None:
+        return None
+    rollout = cell.rollout
+    gate = (cell.gate or {}).get("why", "")
+    if rollout is None or rollout.status == RolloutStatus.ABORTED:
+        if not user.has_perm("rollouts.add_rollout"):
+            return None
+        query = urlencode({"release": row.release.pk, "channel": cell.channel.pk})
+        return Step(
+            f"Roll out to {cell.channel}",
+            url=f"{reverse('admin:rollouts_rollout_create')}?{query}",
+            note=f"Promotion gate closed: {gate}; starting it needs an approver's override."
+            if gate
+            else "",
+        )
+    for action in rollout_actions_allowed(rollout):
+        if action.name in ("approve", "start") and user.has_perm(action.permission):
+            if action.name == "approve" and rollout.created_by_id == user.pk:
+                continue  # four eyes: someone else approves
+            return Step(f"{action.label} on {cell.channel}", action=action.name, rollout=rollout)
+    return Step(
+        f"Open the rollout on {cell.channel}",
+        url=reverse("admin:rollouts_rollout_change", args=[rollout.pk]),
+        rollout=rollout,
+    )
+
+
+def pipeline_page(request: HttpRequest) -> TemplateResponse:
+    """Recent releases across the channels, with each one's next step."""
+    if not request.user.has_perm(VIEW_ROLLOUT):
+        raise PermissionDenied
+    channels, rows = selectors.pipeline()
+    for row in rows:
+        row.step = next_step(row, request.user)
+    return TemplateResponse(
+        request,
+        "console/pipeline.html",
+        {
+            **admin.site.each_context(request),
+            "title": "Release pipeline",
+            "channels": channels,
+            "rows": rows,
+        },
+    )
