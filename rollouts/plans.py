@@ -88,3 +88,37 @@ def _number(value: Any) -> bool:
 
 def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def stages_as_text(stages: list[dict]) -> str:
+    """A plan as people type it, one stage per line: "10, 240, auto, 2880"."""
+    return "\n".join(
+        f"{s['percent']:g}, {s['min_soak_minutes']}, {s['gate']}, {s['max_duration_minutes']}"
+        for s in stages
+    )
+
+
+def stages_from_text(text: str) -> list[dict]:
+    """Lines of "percent, minimum soak minutes, gate, maximum minutes" (the last two may be
+    left out: auto, and four times the soak), checked as any plan is."""
+    stages = []
+    lines = [line for line in text.splitlines() if line.strip()]
+    for number, line in enumerate(lines, start=1):
+        parts = [p.strip() for p in line.replace(";", ",").split(",")]
+        if not 2 <= len(parts) <= 4:
+            raise PlanError({f"line {number}": "percent, soak minutes, gate, maximum minutes"})
+        try:
+            stage: dict[str, Any] = {
+                "percent": float(parts[0].rstrip("% ")),
+                "min_soak_minutes": int(parts[1]),
+            }
+            if len(parts) > 2:
+                stage["gate"] = parts[2]
+            if len(parts) > 3:
+                stage["max_duration_minutes"] = int(parts[3])
+        except ValueError:
+            raise PlanError({f"line {number}": "numbers where numbers go"}) from None
+        if stage["percent"].is_integer():
+            stage["percent"] = int(stage["percent"])
+        stages.append(stage)
+    return validate_stages(stages)

@@ -1,6 +1,9 @@
 """Releases and rollouts in the admin: create, approve (four eyes) and act, with a reason."""
 
+import json
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import F, QuerySet, Sum
 from django.http import HttpRequest
@@ -27,6 +30,13 @@ from rollouts.models import (
     Rollout,
 )
 from rollouts.models.counters import FAILURE_COUNTERS
+from rollouts.plans import (
+    ON_HALT,
+    POLICY_NUMBERS,
+    PlanError,
+    stages_as_text,
+    stages_from_text,
+)
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
 from rollouts.services.rollout_actions import (
@@ -61,7 +71,16 @@ class ReleaseForm(forms.Form):
     regions = regions_field()
 
 
+def _policy_field(name: str, label: str, help_text: str, *, whole: bool = False):
+    low, high = POLICY_NUMBERS[name]
+    field = forms.IntegerField if whole else forms.FloatField
+    return field(label=label, min_value=low, max_value=high, required=False, help_text=help_text)
+
+
 class RolloutForm(forms.Form):
+    """What the management API takes: scope, stage plan and health policy, each filled in with
+    the defaults (the channel's plan, the project's policy) for a person to change."""
+
     release = forms.ModelChoiceField(queryset=Release.objects.filter(status=ReleaseStatus.APPROVED))
     channel = forms.ModelChoiceField(queryset=Channel.objects.all())
     models = forms.CharField(required=False, help_text="Comma-separated; empty: every model.")
@@ -71,6 +90,89 @@ class RolloutForm(forms.Form):
         required=False,
         help_text="Only these vehicles of the channel take part; empty: all of them.",
     )
+    stages = forms.CharField(
+        label="Stage plan",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 40, "class": "vLargeTextField"}),
+        help_text="One stage per line: percent of the scope, minimum soak in minutes, gate "
+        "(auto or manual), maximum minutes before an inconclusive stage pauses. Filled in with "
+        "the channel's default plan; empty: that default.",
+    )
+    max_failure_rate = _policy_field(
+        "max_failure_rate",
+        "Max install failure rate",
+        "A share: 0.02 is 2 %. Halts when even the 95 % lower bound is above it.",
+    )
+    min_finished = _policy_field(
+        "min_finished",
+        "Finished installs before judging",
+        "No verdict on the failure rate before this many installs have finished.",
+        whole=True,
+    )
+    max_rate_ratio = _policy_field(
+        "max_rate_ratio",
+        "Max rate ratio against the control group",
+        "Crashes, reboots and DTCs per driving hour, updated over not-yet-updated cars.",
+    )
+    min_exposure_hours = _policy_field(
+        "min_exposure_hours",
+        "Driving hours before judging health",
+        "Both groups need this much driving before the ratio counts.",
+    )
+    install_timeout_minutes = _policy_field(
+        "install_timeout_minutes",
+        "Install time-out (minutes)",
+        "A started install not finished by then counts as failed.",
+        whole=True,
+    )
+    on_halt = forms.ChoiceField(
+        label="On a halt",
+        choices=[(v, v) for v in ON_HALT],
+        required=False,
+        help_text="stop: offer no more; retract: also withdraw offers not started; revert: "
+        "also send updated cars back.",
+    )
+
+    class Media:
+        js = ["rollouts/rollout_form.js"]
+
+    def __init__(self, *args, initial=None, **kwargs):
+        initial = dict(initial or {})
+        for name in POLICY_FIELDS:
+            initial.setdefault(name, settings.OTA_DEFAULT_POLICY[name])
+        plans = {
+            str(channel.pk): stages_as_text(rollout_services.default_stage_plan(channel.name))
+            for channel in Channel.objects.all()
+        }
+        if "stages" not in initial and str(initial.get("channel", "")) in plans:
+            initial["stages"] = plans[str(initial["channel"])]
+        super().__init__(*args, initial=initial, **kwargs)
+        # The page swaps in the chosen channel's plan while the text is still a default.
+        self.fields["stages"].widget.attrs["data-channel-plans"] = json.dumps(plans)
+
+    def clean_stages(self):
+        text = self.cleaned_data["stages"]
+        if not text.strip():
+            return None
+        try:
+            return stages_from_text(text)
+        except PlanError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+def form_policy(data: dict) -> dict:
+    """The policy fields a person filled in (the rest keep the defaults)."""
+    return {name: data[name] for name in POLICY_FIELDS if data.get(name) not in (None, "")}
+
+
+POLICY_FIELDS = (
+    "max_failure_rate",
+    "min_finished",
+    "max_rate_ratio",
+    "min_exposure_hours",
+    "install_timeout_minutes",
+    "on_halt",
+)
 
 
 @admin.register(Release)
@@ -309,6 +411,8 @@ class RolloutAdmin(ReadOnlyAdmin):
                 regions=list(data["regions"]),
                 models=comma_names(data["models"]),
                 cohort=data["cohort"],
+                stages=data["stages"],
+                policy=form_policy(data),
             )
 
         # The pipeline page links here with the release and channel chosen.

@@ -92,13 +92,7 @@ def rollout_create(
     if release.status != ReleaseStatus.APPROVED:
         raise ReleaseNotApproved(detail={"release": release.version, "status": release.status})
     try:
-        plan = validate_stages(
-            stages
-            if stages is not None
-            else settings.OTA_DEFAULT_STAGE_PLANS.get(
-                channel.name, settings.OTA_FALLBACK_STAGE_PLAN
-            )
-        )
+        plan = validate_stages(stages if stages is not None else default_stage_plan(channel.name))
         checked_policy = validate_policy(policy, settings.OTA_DEFAULT_POLICY)
     except PlanError as exc:
         raise InvalidPlan(detail=exc.problems) from None
@@ -118,6 +112,11 @@ def rollout_create(
         raise RolloutExists(detail={"release": release.version, "channel": channel.name}) from None
     audit_record(actor=actor, action="rollout.created", target=rollout)
     return rollout
+
+
+def default_stage_plan(channel_name: str) -> list[dict]:
+    """The plan a rollout on this channel gets unless it brings its own (settings)."""
+    return settings.OTA_DEFAULT_STAGE_PLANS.get(channel_name, settings.OTA_FALLBACK_STAGE_PLAN)
 
 
 def _transition(

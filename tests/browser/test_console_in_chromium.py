@@ -124,3 +124,15 @@ def test_the_pipeline_shows_a_release_on_two_channels(
     assert "running in stage 1 of 2" in row.locator("td[data-channel='forever-beta']").inner_text()
     assert "Open the rollout on forever-beta" in row.inner_text()
     screenshot("pipeline")
+
+
+def test_choosing_a_channel_fills_in_its_stage_plan(logged_in, live_server, publish, ship):
+    bundle, _ = publish()
+    ship([bundle], "dev", version="2026.83")
+    page = logged_in
+    page.goto(f"{live_server.url}/admin/rollouts/rollout/create/")
+    page.select_option("#id_channel", label="beta")
+    assert page.input_value("#id_stages").startswith("10, 240, auto, 2880\n50, 480")
+    page.fill("#id_stages", "1, 60\n100, 60")
+    page.select_option("#id_channel", label="stable")
+    assert page.input_value("#id_stages") == "1, 60\n100, 60"  # a plan of one's own stays

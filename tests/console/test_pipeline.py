@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
-from rollouts.models import Rollout
+from rollouts.models import Channel, Rollout
 from rollouts.services import counters
 from rollouts.services.rollouts import rollout_advance
 from tests.console.test_dashboard import text_of
@@ -83,3 +83,36 @@ def test_rolling_out_from_the_pipeline_opens_the_form_with_release_and_channel_c
 def test_the_pipeline_is_for_people_who_may_see_rollouts(client, staff):
     assert client.get("/admin/pipeline/").status_code == 302
     assert staff("nobody").get("/admin/pipeline/").status_code == 403
+
+
+def test_the_rollout_form_is_filled_with_the_channels_plan_and_the_default_policy(staff, running):
+    done = running("2026.74", channel="dev")
+    client = staff("rita", "release engineer")
+    beta = Channel.objects.get(name="beta")
+    form = client.get(
+        f"/admin/rollouts/rollout/create/?release={done.release_id}&channel={beta.pk}"
+    ).content.decode()
+    assert "10, 240, auto, 2880\n50, 480, auto, 4320\n100, 720, auto, 4320</textarea>" in form
+    assert 'name="max_failure_rate" value="0.02"' in form
+    assert "rollouts/rollout_form.js" in form  # fills in another channel's plan when chosen
+
+
+def test_an_engineer_creates_a_rollout_with_their_own_plan_and_policy(staff, running):
+    done = running("2026.75", channel="dev")
+    beta = Channel.objects.get(name="beta")
+    client = staff("rita", "release engineer")
+    form = {"release": done.release_id, "channel": beta.pk}
+
+    refused = client.post("/admin/rollouts/rollout/create/", {**form, "stages": "5, 60\n50, 60"})
+    assert "the last stage must reach 100 percent" in refused.content.decode()
+    assert not Rollout.objects.filter(channel=beta).exists()
+
+    made = client.post(
+        "/admin/rollouts/rollout/create/",
+        {**form, "stages": "5, 60, manual\n100, 120", "max_failure_rate": "0.05"},
+    )
+    assert made.status_code == 302
+    rollout = Rollout.objects.get(channel=beta)
+    assert [(s["percent"], s["gate"]) for s in rollout.stages] == [(5, "manual"), (100, "auto")]
+    assert rollout.policy["max_failure_rate"] == 0.05
+    assert rollout.policy["min_finished"] == 50  # left as the default
