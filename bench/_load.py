@@ -451,7 +451,7 @@ def demo_cars(count: int, base: str, workdir: Path) -> list:
 
     from django.core.management import call_command
 
-    from ota.demo import demo_fleet, demo_sim_ecus
+    from demo.fleet import demo_fleet, demo_sim_ecus
     from rollouts.models import Vehicle
     from rollouts.services.vehicles import vehicle_token_rotate
     from vehicle_client.client import VehicleClient

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "audit",
     "signing",
     "rollouts",
+    "demo",  # the demo fleet `make run` seeds, and its commands
 ]
 
 MIDDLEWARE = [

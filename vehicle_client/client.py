@@ -38,6 +38,15 @@ class VerifiedTarget:
     correlation_id: str
 
 
+@dataclass(frozen=True)
+class Offer:
+    """A Director target as a simulated car acts on it (see `director_offers`)."""
+
+    correlation_id: str
+    image: InstalledImage
+    ecus: list[SimEcu]
+
+
 @dataclass
 class PollResult:
     manifest: dict
@@ -65,6 +74,8 @@ class VehicleClient:
         self.report_counter = 0
         self.primary = next(ecu for ecu in ecus if ecu.primary)
         self.dropped: list[dict] = []  # telemetry items the server refused as out of range
+        # Installs this car has begun, by correlation id: resumed or reported, never begun again.
+        self.begun: set[str] = set()
 
     # --- HTTP ------------------------------------------------------------------------------
 
@@ -113,6 +124,26 @@ class VehicleClient:
             fetcher=TransportFetcher(self.transport, self.token),
             bootstrap=None,  # trust the root.json stored by bootstrap()
         )
+
+    def director_offers(self, targets_version: int) -> list["Offer"]:
+        """The Director's targets for this car, read as served and *not verified*: for
+        simulations standing in for many cars, where TUF's cost would hide the server's (a
+        real car calls `refresh_and_verify`). Targets already installed are not offers."""
+        url = f"{self.api}/tuf/director/{self.vin}/metadata/{targets_version}.targets.json"
+        targets = json.loads(self._get_bytes(url))["signed"]["targets"]
+        offers = []
+        for path, info in sorted(targets.items()):
+            custom = info.get("custom", {})
+            serials = custom.get("ecu_serials") or [custom.get("ecu_serial")]
+            image = InstalledImage(
+                path, info["length"], info["hashes"]["sha256"], custom.get("release_counter", 0)
+            )
+            ecus = [
+                self.ecus[s] for s in serials if s in self.ecus and self.ecus[s].installed != image
+            ]
+            if ecus:
+                offers.append(Offer(custom.get("correlation_id", ""), image, ecus))
+        return offers
 
     # --- the poll cycle ----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection, connections
 
-from ota.simulation import InProcessTransport
+from ota.inprocess import InProcessTransport
 from rollouts.models import Assignment, Rollout, RolloutCounter
 from rollouts.services.rollouts import rollout_halt
 from vehicle_client.client import VehicleClient

@@ -1,6 +1,6 @@
 import pytest
 
-from ota.simulation import InProcessTransport
+from ota.inprocess import InProcessTransport
 from tests.factories import make_vin
 from vehicle_client.client import VehicleClient
 from vehicle_client.ecu import SimEcu

@@ -2,11 +2,11 @@
 
 import pytest
 
-from ota.simulation import Fleet
 from rollouts import selectors
 from rollouts.models import Cohort, RolloutCounter, Vehicle
 from rollouts.services.director import cohort_rule, vehicle_state
 from rollouts.targeting import in_cohort
+from vehicle_client.simulation import Fleet
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ import random
 
 import pytest
 
-from ota.simulation import Fleet
 from rollouts.models import Assignment, Rollout, RolloutStatus
 from rollouts.services.counters import totals
 from rollouts.services.evaluation import rollout_evaluate
+from vehicle_client.simulation import Fleet
 
 pytestmark = pytest.mark.django_db
 

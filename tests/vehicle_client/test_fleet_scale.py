@@ -4,12 +4,13 @@ from datetime import timedelta
 
 import pytest
 
-from ota.simulation import Fleet, InProcessTransport
+from ota.inprocess import InProcessTransport
 from rollouts.models import Assignment, Rollout, RolloutCounter
 from rollouts.services.evaluation import rollout_evaluate
 from tests.factories import make_vin
 from vehicle_client.client import VehicleClient
 from vehicle_client.ecu import SimEcu
+from vehicle_client.simulation import Fleet
 
 pytestmark = pytest.mark.slow
 

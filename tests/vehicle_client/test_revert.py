@@ -2,8 +2,8 @@
 
 import pytest
 
-from ota.simulation import Fleet
 from rollouts.models import Assignment, Rollout
+from vehicle_client.simulation import Fleet
 
 pytestmark = pytest.mark.django_db
 

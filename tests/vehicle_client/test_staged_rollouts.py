@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from ota.simulation import Fleet
 from rollouts.models import Assignment, Evaluation, Rollout, RolloutCounter
 from rollouts.services.evaluation import rollout_evaluate
+from vehicle_client.simulation import Fleet
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ota.demo import (
+from demo.fleet import (
     demo_car_dir,
     demo_fleet,
     demo_sim_ecus,

@@ -5,19 +5,26 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.utils import timezone
 
-from ota.demo import DEMO_BUNDLES, demo_fleet
+from audit.models import AuditEvent
+from demo.fleet import DEMO_BUNDLES, demo_fleet
+from ota.inprocess import InProcessTransport
 from rollouts import selectors
-from rollouts.models import Cohort, Ecu, Rollout, Vehicle
+from rollouts.models import Cohort, Ecu, Evaluation, HealthWindow, InstallEvent, Rollout, Vehicle
+from rollouts.services import counters
+from rollouts.services.evaluation import evaluate_running
 from rollouts.vin import check_digit, is_valid_vin
 from signing.models import Bundle
 from tests.conftest import vehicle_api
+from vehicle_client.simulation import SimClock
 
 
 def test_the_demo_fleet_is_deterministic_and_valid():
@@ -137,18 +144,80 @@ def test_demo_poll_drives_a_demo_car_through_an_update(live_server, settings, tm
     assert {e.installed_bundle.version for e in car.ecus.all()} >= {"3.4.1", "7.2.0", "2.0.5"}
 
 
+def _readme_block(starting: str, ending: str) -> str:
+    """Lines of README.md from the one starting with `starting` through the one with `ending`."""
+    lines = (Path(settings.BASE_DIR) / "README.md").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(starting))
+    last = next(i for i in range(first, len(lines)) if ending in lines[i])
+    return "\n".join(lines[first : last + 1])
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_readmes_upload_example_works_on_the_demo_as_written(live_server, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("ota_init", stdout=StringIO())
+    printed = StringIO()
+    call_command("seed_demo", vehicles=3, stdout=printed, stderr=StringIO())
+    token = re.search(r"Authorization: Token (\S+)'", printed.getvalue())[1]
+    script = _readme_block("# Upload a bundle", "/publish")
+    script = script.replace("http://127.0.0.1:8000", live_server.url)
+    ran = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "TOKEN": token},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert '"targets_version"' in ran.stdout
+    assert Bundle.objects.get(path="hu-gen7/hu-7.5.0.bin").status == "published"
+
+
 @pytest.mark.django_db
 @pytest.mark.slow
-def test_the_demo_shows_a_healthy_rollout_progressing_and_a_bad_one_halted(settings, tmp_path):
+def test_the_demo_keeps_what_the_readme_says_through_an_hour_of_evaluations(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     call_command("ota_init", stdout=StringIO())
     call_command("seed_demo", vehicles=1200, stdout=StringIO(), stderr=StringIO())
+    seeded = timezone.now()
+    # The demo's history is in the past: nothing it stored is dated after it finished.
+    assert not Evaluation.objects.filter(at__gt=seeded).exists()
+    assert not InstallEvent.objects.filter(at__gt=seeded).exists()
+    assert not HealthWindow.objects.filter(end__gt=seeded).exists()
+    assert Rollout.objects.filter(stage_started_at__lte=seeded).count() == Rollout.objects.count()
 
-    healthy = Rollout.objects.get(release__version="2026.13-battery")
-    assert (healthy.status, healthy.stage_index) == ("running", 1)
+    # The server evaluates every running rollout each minute (its schedule); an hour of it.
+    clock, server = SimClock(), InProcessTransport()
+    with server.following(clock):
+        for _ in range(60):
+            clock.advance(timedelta(minutes=1))
+            evaluate_running()
+
+    # What README.md says of the demo's rollouts.
+    state = {
+        (r.release.version, r.channel.name): r
+        for r in Rollout.objects.select_related("release", "channel")
+    }
+    assert all(
+        state[("2026.10", channel)].status == "completed"
+        for channel in ("dev", "forever-beta", "beta", "stable")
+    )
+    assert state[("2026.11", "forever-beta")].status == "running"
+    assert state[("2026.12", "dev")].status == "running"
+    # The telematics build's failures are its own: 2026.12, on the same cars, has none (with
+    # the 3,000 cars of `make run` they would halt it within the hour).
+    assert counters.totals(rollout=state[("2026.12", "dev")])["failed"] == 0
+    healthy = state[("2026.13-battery", "beta")]
+    assert (healthy.status, healthy.stage_index) == ("running", 1)  # past its first stage
+    assert healthy.halts == 0
     assert healthy.evaluations.filter(outcome="advance").exists()
-    assert selectors.cohort_vehicles(cohort=Cohort.objects.get(name="eu-head-unit-7-2")).exists()
-    bad = Rollout.objects.get(release__version="2026.13-telematics")
+    bad = state[("2026.13-telematics", "dev")]
     assert bad.status == "halted"
     assert bad.halt_reason["metric"] == "install_failure_rate"
     assert bad.halt_reason["bound"] > bad.halt_reason["threshold"]
+    assert AuditEvent.objects.filter(action="rollout.halted").count() == 1  # only that one
+    cohorts = {c.name: c for c in Cohort.objects.all()}
+    assert cohorts["staff-cars"].kind == "static"
+    assert selectors.cohort_vehicles(cohort=cohorts["eu-head-unit-7-2"]).exists()
