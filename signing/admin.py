@@ -3,6 +3,7 @@
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -114,6 +115,9 @@ class BundleAdmin(ReadOnlyAdmin):
                 "form": form,
                 "title": "Upload a bundle",
                 "opts": self.model._meta,
+                # With JavaScript the page uploads through the API: presigned, or streamed.
+                "direct": bundles.direct_upload_available(),
+                "limit": settings.OTA_MAX_BUNDLE_BYTES,
             },
         )
 

@@ -85,6 +85,11 @@ class DirectUpload:
     expires_in: int
 
 
+def direct_upload_available() -> bool:
+    """Bundles can go straight into storage (S3, presigned), not through a web worker."""
+    return not storage.is_local(storage.bundle_storage())
+
+
 def bundle_start_direct_upload(*, spec: BundleSpec, actor: Any) -> DirectUpload:
     """Reserve the bundle and hand out a presigned PUT into the home bucket."""
     home = storage.bundle_storage()

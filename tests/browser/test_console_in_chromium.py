@@ -1,4 +1,8 @@
-"""The console as a release engineer sees it: dashboard, one-click actions, pipeline."""
+"""The console as a release engineer sees it: dashboard, one-click actions, pipeline,
+bundle uploads."""
+
+import hashlib
+import os
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,6 +18,7 @@ from rollouts.services.rollouts import (
     rollout_create,
     rollout_start,
 )
+from signing.models import Bundle
 from tests.console.conftest import THREE_STAGES
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
@@ -136,3 +141,83 @@ def test_choosing_a_channel_fills_in_its_stage_plan(logged_in, live_server, publ
     page.fill("#id_stages", "1, 60\n100, 60")
     page.select_option("#id_channel", label="stable")
     assert page.input_value("#id_stages") == "1, 60\n100, 60"  # a plan of one's own stays
+
+
+def test_a_bundle_uploads_with_a_progress_bar_and_shows_its_hashes(
+    logged_in, live_server, repos, tmp_path, screenshot
+):
+    data = os.urandom(24 * 1024 * 1024)
+    image = tmp_path / "hu-7.9.0.bin"
+    image.write_bytes(data)
+    page = logged_in
+    page.goto(f"{live_server.url}/admin/signing/bundle/upload/")
+    page.set_input_files("#id_file", str(image))
+    page.fill("#id_path", "hu-gen7/hu-7.9.0.bin")
+    page.fill("#id_hardware_id", "hu-gen7")
+    page.fill("#id_version", "7.9.0")
+    page.fill("#id_release_counter", "790")
+    page.click("#bundle-upload [type=submit]")
+    page.wait_for_selector("#upload-result dd.bundle-sha256", timeout=60_000)
+
+    assert page.eval_on_selector("#upload-progress", "bar => bar.value") == 100
+    assert page.inner_text("#upload-progress-label").startswith("100 %")
+    assert page.inner_text("dd.bundle-sha256") == hashlib.sha256(data).hexdigest()
+    assert page.inner_text("dd.bundle-sha512") == hashlib.sha512(data).hexdigest()
+    bundle = Bundle.objects.get(path="hu-gen7/hu-7.9.0.bin")
+    assert (bundle.length, bundle.status) == (len(data), "verified")
+    screenshot("bundle-uploaded")
+
+
+def test_an_upload_the_server_refuses_says_why_and_keeps_nothing(
+    logged_in, live_server, repos, tmp_path, publish
+):
+    publish(path="hu-gen7/taken.bin")
+    image = tmp_path / "taken.bin"
+    image.write_bytes(b"x" * 1024)
+    page = logged_in
+    page.goto(f"{live_server.url}/admin/signing/bundle/upload/")
+    page.set_input_files("#id_file", str(image))
+    page.fill("#id_path", "hu-gen7/taken.bin")
+    page.fill("#id_hardware_id", "hu-gen7")
+    page.fill("#id_version", "7.9.1")
+    page.fill("#id_release_counter", "100000")
+    page.click("#bundle-upload [type=submit]")
+    page.wait_for_selector("#upload-result.errornote")
+    assert "hu-gen7/taken.bin" in page.inner_text("#upload-result")
+    assert Bundle.objects.filter(path="hu-gen7/taken.bin").count() == 1
+
+
+def test_on_s3_a_bundle_goes_straight_into_the_bucket_then_the_server_hashes_it(
+    logged_in, live_server, repos, s3_regions, tmp_path
+):
+    buckets, client = s3_regions
+    # A bucket takes a browser's PUT only from origins its CORS rules name (as on AWS).
+    client.put_bucket_cors(
+        Bucket=buckets["US"],
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [live_server.url],
+                    "AllowedMethods": ["PUT"],
+                    "AllowedHeaders": ["*"],
+                }
+            ]
+        },
+    )
+    data = os.urandom(6 * 1024 * 1024)
+    image = tmp_path / "bms-2.9.0.bin"
+    image.write_bytes(data)
+    page = logged_in
+    page.goto(f"{live_server.url}/admin/signing/bundle/upload/")
+    assert page.get_attribute("#bundle-upload", "data-mode") == "direct"
+    page.set_input_files("#id_file", str(image))
+    page.fill("#id_path", "bms-v2/bms-2.9.0.bin")
+    page.fill("#id_hardware_id", "bms-v2")
+    page.fill("#id_version", "2.9.0")
+    page.fill("#id_release_counter", "290")
+    page.click("#bundle-upload [type=submit]")
+    page.wait_for_selector("#upload-result dd.bundle-sha256", timeout=60_000)
+
+    assert page.inner_text("dd.bundle-sha256") == hashlib.sha256(data).hexdigest()
+    stored = client.get_object(Bucket=buckets["US"], Key=Bundle.objects.get().blob_name)
+    assert stored["ContentLength"] == len(data)  # the bytes went to the bucket, not through us
