@@ -7,14 +7,13 @@ uses the ORM.
 """
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model
-from django.utils import timezone
 
 Converter = Callable[[Any, Any, Any], Any]
 
@@ -83,10 +82,11 @@ def execute(sql: str, params: Sequence[Any]) -> int:
 
 def database_now() -> datetime:
     """The database's clock, which every node shares (PostgreSQL's `clock_timestamp()`, not
-    the transaction's start); on SQLite, whose processes share one machine, this one's."""
+    the transaction's start); on SQLite, whose processes share one machine, this one's. Wall
+    time, never a simulation's (`timezone.now` may be one): leases are real seconds."""
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor != "postgresql":
-        return timezone.now()
+        return datetime.now(UTC)
     with db.cursor() as cursor:
         cursor.execute("SELECT clock_timestamp()")
         return cursor.fetchone()[0]

@@ -64,7 +64,7 @@ def newest_metadata(repo: str, role: str, scope: str = "") -> Newest | None:
     """The newest servable version of a role; one statement."""
     params: list = [repo, scope, role, repo, scope, role]
     if connection.vendor != "postgresql":  # the clock, between the subquery and the join
-        params.insert(3, connection.ops.adapt_datetimefield_value(timezone.now()))
+        params.insert(3, connection.ops.adapt_datetimefield_value(rawsql.database_now()))
     rows = rawsql.fetch(_newest_sql(connection.vendor), params)
     raw, version, now, pending = rows[0]
     if raw is None:
