@@ -28,7 +28,10 @@ def text_of(page) -> str:
 
 def test_a_running_rollout_is_a_card_with_its_progress_failure_bounds_and_next_gate(staff, running):
     rollout = running(offered=40, succeeded=30, failed_install=1, timed_out=1)
-    page = staff("rita", "release engineer").get("/admin/")
+    client = staff("rita", "release engineer")
+    assert "No evaluation yet" in text_of(client.get("/admin/"))
+    rollout_evaluate(rollout_id=rollout.pk)
+    page = client.get("/admin/")
     assert page.status_code == 200
     shown = text_of(page)
     assert "2026.50 → beta" in shown
