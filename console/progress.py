@@ -8,9 +8,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from rollouts.health import FailureCheck, HealthCheck, failure_rate_check, health_check
-
-HEALTH_METRICS = ("crashes", "reboots", "dtcs")
+from rollouts.health import FailureCheck, HealthCheck, policy_checks
 
 
 @dataclass(frozen=True)
@@ -72,26 +70,7 @@ class Health:
 
 
 def health(*, totals: dict[str, int], policy: dict) -> Health:
-    confidence = policy.get("confidence", 0.95)
-    failure = failure_rate_check(
-        failed=totals["failed"],
-        finished=totals["finished"],
-        max_failure_rate=policy["max_failure_rate"],
-        min_finished=policy["min_finished"],
-        confidence=confidence,
-    )
-    ratios = {
-        metric: health_check(
-            treated_events=totals[f"treated_{metric}"],
-            treated_hours=totals["treated_seconds"] / 3600,
-            control_events=totals[f"control_{metric}"],
-            control_hours=totals["control_seconds"] / 3600,
-            max_rate_ratio=policy["max_rate_ratio"],
-            min_exposure_hours=policy["min_exposure_hours"],
-            confidence=confidence,
-        )
-        for metric in HEALTH_METRICS
-    }
+    failure, ratios = policy_checks(totals, policy)
     return Health(failure, policy["max_failure_rate"], ratios, policy["max_rate_ratio"])
 
 

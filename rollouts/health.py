@@ -9,9 +9,11 @@
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
+from typing import Any
 
 
 class Verdict(StrEnum):
@@ -143,3 +145,35 @@ def health_check(
     else:
         verdict = Verdict.HEALTHY
     return HealthCheck(verdict, ratio, treated_hours, control_hours)
+
+
+HEALTH_METRICS = ("crashes", "reboots", "dtcs")
+
+
+def policy_checks(
+    totals: Mapping[str, float], policy: Mapping[str, Any]
+) -> tuple[FailureCheck, dict[str, HealthCheck]]:
+    """A rollout's counters judged by its health policy: the install failure rate, and each
+    health metric against the control group. What the evaluator decides on and the console
+    shows."""
+    confidence = policy.get("confidence", 0.95)
+    failure = failure_rate_check(
+        failed=int(totals["failed"]),
+        finished=int(totals["finished"]),
+        max_failure_rate=policy["max_failure_rate"],
+        min_finished=policy["min_finished"],
+        confidence=confidence,
+    )
+    health = {
+        metric: health_check(
+            treated_events=int(totals[f"treated_{metric}"]),
+            treated_hours=totals["treated_seconds"] / 3600,
+            control_events=int(totals[f"control_{metric}"]),
+            control_hours=totals["control_seconds"] / 3600,
+            max_rate_ratio=policy["max_rate_ratio"],
+            min_exposure_hours=policy["min_exposure_hours"],
+            confidence=confidence,
+        )
+        for metric in HEALTH_METRICS
+    }
+    return failure, health

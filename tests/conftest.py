@@ -90,6 +90,17 @@ def make_user(db):
     return make
 
 
+@pytest.fixture
+def staff(client, make_user):
+    """The admin's test client, logged in as a new staff member of these groups."""
+
+    def login(name: str, *groups: str):
+        client.force_login(make_user(name, *groups, is_staff=True))
+        return client
+
+    return login
+
+
 def _token_client(user: User) -> APIClient:
     client = APIClient()
     _, token = user_token_create(user=user, name="tests")

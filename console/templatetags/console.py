@@ -6,6 +6,7 @@ from django import template
 
 from console import charts, selectors
 from console.progress import states
+from rollouts.health import HEALTH_METRICS
 from rollouts.services import counters
 
 register = template.Library()
@@ -63,7 +64,7 @@ def rollout_charts(rollout):
             charts.rate_ratio_chart(
                 metric, history.ratios.get(metric, []), policy["max_rate_ratio"]
             )
-            for metric in ("crashes", "reboots", "dtcs")
+            for metric in HEALTH_METRICS
         ],
         "states": charts.stage_states_chart(stages),
         "evaluations": len(history.failure),

@@ -18,7 +18,7 @@ from rollouts.halts import (
     RATE_RATIO_SUFFIX,
     HaltReason,
 )
-from rollouts.health import Verdict, failure_rate_check, health_check
+from rollouts.health import Verdict, policy_checks
 from rollouts.models import (
     Assignment,
     AssignmentStatus,
@@ -40,7 +40,6 @@ from rollouts.services.rollouts import (
 logger = logging.getLogger(__name__)
 
 STARTED = (AssignmentStatus.DOWNLOADING, AssignmentStatus.INSTALLING)
-HEALTH_METRICS = ("crashes", "reboots", "dtcs")
 
 
 # --- halting ----------------------------------------------------------------------------------
@@ -85,25 +84,7 @@ def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Evaluat
     policy = rollout.policy
     timed_out = time_out_stale(rollout=rollout, now=now)
     totals = counters.totals(rollout=rollout)
-    failure = failure_rate_check(
-        failed=totals["failed"],
-        finished=totals["finished"],
-        max_failure_rate=policy["max_failure_rate"],
-        min_finished=policy["min_finished"],
-        confidence=policy["confidence"],
-    )
-    health = {
-        metric: health_check(
-            treated_events=totals[f"treated_{metric}"],
-            treated_hours=totals["treated_seconds"] / 3600,
-            control_events=totals[f"control_{metric}"],
-            control_hours=totals["control_seconds"] / 3600,
-            max_rate_ratio=policy["max_rate_ratio"],
-            min_exposure_hours=policy["min_exposure_hours"],
-            confidence=policy["confidence"],
-        )
-        for metric in HEALTH_METRICS
-    }
+    failure, health = policy_checks(totals, policy)
     stage = rollout.stages[rollout.stage_index]
     in_stage = now - (rollout.stage_started_at or now)
     soaked = in_stage >= timedelta(minutes=stage["min_soak_minutes"])

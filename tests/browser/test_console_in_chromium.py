@@ -143,6 +143,16 @@ def test_choosing_a_channel_fills_in_its_stage_plan(logged_in, live_server, publ
     assert page.input_value("#id_stages") == "1, 60\n100, 60"  # a plan of one's own stays
 
 
+def _upload(page, image, path: str, version: str, counter: int) -> None:
+    """Fill in the upload form and press Upload."""
+    page.set_input_files("#id_file", str(image))
+    page.fill("#id_path", path)
+    page.fill("#id_hardware_id", path.split("/")[0])
+    page.fill("#id_version", version)
+    page.fill("#id_release_counter", str(counter))
+    page.click("#bundle-upload [type=submit]")
+
+
 def test_a_bundle_uploads_with_a_progress_bar_and_shows_its_hashes(
     logged_in, live_server, repos, tmp_path, screenshot
 ):
@@ -151,12 +161,7 @@ def test_a_bundle_uploads_with_a_progress_bar_and_shows_its_hashes(
     image.write_bytes(data)
     page = logged_in
     page.goto(f"{live_server.url}/admin/signing/bundle/upload/")
-    page.set_input_files("#id_file", str(image))
-    page.fill("#id_path", "hu-gen7/hu-7.9.0.bin")
-    page.fill("#id_hardware_id", "hu-gen7")
-    page.fill("#id_version", "7.9.0")
-    page.fill("#id_release_counter", "790")
-    page.click("#bundle-upload [type=submit]")
+    _upload(page, image, "hu-gen7/hu-7.9.0.bin", "7.9.0", 790)
     page.wait_for_selector("#upload-result dd.bundle-sha256", timeout=60_000)
 
     assert page.eval_on_selector("#upload-progress", "bar => bar.value") == 100
@@ -176,12 +181,7 @@ def test_an_upload_the_server_refuses_says_why_and_keeps_nothing(
     image.write_bytes(b"x" * 1024)
     page = logged_in
     page.goto(f"{live_server.url}/admin/signing/bundle/upload/")
-    page.set_input_files("#id_file", str(image))
-    page.fill("#id_path", "hu-gen7/taken.bin")
-    page.fill("#id_hardware_id", "hu-gen7")
-    page.fill("#id_version", "7.9.1")
-    page.fill("#id_release_counter", "100000")
-    page.click("#bundle-upload [type=submit]")
+    _upload(page, image, "hu-gen7/taken.bin", "7.9.1", 100_000)
     page.wait_for_selector("#upload-result.errornote")
     assert "hu-gen7/taken.bin" in page.inner_text("#upload-result")
     assert Bundle.objects.filter(path="hu-gen7/taken.bin").count() == 1
@@ -210,12 +210,7 @@ def test_on_s3_a_bundle_goes_straight_into_the_bucket_then_the_server_hashes_it(
     page = logged_in
     page.goto(f"{live_server.url}/admin/signing/bundle/upload/")
     assert page.get_attribute("#bundle-upload", "data-mode") == "direct"
-    page.set_input_files("#id_file", str(image))
-    page.fill("#id_path", "bms-v2/bms-2.9.0.bin")
-    page.fill("#id_hardware_id", "bms-v2")
-    page.fill("#id_version", "2.9.0")
-    page.fill("#id_release_counter", "290")
-    page.click("#bundle-upload [type=submit]")
+    _upload(page, image, "bms-v2/bms-2.9.0.bin", "2.9.0", 290)
     page.wait_for_selector("#upload-result dd.bundle-sha256", timeout=60_000)
 
     assert page.inner_text("dd.bundle-sha256") == hashlib.sha256(data).hexdigest()

@@ -11,17 +11,6 @@ THREE_STAGES = [
 
 
 @pytest.fixture
-def staff(client, make_user):
-    """The admin, logged in as a new staff member of these groups."""
-
-    def login(name: str, *groups: str):
-        client.force_login(make_user(name, *groups, is_staff=True))
-        return client
-
-    return login
-
-
-@pytest.fixture
 def running(publish, ship):
     """A running three-stage rollout on beta, with these counts in its first stage."""
 

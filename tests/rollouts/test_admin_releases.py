@@ -8,15 +8,6 @@ from rollouts.models import ChannelChange, Release, Rollout, Vehicle
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(client, make_user):
-    def login(name: str, *groups: str):
-        client.force_login(make_user(name, *groups, is_staff=True))
-        return client
-
-    return login
-
-
 def test_an_engineer_creates_a_release_and_an_approver_approves_it(staff, publish):
     bundle, _ = publish()
     engineer = staff("erin", "release engineer")
