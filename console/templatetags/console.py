@@ -3,6 +3,7 @@
 import math
 
 from django import template
+from django.conf import settings
 
 from console import charts, selectors
 from console.progress import states
@@ -34,6 +35,12 @@ def ratio(value) -> str:
     if math.isinf(value):
         return "∞"
     return f"{value:.2f}"
+
+
+@register.simple_tag
+def live_seconds() -> int:
+    """How often an open page fetches fresh figures (settings.OTA_CONSOLE_REFRESH_SECONDS)."""
+    return settings.OTA_CONSOLE_REFRESH_SECONDS
 
 
 @register.simple_tag

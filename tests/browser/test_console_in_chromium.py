@@ -47,8 +47,9 @@ def rollouts(publish, ship):
 
 
 def test_the_dashboard_draws_the_running_and_the_halted_rollouts(
-    logged_in, live_server, rollouts, screenshot, provision
+    logged_in, live_server, rollouts, screenshot, provision, settings
 ):
+    settings.OTA_CONSOLE_REFRESH_SECONDS = 2
     for region, channel in [("EU", "beta"), ("EU", "beta"), ("US", "beta"), ("CN", "dev")]:
         provision(region=region, channel=channel)
     cache.delete(FLEET_CACHE_KEY)  # counted when the login landed here, before these cars
@@ -67,7 +68,7 @@ def test_the_dashboard_draws_the_running_and_the_halted_rollouts(
 
     # The figures refresh while the page stays open (live.js fetches the fragment).
     page.wait_for_function(
-        "document.getElementById('dashboard').dataset.liveRefreshed >= 1", timeout=45_000
+        "document.getElementById('dashboard').dataset.liveRefreshed >= 1", timeout=20_000
     )
 
 
