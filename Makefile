@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 DEMO_VEHICLES ?= 3000
 PYTEST_ARGS ?=
-# The thousands-of-cars runs take minutes: CI runs them (PYTEST_MARKERS= runs everything).
-PYTEST_MARKERS ?= not fleet
+# The thousands-of-cars runs and the wheel's install take minutes: CI runs them
+# (PYTEST_MARKERS= runs everything).
+PYTEST_MARKERS ?= not fleet and not package
 
 .PHONY: run test install lint format migrations-check bench ci clean
 

@@ -1,16 +1,7 @@
 #!/usr/bin/env python
-"""Django's command-line utility for the OTA server."""
+"""Django's command-line utility for the OTA server (installed: `ota-manage`)."""
 
-import os
-import sys
-
-
-def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ota.settings")
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(sys.argv)
-
+from ota.cli import main
 
 if __name__ == "__main__":
     main()

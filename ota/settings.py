@@ -88,7 +88,7 @@ WSGI_APPLICATION = "ota.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],  # each app keeps its own templates (they ship in the package)
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
