@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
+from console.progress import state_label
+
 # The admin's own colours: value, its bounds, the policy's limit, the control group.
 VALUE, BOUND, LIMIT = "#417690", "#79aec8", "#ba2121"
 STATE_COLOURS = {
@@ -20,12 +22,6 @@ STATE_COLOURS = {
     "failed": "#ba2121",
     "timed_out": "#e0a100",
     "waiting": "#9fb7c5",
-}
-STATE_LABELS = {
-    "succeeded": "succeeded",
-    "failed": "failed",
-    "timed_out": "timed out",
-    "waiting": "waiting",
 }
 
 
@@ -167,8 +163,8 @@ def stage_states_chart(stages: Sequence[tuple[str, dict[str, int]]]) -> SafeStri
         )
     )
     chart.x_labels = [label for label, _ in stages]
-    for state, label in STATE_LABELS.items():
-        chart.add(label, [counts.get(state, 0) for _, counts in stages])
+    for state in STATE_COLOURS:
+        chart.add(state_label(state), [counts.get(state, 0) for _, counts in stages])
     return _svg(chart)
 
 

@@ -11,6 +11,11 @@ from datetime import datetime, timedelta
 from rollouts.health import FailureCheck, HealthCheck, policy_checks
 
 
+def state_label(state: str) -> str:
+    """timed_out → "timed out": a state as a person reads it."""
+    return state.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class Segment:
     state: str  # succeeded, failed, timed_out, waiting
@@ -19,7 +24,7 @@ class Segment:
 
     @property
     def label(self) -> str:
-        return self.state.replace("_", " ")
+        return state_label(self.state)
 
 
 @dataclass(frozen=True)

@@ -172,17 +172,14 @@ def _latest_outcome():
     )
 
 
-def rollout_cards(*, now: datetime | None = None, rollout_ids=None) -> list[Card]:
-    """Running, paused and halted rollouts: three queries (rollouts, counters, evaluations)
-    plus the fleet's composition (cached)."""
+def rollout_cards(*, composition: Fleet, now: datetime | None = None) -> list[Card]:
+    """Running, paused and halted rollouts: three queries (rollouts, counters, evaluations)."""
     now = now or timezone.now()
-    rollouts = Rollout.objects.select_related("release", "channel", "cohort").annotate(
-        latest_outcome=_latest_outcome()
+    rollouts = (
+        Rollout.objects.select_related("release", "channel", "cohort")
+        .annotate(latest_outcome=_latest_outcome())
+        .filter(status__in=CARD_STATES)
     )
-    if rollout_ids is None:
-        rollouts = rollouts.filter(status__in=CARD_STATES)
-    else:
-        rollouts = rollouts.filter(pk__in=rollout_ids)
     order = {status: i for i, status in enumerate(CARD_STATES)}
     rollouts = sorted(
         rollouts,
@@ -193,7 +190,6 @@ def rollout_cards(*, now: datetime | None = None, rollout_ids=None) -> list[Card
     ids = [r.pk for r in rollouts]
     by_rollout = counters.by_rollout_and_stage(rollout_ids=ids)
     points = failure_points(rollout_ids=ids, per_rollout=SPARK_POINTS)
-    composition = fleet()
     cards = []
     for rollout in rollouts:
         stages = by_rollout.get(rollout.pk, {})
@@ -361,7 +357,6 @@ class PipelineRow:
     release: Release
     cells: list[Cell]
     next_cell: Cell | None  # where the release goes next
-    step: object = None  # the view's button for it
 
 
 def pipeline(*, releases: int = 12) -> tuple[list[Channel], list[PipelineRow]]:

@@ -23,8 +23,8 @@ def dashboard_context(request: HttpRequest) -> dict:
     if not request.user.has_perm(VIEW_ROLLOUT):
         return {}
     now = timezone.now()
-    cards = selectors.rollout_cards(now=now)
     composition = selectors.fleet()
+    cards = selectors.rollout_cards(composition=composition, now=now)
     return {
         "dashboard": True,
         "cards": cards,
@@ -96,8 +96,6 @@ def pipeline_page(request: HttpRequest) -> TemplateResponse:
     if not request.user.has_perm(VIEW_ROLLOUT):
         raise PermissionDenied
     channels, rows = selectors.pipeline()
-    for row in rows:
-        row.step = next_step(row, request.user)
     return TemplateResponse(
         request,
         "console/pipeline.html",
@@ -105,6 +103,6 @@ def pipeline_page(request: HttpRequest) -> TemplateResponse:
             **admin.site.each_context(request),
             "title": "Release pipeline",
             "channels": channels,
-            "rows": rows,
+            "rows": [(row, next_step(row, request.user)) for row in rows],
         },
     )

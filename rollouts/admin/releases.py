@@ -71,6 +71,17 @@ class ReleaseForm(forms.Form):
     regions = regions_field()
 
 
+# The health policy's fields the admin's rollout form offers (the rest keep the defaults).
+POLICY_FIELDS = (
+    "max_failure_rate",
+    "min_finished",
+    "max_rate_ratio",
+    "min_exposure_hours",
+    "install_timeout_minutes",
+    "on_halt",
+)
+
+
 def _policy_field(name: str, label: str, help_text: str, *, whole: bool = False):
     low, high = POLICY_NUMBERS[name]
     field = forms.IntegerField if whole else forms.FloatField
@@ -163,16 +174,6 @@ class RolloutForm(forms.Form):
 def form_policy(data: dict) -> dict:
     """The policy fields a person filled in (the rest keep the defaults)."""
     return {name: data[name] for name in POLICY_FIELDS if data.get(name) not in (None, "")}
-
-
-POLICY_FIELDS = (
-    "max_failure_rate",
-    "min_finished",
-    "max_rate_ratio",
-    "min_exposure_hours",
-    "install_timeout_minutes",
-    "on_halt",
-)
 
 
 @admin.register(Release)

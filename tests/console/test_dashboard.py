@@ -175,3 +175,17 @@ def test_a_person_without_rollout_rights_gets_the_plain_admin_index(staff):
     page = staff("nobody").get("/admin/")
     assert page.status_code == 200
     assert "Rollouts in progress" not in text_of(page)
+
+
+def test_a_rollouts_charts_are_drawn_from_its_evaluations_for_people_who_may_see_it(
+    client, staff, running
+):
+    rollout = running(offered=40, succeeded=39, failed_install=1)
+    rollout_evaluate(rollout_id=rollout.pk)
+    url = f"/admin/rollouts/rollout/{rollout.pk}/charts/"
+    assert client.get(url).status_code == 302  # to the login page
+    assert staff("nobody").get(url).status_code == 403
+    charts = staff("rita", "release engineer").get(url).content.decode()
+    assert charts.count("<svg") == 5  # failure rate, three rate ratios, vehicles per state
+    assert "From the last 1 evaluation" in text_of(charts)
+    assert "<html" not in charts  # a fragment, swapped into the open rollout page

@@ -59,7 +59,9 @@ def test_the_next_gate_is_said_in_words():
     assert next_gate(**later, stage_index=1, awaiting_person=True) == (
         "Healthy and soaked: waits for a person at the manual gate, then it completes."
     )
-    assert next_gate(**say, stage_index=0, awaiting_person=False, **{}) != ""
+    assert next_gate(**{**say, "status": "halted"}, stage_index=0, awaiting_person=False) == (
+        "Halted: nothing is offered until a person resumes or reverts it."
+    )
     assert next_gate(**{**say, "status": "paused"}, stage_index=0, awaiting_person=False) == (
         "Paused: waits for a person to resume, advance or halt."
     )

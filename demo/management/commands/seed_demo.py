@@ -2,7 +2,6 @@
 
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
-from django.test.utils import override_settings
 
 from accounts.services import user_token_create
 from demo import seed
@@ -19,13 +18,6 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, vehicles: int, port: int, **options):
-        # Seeding runs before the server starts: no web process holds a copy of the Image
-        # timestamp, so new versions need no lease (signing/metadata_cache.py) and a rollout
-        # start does not wait for one, least of all on the demo's clock four hours back.
-        with override_settings(OTA_IMAGE_TIMESTAMP_LEASE_SECONDS=0):
-            self.seed(vehicles, port)
-
-    def seed(self, vehicles: int, port: int) -> None:
         password = seed.ensure_admin()
         # A new token each run, beside the earlier ones: a token printed before keeps working.
         _, api_token = user_token_create(
