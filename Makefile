@@ -8,6 +8,8 @@ PYTEST_ARGS ?=
 # The thousands-of-cars runs and the wheel's install take minutes: CI runs them
 # (PYTEST_MARKERS= runs everything).
 PYTEST_MARKERS ?= not fleet and not package
+# Test processes: one per core (pytest-xdist).
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test install lint format migrations-check bench ci clean
 
@@ -29,7 +31,7 @@ run: install
 
 ## The test suite (SQLite unless DATABASE_URL names PostgreSQL).
 test: install
-	$(BIN)/python -m pytest -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -8,4 +8,11 @@ class OtaConfig(AppConfig):
     verbose_name = "OTA server"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from ota import checks  # noqa: F401  (registers the system checks)
+
+        if settings.OTA_TEST_CLOCK:
+            from ota import server_clock
+
+            server_clock.install()

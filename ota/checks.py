@@ -81,4 +81,12 @@ def check_production_parts(app_configs=None, **kwargs):
                 id="ota.W002",
             )
         )
+    if settings.OTA_TEST_CLOCK:
+        problems.append(
+            Error(
+                "OTA_TEST_CLOCK is on: anyone signed in may move this server's clock.",
+                hint="It exists for the pytest plugin's test server only; unset it.",
+                id="ota.E006",
+            )
+        )
     return problems

@@ -377,9 +377,12 @@ OTA_DEFAULT_STAGE_PLANS = {
 OTA_FALLBACK_STAGE_PLAN = _plan((10, 240, "auto", 2880), (100, 720, "auto", 4320))
 # Promotion gate: vehicle-hours of health telemetry from updated vehicles a release needs on a
 # channel before it may start on the next one (plus completion there without any halt).
+OTA_PROMOTION_MIN_EXPOSURE_HOURS = {"dev": 0, "forever-beta": 100, "beta": 500}
 # How often an open console page (dashboard, a rollout's charts) fetches fresh figures.
 OTA_CONSOLE_REFRESH_SECONDS = max(1, env_int("OTA_CONSOLE_REFRESH_SECONDS", 30))
-OTA_PROMOTION_MIN_EXPOSURE_HOURS = {"dev": 0, "forever-beta": 100, "beta": 500}
+# A clock tests may move forward (ota/server_clock.py): the pytest plugin's test server only.
+# `check --deploy` refuses it (ota.E006).
+OTA_TEST_CLOCK = env_bool("OTA_TEST_CLOCK", False)
 # The health policy a rollout gets unless it overrides some of it.
 OTA_DEFAULT_POLICY = {
     "max_failure_rate": 0.02,  # failed / finished installs (Wilson 95% bounds)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -19,3 +20,8 @@ urlpatterns = [
     path("api/v1/manage/", include(signing_urls.manage_urlpatterns)),
     path("api/v1/", include(rollouts_urls.urlpatterns)),
 ]
+
+if settings.OTA_TEST_CLOCK:  # a test server's movable clock; `check --deploy` refuses it
+    from ota.server_clock import TestClockApi
+
+    urlpatterns.append(path("api/v1/testing/clock", TestClockApi.as_view(), name="testing-clock"))

@@ -10,6 +10,7 @@ No Django import: tests, the fleet simulator and downstream test suites share th
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,8 +67,12 @@ class VehicleClient:
         workdir: Path,
         *,
         transport: Transport | None = None,
+        clock: Callable[[], datetime] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
+        # What the car believes the time is: events and drives are dated by it (a test that
+        # moves the server's clock gives the server's).
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.vin, self.token, self.ecus = vin, token, {ecu.serial: ecu for ecu in ecus}
         self.workdir = Path(workdir)
         self.transport = transport or Urllib3Transport()
@@ -305,14 +310,13 @@ class VehicleClient:
 
     # --- telemetry ------------------------------------------------------------------------------
 
-    @staticmethod
-    def event(kind: str, correlation_id: str, ecu_serial: str, **extra) -> dict:
+    def event(self, kind: str, correlation_id: str, ecu_serial: str, **extra) -> dict:
         return {
             "id": str(uuid.uuid4()),
             "correlation_id": correlation_id,
             "ecu_serial": ecu_serial,
             "type": kind,
-            "at": datetime.now(UTC).isoformat(),
+            "at": self.clock().isoformat(),
             **extra,
         }
 
@@ -339,8 +343,8 @@ class VehicleClient:
             return answer
         return self._json("POST", f"/vehicles/{self.vin}/{kind}", {key: rest})
 
-    @staticmethod
     def health_window(
+        self,
         *,
         hours: float = 1.0,
         crashes: int = 0,
@@ -348,7 +352,7 @@ class VehicleClient:
         dtcs: dict | None = None,
         end: datetime | None = None,
     ) -> dict:
-        end = end or datetime.now(UTC)
+        end = end or self.clock()
         start = end - timedelta(hours=hours)
         return {
             "id": str(uuid.uuid4()),

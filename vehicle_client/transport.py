@@ -38,6 +38,10 @@ class Urllib3Transport:
         response = self._pool.request(method, url, headers=headers, body=body, redirect=True)
         return Answer(response.status, response.data, dict(response.headers))
 
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        self._pool.clear()
+
 
 class TransportFetcher(FetcherInterface):
     """python-tuf's fetcher over our transport, presenting the vehicle token."""

@@ -31,7 +31,7 @@ def run(*command, cwd: Path, env: dict | None = None) -> str:
 @pytest.mark.skipif(
     connection.vendor != "sqlite", reason="runs once, in the SQLite pass of CI (no database)"
 )
-def test_the_wheel_installs_into_an_empty_venv_and_serves_from_there(tmp_path):
+def test_the_wheel_installs_into_an_empty_venv_serves_and_tests_from_there(tmp_path):
     # Built from a copy: setuptools writes build/ beside the sources, and a stale one would hide
     # a file the package no longer declares.
     source = tmp_path / "source"
@@ -73,3 +73,21 @@ def test_the_wheel_installs_into_an_empty_venv_and_serves_from_there(tmp_path):
         cwd=elsewhere,
         env=env,
     )
+
+    # A downstream team's suite: plain pytest, the plugin found through its entry point.
+    run(
+        bin_dir / "python",
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        f"pytest=={pytest.__version__}",
+        cwd=tmp_path,
+    )
+    downstream = tmp_path / "downstream"
+    shutil.copytree(settings.BASE_DIR / "examples" / "downstream", downstream)
+    report = run(
+        bin_dir / "python", "-m", "pytest", "-p", "no:cacheprovider", cwd=downstream, env=env
+    )
+    assert "plugins: ota-rollouts" in report
+    assert "4 passed" in report

@@ -1,12 +1,21 @@
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 
-def test_the_reference_vehicle_and_its_fleet_simulation_import_no_django():
+@pytest.mark.parametrize(
+    "modules",
+    [
+        "vehicle_client.client, vehicle_client.simulation",
+        # The pytest plugin and the fleet simulator: a suite that is not Django uses them.
+        "ota_testing, ota_testing.plugin, ota_testing.server, ota_testing.simulator",
+    ],
+)
+def test_the_reference_vehicle_and_the_test_harness_import_no_django(modules):
     check = (
-        "import sys, vehicle_client.client, vehicle_client.simulation; "
+        f"import sys, {modules}; "
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'django'); "
         "print(loaded); sys.exit(1 if loaded else 0)"
     )

@@ -1,0 +1,73 @@
+"""`ota_testserver`: the server the pytest plugin starts for a test suite (ota_testing/).
+
+Migrates its own database, signs root version 1 of both repositories, creates an author and an
+approver with API tokens, then serves HTTP on 127.0.0.1 with django-q2 tasks run inline (no
+cluster to wait for). When it listens it writes what a suite needs, as JSON, to
+`--ready-file`. Refused unless OTA_TEST_CLOCK is on: this is a test server, with a clock tests
+move.
+"""
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.core.servers.basehttp import run
+from django.core.wsgi import get_wsgi_application
+
+from accounts.services import user_token_create
+from rollouts.roles import APPROVER, RELEASE_ENGINEER
+
+# The two people of the four-eyes rule: the author cannot approve their own release.
+USERS = {"author": ("ota-author", RELEASE_ENGINEER), "approver": ("ota-approver", APPROVER)}
+
+
+class Command(BaseCommand):
+    help = "Serve a fresh test server and write its URL and API tokens to --ready-file."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--ready-file", type=Path, required=True)
+        parser.add_argument("--port", type=int, default=0, help="0: any free port")
+
+    def handle(self, *args, ready_file: Path, port: int, **options):
+        if not settings.OTA_TEST_CLOCK:
+            raise CommandError("ota_testserver needs OTA_TEST_CLOCK=1 (a test server only).")
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("ota_init", verbosity=0)
+        people = {role: _person(username, group) for role, (username, group) in USERS.items()}
+
+        from django_q.conf import Conf
+
+        Conf.SYNC = True  # queued tasks run at once, in the request that queues them
+
+        def ready(bound_port: int) -> None:
+            url = f"http://127.0.0.1:{bound_port}"
+            partial = ready_file.with_suffix(".partial")
+            partial.write_text(json.dumps({"url": url, "pid": os.getpid(), **people}))
+            partial.chmod(0o600)
+            partial.replace(ready_file)  # whole or absent: the plugin polls for it
+            self.stdout.write(f"OTA test server at {url}/ (admin: {url}/admin/)", ending="\n")
+            self.stdout.flush()
+
+        run(
+            "127.0.0.1",
+            port,
+            StaticFilesHandler(get_wsgi_application()),
+            threading=True,
+            on_bind=ready,
+        )
+
+
+def _person(username: str, group: str) -> dict:
+    """A staff member of `group` with a password (to look at the admin while a test is
+    paused) and an API token."""
+    password = secrets.token_urlsafe(12)
+    user = User.objects.create_user(username=username, password=password, is_staff=True)
+    user.groups.set(Group.objects.filter(name=group))
+    _, token = user_token_create(user=user, name="ota_testserver")
+    return {"username": username, "password": password, "token": token}

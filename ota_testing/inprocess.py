@@ -1,0 +1,82 @@
+"""The harness inside a pytest-django suite: our apps in the host's settings, the server is
+pytest-django's `live_server`, the data the test database (`ota_live_server`).
+
+The clock moves by standing in for `django.utils.timezone.now` in this process (the live
+server's thread included) until the test ends; the host's settings are left as they are.
+"""
+
+import importlib
+import itertools
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.apps import apps
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.services import user_token_create
+from ota_testing.api import ManagementClient
+from ota_testing.clock import _step
+from ota_testing.harness import OtaServer
+from rollouts.roles import APPROVER, RELEASE_ENGINEER, sync_roles
+
+_numbers = itertools.count(1)
+
+
+class LocalClock:
+    """This process's server clock: wall time plus an offset that only grows."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._wall_now = timezone.now
+        timezone.now = self.now
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, by=None, *, days=0, hours=0, minutes=0, seconds=0) -> datetime:
+        self._offset += _step(by, days, hours, minutes, seconds)
+        return self.now()
+
+    def close(self) -> None:
+        timezone.now = self._wall_now
+
+
+class LiveOtaServer(OtaServer):
+    def bundle(self, data: bytes, **kwargs) -> dict:
+        bundle = super().bundle(data, **kwargs)
+        # The Image timestamp this process serves is leased for a second: a car reads what
+        # the test just signed at once.
+        from signing.views import IMAGE_TIMESTAMP
+
+        IMAGE_TIMESTAMP.forget()
+        return bundle
+
+
+def _person(username: str, group: str, url: str) -> ManagementClient:
+    user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+    user.groups.set(Group.objects.filter(name=group))
+    _, token = user_token_create(user=user, name="ota_live_server")
+    return ManagementClient(url, token, username=username)
+
+
+def live_ota_server(url: str, workdir: Path) -> tuple[LiveOtaServer, LocalClock]:
+    """Prepare the test database as `migrate` and `ota_init` leave a server (a transactional
+    test's flush removes the channels a data migration made), then the two people."""
+    pipeline = importlib.import_module("rollouts.migrations.0002_default_channels")
+    pipeline.create_pipeline(apps, None)
+    sync_roles()
+    call_command("ota_init", verbosity=0)
+    n = next(_numbers)
+    author = _person(f"ota-author-{n}", RELEASE_ENGINEER, url)
+    approver = _person(f"ota-approver-{n}", APPROVER, url)
+    clock = LocalClock()
+    try:
+        server = LiveOtaServer(
+            url=url, author=author, approver=approver, clock=clock, workdir=Path(workdir)
+        )
+    except BaseException:
+        clock.close()
+        raise
+    return server, clock

@@ -1,0 +1,87 @@
+"""A test server in its own process: `ota_testserver` with a fresh data directory (SQLite,
+local files, local keys) on a free port of 127.0.0.1, stopped with the suite."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ota_testing.api import ManagementClient
+from ota_testing.clock import ServerClock
+from ota_testing.harness import OtaServer
+
+START_TIMEOUT = 120.0
+# The server's settings come from its own defaults and these, never from the suite's
+# environment (a suite's DATABASE_URL or OTA_* must not leak into it).
+_OURS = ("OTA_", "DJANGO_", "DATABASE_")
+
+
+class ServerProcess:
+    def __init__(self, workdir: Path):
+        self.workdir = Path(workdir)
+        self.log_path = self.workdir / "server.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> OtaServer:
+        ready = self.workdir / "ready.json"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
+        env.update(
+            DJANGO_SETTINGS_MODULE="ota.settings",
+            OTA_VAR_DIR=str(self.workdir / "var"),
+            OTA_TEST_CLOCK="1",
+            # What a test signs, a car reads back at once.
+            OTA_IMAGE_TIMESTAMP_LEASE_SECONDS="0",
+            PYTHONUNBUFFERED="1",
+        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603  (our interpreter, our command)
+                [sys.executable, "-m", "ota.cli", "ota_testserver", "--ready-file", str(ready)],
+                cwd=self.workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready.exists():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the OTA test server exited at start:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the OTA test server did not start:\n{self.log_tail()}")
+            time.sleep(0.1)
+        info = json.loads(ready.read_text())
+        people = {
+            role: ManagementClient(
+                info["url"],
+                info[role]["token"],
+                username=info[role]["username"],
+                password=info[role]["password"],
+            )
+            for role in ("author", "approver")
+        }
+        return OtaServer(
+            url=info["url"],
+            author=people["author"],
+            approver=people["approver"],
+            clock=ServerClock(people["author"]),
+            workdir=self.workdir,
+        )
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
