@@ -34,8 +34,11 @@ class ManagementClient:
     def __repr__(self) -> str:
         return f"<ManagementClient {self.username or '?'} at {self.base_url}>"
 
-    def request(self, method: str, path: str, *, json_body: Any = None, fields=None) -> Any:
-        """`path` under /api/v1/. `fields`: a multipart form (a file as (name, bytes))."""
+    def request(
+        self, method: str, path: str, *, json_body: Any = None, fields=None, raw: bool = False
+    ) -> Any:
+        """`path` under /api/v1/. `fields`: a multipart form (a file as (name, bytes)).
+        Answers the JSON body, or the bytes with `raw`."""
         headers = {"Authorization": f"Token {self._token}"}
         url = f"{self.base_url}/api/v1/{path.lstrip('/')}"
         if fields is not None:
@@ -48,6 +51,8 @@ class ManagementClient:
             response = self._pool.request(method, url, body=body, headers=headers)
         if response.status >= 400:
             raise ApiError(method, path, response.status, response.data)
+        if raw:
+            return response.data
         return json.loads(response.data) if response.data else None
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ The same over a test server in its own process (`ota_server`) and over pytest-dj
 import itertools
 import random
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,9 @@ class Rollout:
 
     server: "OtaServer"
     data: dict
+
+    def __repr__(self) -> str:
+        return f"<Rollout {self.id} {self.status}, stage {self.stage_index + 1}>"
 
     @property
     def id(self) -> int:
@@ -87,7 +90,7 @@ class OtaServer:
     workdir: Path
     image_root: bytes = b""
     log_path: Path | None = None  # the server's log, when it runs in a process of its own
-    _numbers: Iterable[int] = field(default_factory=lambda: itertools.count(1))
+    _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _rng: random.Random = field(
         default_factory=lambda: random.Random(secrets.randbits(64))  # noqa: S311  (test VINs)
     )
@@ -95,9 +98,11 @@ class OtaServer:
 
     def __post_init__(self) -> None:
         if not self.image_root:
-            self.image_root = self.author._pool.request(
-                "GET", f"{self.url}/api/v1/tuf/image/metadata/1.root.json"
-            ).data
+            # Trust on first use: the test server was made a moment ago by this suite.
+            self.image_root = self.author.request("GET", "tuf/image/metadata/1.root.json", raw=True)
+
+    def __repr__(self) -> str:
+        return f"<OtaServer {self.url}>"
 
     def _next(self) -> int:
         return next(self._numbers)

@@ -40,14 +40,20 @@ def ota_live_server(transactional_db, live_server, tmp_path) -> OtaServer:
     server's thread sees what the test wrote), for a Django project whose settings install
     our apps. To run every `ota_…` factory on it, override:
     `@pytest.fixture` `def ota_server(ota_live_server): return ota_live_server`."""
+    from django.core.servers.basehttp import WSGIRequestHandler
+
     from ota_testing.inprocess import live_ota_server
 
+    # For this test only: no 40 ms wait per request (ota/devserver.py); put back after.
+    nagle = WSGIRequestHandler.disable_nagle_algorithm
+    WSGIRequestHandler.disable_nagle_algorithm = True
     server, clock = live_ota_server(live_server.url, tmp_path)
     try:
         yield server
     finally:
         server.close()  # before live_server stops: its threads end with their connections
         clock.close()
+        WSGIRequestHandler.disable_nagle_algorithm = nagle
 
 
 @pytest.fixture

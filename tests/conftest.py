@@ -9,12 +9,16 @@ from rest_framework.test import APIClient
 
 from accounts.services import user_token_create
 from audit.models import AuditEvent
+from ota.devserver import disable_nagle
 from rollouts.models import Ecu, Vehicle, VehicleToken
 from rollouts.roles import APPROVER, RELEASE_ENGINEER
 from signing import repository
 from signing.models import Repo
 from signing.services.bundles import BundleSpec, bundle_ingest_file, bundle_publish
 from tests.factories import vehicle_payload
+
+# live_server answers without a 40 ms wait per kept-alive request (ota/devserver.py).
+disable_nagle()
 
 
 @pytest.fixture(autouse=True)

@@ -17,10 +17,11 @@ from django.contrib.auth.models import Group, User
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.core.servers.basehttp import run
+from django.core.servers.basehttp import ThreadedWSGIServer
 from django.core.wsgi import get_wsgi_application
 
 from accounts.services import user_token_create
+from ota.devserver import NoDelayRequestHandler
 from rollouts.roles import APPROVER, RELEASE_ENGINEER
 
 # The two people of the four-eyes rule: the author cannot approve their own release.
@@ -54,13 +55,10 @@ class Command(BaseCommand):
             self.stdout.write(f"OTA test server at {url}/ (admin: {url}/admin/)", ending="\n")
             self.stdout.flush()
 
-        run(
-            "127.0.0.1",
-            port,
-            StaticFilesHandler(get_wsgi_application()),
-            threading=True,
-            on_bind=ready,
-        )
+        server = ThreadedWSGIServer(("127.0.0.1", port), NoDelayRequestHandler)
+        server.set_app(StaticFilesHandler(get_wsgi_application()))
+        ready(server.server_port)
+        server.serve_forever()
 
 
 def _person(username: str, group: str) -> dict:

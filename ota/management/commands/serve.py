@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from ota.devserver import disable_nagle
+
 
 class Command(BaseCommand):
     help = "Serve HTTP (runserver) with a django-q2 cluster beside it, for development and demos."
@@ -30,6 +32,7 @@ class Command(BaseCommand):
                 start_new_session=True,
             )
             self.stderr.write(f"django-q2 cluster started (pid {cluster.pid}).")
+        disable_nagle()
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False)
         finally:
