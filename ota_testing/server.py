@@ -38,22 +38,30 @@ class ServerProcess:
         )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603  (our interpreter, our command)
-                [sys.executable, "-m", "ota.cli", "ota_testserver", "--ready-file", str(ready)],
+                [
+                    *(sys.executable, "-m", "ota.cli", "ota_testserver"),
+                    *("--ready-file", str(ready), "--parent-pid", str(os.getpid())),
+                ],
                 cwd=self.workdir,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + START_TIMEOUT
-        while not ready.exists():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the OTA test server exited at start:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the OTA test server did not start:\n{self.log_tail()}")
-            time.sleep(0.1)
-        info = json.loads(ready.read_text())
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not ready.exists():
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the OTA test server exited at start:\n{self.log_tail()}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the OTA test server did not start:\n{self.log_tail()}")
+                time.sleep(0.1)
+            return self._connect(json.loads(ready.read_text()))
+        except BaseException:
+            self.stop()  # never leave a server behind a suite that could not use it
+            raise
+
+    def _connect(self, info: dict) -> OtaServer:
         people = {
             role: ManagementClient(
                 info["url"],

@@ -10,6 +10,8 @@ move.
 import json
 import os
 import secrets
+import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -34,8 +36,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--ready-file", type=Path, required=True)
         parser.add_argument("--port", type=int, default=0, help="0: any free port")
+        parser.add_argument(
+            "--parent-pid", type=int, default=None, help="stop when this process is gone"
+        )
 
-    def handle(self, *args, ready_file: Path, port: int, **options):
+    def handle(self, *args, ready_file: Path, port: int, parent_pid: int | None, **options):
         if not settings.OTA_TEST_CLOCK:
             raise CommandError("ota_testserver needs OTA_TEST_CLOCK=1 (a test server only).")
         call_command("migrate", interactive=False, verbosity=0)
@@ -57,8 +62,19 @@ class Command(BaseCommand):
 
         server = ThreadedWSGIServer(("127.0.0.1", port), NoDelayRequestHandler)
         server.set_app(StaticFilesHandler(get_wsgi_application()))
+        if parent_pid:
+            watch = threading.Thread(target=_stop_without, args=(server, parent_pid), daemon=True)
+            watch.start()
         ready(server.server_port)
         server.serve_forever()
+
+
+def _stop_without(server: ThreadedWSGIServer, parent: int) -> None:
+    """A suite killed outright cannot stop its server: the server stops itself once the
+    suite's process is no longer its parent (it was adopted by another)."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    server.shutdown()
 
 
 def _person(username: str, group: str) -> dict:
