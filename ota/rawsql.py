@@ -24,7 +24,9 @@ class Columns:
 
     def __init__(self, model: type[Model], names: Sequence[str], alias: str):
         self.model = model
-        self.fields = [model._meta.get_field(name) for name in names]
+        # In the model's order, whatever the caller's: `from_db` takes values in that order.
+        order = {field.name: index for index, field in enumerate(model._meta.concrete_fields)}
+        self.fields = [model._meta.get_field(name) for name in sorted(names, key=order.__getitem__)]
         self.attnames = [field.attname for field in self.fields]
         self.alias = alias
         self._converters: dict[str, list[tuple[Any, list[Converter]]]] = {}

@@ -61,3 +61,20 @@ def test_one_cursor_per_connection_and_a_new_one_after_a_reconnect():
     names()
     assert connection._ota_hot_cursor is not first
     assert connection._ota_hot_cursor[0] is connection.connection
+
+
+@pytest.mark.django_db
+def test_columns_named_in_any_order_build_the_instance_they_were_read_from():
+    channel = Channel.objects.create(name="rawsql-cols", title="Columns", position=98)
+    columns = rawsql.Columns(Channel, ["title", "position", "id", "name"], "c")
+    sql = f"SELECT {columns.sql} FROM {columns.table} c WHERE c.id = %s"  # noqa: S608
+
+    (row,) = rawsql.fetch(sql, [channel.pk])
+    built = columns.build(row)
+
+    assert (built.pk, built.name, built.title, built.position) == (
+        channel.pk,
+        "rawsql-cols",
+        "Columns",
+        98,
+    )
