@@ -6,6 +6,7 @@ health windows, evaluations) is dated in the future, and the evaluator that runs
 server is up finds the rollouts as the README describes them.
 """
 
+import hashlib
 import io
 import secrets
 from collections.abc import Callable
@@ -199,6 +200,10 @@ def ensure_staged_rollouts(count: int, log: Log) -> None:
                 stages=plan,
                 policy=policy,
             )
+            # The same cars in each stage on every run: the demo tells the same story (a
+            # random salt let the control group's crashes halt the healthy rollout, rarely).
+            rollout.salt = hashlib.sha256(f"demo:{version}:{channel}".encode()).hexdigest()[:32]
+            rollout.save(update_fields=["salt"])
             rollout_services.rollout_approve(rollout=rollout, actor=approver)
             rollout_services.rollout_start(
                 rollout=rollout,

@@ -210,7 +210,7 @@ def test_the_demo_keeps_what_the_readme_says_through_an_hour_of_evaluations(sett
     # the 3,000 cars of `make run` they would halt it within the hour).
     assert counters.totals(rollout=state[("2026.12", "dev")])["failed"] == 0
     healthy = state[("2026.13-battery", "beta")]
-    assert (healthy.status, healthy.stage_index) == ("running", 1)  # past its first stage
+    assert (healthy.status, healthy.stage_index) == ("running", 1), healthy.halt_description
     assert healthy.halts == 0
     assert healthy.evaluations.filter(outcome="advance").exists()
     bad = state[("2026.13-telematics", "dev")]
