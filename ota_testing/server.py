@@ -35,6 +35,10 @@ class ServerProcess:
             # What a test signs, a car reads back at once.
             OTA_IMAGE_TIMESTAMP_LEASE_SECONDS="0",
             PYTHONUNBUFFERED="1",
+            # The server's code is where this harness came from (a checkout or site-packages).
+            PYTHONPATH=os.pathsep.join(
+                p for p in (str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH")) if p
+            ),
         )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603  (our interpreter, our command)
