@@ -21,6 +21,7 @@ STATE_COLOURS = {
     "succeeded": "#2e7d32",
     "failed": "#ba2121",
     "timed_out": "#e0a100",
+    "deferred": "#7e6bb0",
     "waiting": "#9fb7c5",
 }
 

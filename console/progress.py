@@ -18,7 +18,7 @@ def state_label(state: str) -> str:
 
 @dataclass(frozen=True)
 class Segment:
-    state: str  # succeeded, failed, timed_out, waiting
+    state: str  # succeeded, failed, timed_out, deferred, waiting
     count: int
     share: float  # of the vehicles in scope (or of those offered when the scope is not counted)
 
@@ -44,13 +44,17 @@ class Progress:
 
 
 def states(counts: dict[str, int]) -> dict[str, int]:
-    """Vehicles per state now, from a stage's (or the rollout's) counters. Waiting: offered,
-    not finished and not retracted; a revert moves vehicles that had succeeded."""
+    """Vehicles per state now, from a stage's (or the rollout's) counters. Deferred: waiting
+    for their install window or conditions, apart from the rest still to answer (waiting:
+    offered, not finished, not retracted); a revert moves vehicles that had succeeded."""
+    unfinished = max(0, counts["offered"] - counts["finished"] - counts["retracted"])
+    deferred = min(unfinished, max(0, counts["deferred_now"]))
     return {
         "succeeded": counts["succeeded"],
         "failed": counts["failed"] - counts["timed_out"],
         "timed_out": counts["timed_out"],
-        "waiting": max(0, counts["offered"] - counts["finished"] - counts["retracted"]),
+        "deferred": deferred,
+        "waiting": unfinished - deferred,
     }
 
 
@@ -59,7 +63,11 @@ def progress(
 ) -> Progress:
     counts = states(totals)
     whole = in_scope if in_scope else max(1, sum(counts.values()))
-    segments = tuple(Segment(state, n, min(1.0, n / whole)) for state, n in counts.items())
+    segments = tuple(
+        Segment(state, n, min(1.0, n / whole))
+        for state, n in counts.items()
+        if n or state != "deferred"  # shown once an install policy makes cars wait
+    )
     marks = tuple(float(stage["percent"]) / 100 for stage in stages) if in_scope else ()
     return Progress(in_scope, totals["offered"], segments, marks, stage_index)
 

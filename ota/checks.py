@@ -62,6 +62,22 @@ def check_regions(app_configs=None, **kwargs):
     return []
 
 
+@register()
+def check_market_time_zones(app_configs=None, **kwargs):
+    from rollouts.install_policy import valid_time_zone
+
+    bad = {m: z for m, z in settings.OTA_MARKET_TIME_ZONES.items() if not valid_time_zone(z)}
+    if bad:
+        return [
+            Error(
+                f"OTA_MARKET_TIME_ZONES names unknown time zones: {bad!r}",
+                hint="Use IANA names, like Europe/Berlin.",
+                id="ota.E007",
+            )
+        ]
+    return []
+
+
 @register(Tags.security, deploy=True)
 def check_production_parts(app_configs=None, **kwargs):
     problems = []

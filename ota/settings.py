@@ -263,6 +263,14 @@ SPECTACULAR_SETTINGS = {
 # --- Product settings --------------------------------------------------------------------------
 # Markets a vehicle can belong to; each may get its own bundle bucket.
 OTA_REGIONS = env_list("OTA_REGIONS", "US,EU,CN")
+# Each market's time zone, for cars without one of their own: install windows are local time.
+# OTA_MARKET_TIME_ZONES=US=America/Chicago,EU=Europe/Paris overrides some; others are UTC.
+OTA_MARKET_TIME_ZONES = {
+    "US": "America/New_York",
+    "EU": "Europe/Berlin",
+    "CN": "Asia/Shanghai",
+    **dict(item.split("=", 1) for item in env_list("OTA_MARKET_TIME_ZONES", "")),
+}
 OTA_DEFAULT_CHANNEL = "stable"
 # Largest JSON body any API view accepts unless the view sets its own `max_body_bytes`.
 OTA_MAX_JSON_BODY_BYTES = env_int("OTA_MAX_JSON_BODY_BYTES", 256 * 1024)

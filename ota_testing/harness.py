@@ -205,8 +205,10 @@ class OtaServer:
         approve: bool = True,
         models: Sequence[str] = (),
         regions: Sequence[str] = (),
+        install_policy: dict | None = None,
     ) -> dict:
-        """A release of these bundles by the author, approved by the approver unless told."""
+        """A release of these bundles by the author, approved by the approver unless told;
+        `install_policy`: when and how cars may install it (docs/pouf.md)."""
         release = self.author.post(
             "manage/releases",
             {
@@ -215,6 +217,7 @@ class OtaServer:
                 "bundles": [b["id"] if isinstance(b, dict) else b for b in bundles],
                 "models": list(models),
                 "regions": list(regions),
+                "install_policy": install_policy or {},
             },
         )
         if approve:
@@ -233,12 +236,13 @@ class OtaServer:
         models: Sequence[str] = (),
         start: bool = True,
         override_reason: str = "",
+        install_policy: dict | None = None,
     ) -> Rollout:
         """A rollout of `release` on `channel` (the channel's stage plan and the default
         policy unless given), approved by the approver and started by the author. With
         `fleet`, only those vehicles take part (a static cohort of them): tests sharing one
-        server then never count each other's cars. `override_reason` starts it past a
-        promotion gate."""
+        server then never count each other's cars. With `override_reason` the approver starts
+        it past a promotion gate."""
         body: dict[str, Any] = {
             "release": release["id"] if isinstance(release, dict) else release,
             "channel": channel,
@@ -249,12 +253,16 @@ class OtaServer:
             body["stages"] = stages
         if policy is not None:
             body["policy"] = policy
+        if install_policy is not None:  # else the release's
+            body["install_policy"] = install_policy
         if fleet is not None:
             body["cohort"] = self.cohort(fleet.vins)
         rollout = Rollout(self, self.author.post("manage/rollouts", body))
         rollout.data = self.approver.post(f"manage/rollouts/{rollout.id}/approve")
         if start:
-            rollout.data = self.author.post(
+            # Skipping a promotion gate is an approver's call, like approving.
+            starter = self.approver if override_reason else self.author
+            rollout.data = starter.post(
                 f"manage/rollouts/{rollout.id}/start",
                 {"override_reason": override_reason} if override_reason else {},
             )

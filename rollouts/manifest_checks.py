@@ -50,6 +50,7 @@ def _signed(value: Any) -> Problems | list[str]:
     _field(problems, value, "report_counter", lambda v: _integer(v, 0, MAX_COUNTER))
     _field(problems, value, "ecu_version_reports", _reports)
     _field(problems, value, "state", _object, required=False)
+    _field(problems, value, "install_policy_version", lambda v: _integer(v, 0, 100), required=False)
     return problems
 
 

@@ -21,6 +21,7 @@ _VEHICLE = Columns(
         "vin",
         "model",
         "region",
+        "install_policy_version",
         "channel",
         "created_at",
         "last_seen_at",

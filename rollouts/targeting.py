@@ -13,6 +13,8 @@ This module is the one place where that decision is made. Its rules (product bri
   version); model and region constraints are about compatibility and always hold;
 - only if each bundle's `requires`
   (other components at a minimum release counter, installed or coming in the same release);
+- a release with an install policy only to a vehicle that obeys that policy's format (its
+  manifest says so): an older car would install whenever offered;
 - a release's bundles are offered together or not at all;
 - one release at a time: an install already under way is kept, otherwise the newest
   release whose rollout offers to this vehicle wins;
@@ -41,6 +43,7 @@ class VehicleState:
     model: str
     region: str
     ecus: tuple[EcuState, ...]
+    policy_version: int = 0  # the install policy format the car obeys (0: none)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Candidate:
     assigned: bool = False  # already offered to this vehicle: it stays in
     cohort: CohortRule | None = None  # None: the whole channel
     cohort_member: bool = False  # a static cohort lists this vehicle
+    policy_version: int = 0  # the install policy format a car must obey (0: no policy)
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,7 @@ def in_scope(vehicle: VehicleState, candidate: Candidate) -> bool:
     return (
         (not candidate.models or vehicle.model in candidate.models)
         and (not candidate.regions or vehicle.region in candidate.regions)
+        and vehicle.policy_version >= candidate.policy_version
         and (
             candidate.assigned
             or in_cohort(vehicle, candidate.cohort, member=candidate.cohort_member)

@@ -4,7 +4,7 @@ The root is shared by every vehicle (scope ""); everything else is scoped to the
 rollout engine decides what a vehicle should have; this module only signs and stores it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -34,6 +34,8 @@ class DirectorEntry:
     hardware_id: str
     release_counter: int
     correlation_id: str
+    # Signed into `custom` when there is one, for the car to obey (rollouts/install_policy.py).
+    install_policy: dict = field(default_factory=dict)
 
 
 ONLINE_ROLES = [RoleName.TARGETS, RoleName.SNAPSHOT, RoleName.TIMESTAMP]
@@ -97,6 +99,7 @@ def _target_file(entry: DirectorEntry) -> TargetFile:
                 "hardware_id": entry.hardware_id,
                 "release_counter": entry.release_counter,
                 "correlation_id": entry.correlation_id,
+                **({"install_policy": entry.install_policy} if entry.install_policy else {}),
             }
         },
     )

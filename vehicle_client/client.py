@@ -21,6 +21,13 @@ from tuf.api.metadata import Metadata, TargetFile
 from tuf.ngclient import Updater
 
 from vehicle_client.ecu import InstalledImage, SimEcu
+from vehicle_client.policy import (
+    DRIVER_DEFERRED,
+    POLICY_VERSION,
+    CarState,
+    download_refused,
+    install_refused,
+)
 from vehicle_client.transport import Answer, Transport, TransportFetcher, Urllib3Transport
 
 DOWNLOAD_CHUNK = 1024 * 1024
@@ -37,6 +44,7 @@ class VerifiedTarget:
     image: TargetFile  # as the Image repository lists it
     release_counter: int
     correlation_id: str
+    policy: dict = field(default_factory=dict)  # the install policy the Director signed
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,7 @@ class Offer:
     correlation_id: str
     image: InstalledImage
     ecus: list[SimEcu]
+    policy: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -54,6 +63,7 @@ class PollResult:
     offered: list[VerifiedTarget] = field(default_factory=list)
     installed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    deferred: dict[str, str] = field(default_factory=dict)  # ECU serial: reason code
     events: dict = field(default_factory=dict)
 
 
@@ -81,6 +91,11 @@ class VehicleClient:
         self.dropped: list[dict] = []  # telemetry items the server refused as out of range
         # Installs this car has begun, by correlation id: resumed or reported, never begun again.
         self.begun: set[str] = set()
+        # Parked, battery, network, the driver's "later": what install policies are judged on.
+        self.state = CarState()
+        # The install policy format this car obeys, told in its manifest (0: an older car).
+        self.policy_version = POLICY_VERSION
+        self.driver_deferrals: dict[str, int] = {}  # by correlation id
 
     # --- HTTP ------------------------------------------------------------------------------
 
@@ -147,7 +162,14 @@ class VehicleClient:
                 self.ecus[s] for s in serials if s in self.ecus and self.ecus[s].installed != image
             ]
             if ecus:
-                offers.append(Offer(custom.get("correlation_id", ""), image, ecus))
+                offers.append(
+                    Offer(
+                        custom.get("correlation_id", ""),
+                        image,
+                        ecus,
+                        custom.get("install_policy") or {},
+                    )
+                )
         return offers
 
     # --- the poll cycle ----------------------------------------------------------------------
@@ -170,8 +192,10 @@ class VehicleClient:
             "primary_ecu_serial": self.primary.serial,
             "report_counter": self.report_counter,
             "ecu_version_reports": reports,
-            "state": {"parked": True, "battery_soc_pct": 80, "network": "wifi"},
+            "state": self.state.as_report(),
         }
+        if self.policy_version:
+            signed["install_policy_version"] = self.policy_version
         return {"signed": signed, "signatures": [self.primary.sign(signed)]}
 
     def put_manifest(self, manifest: dict | None = None) -> Answer:
@@ -214,7 +238,14 @@ class VehicleClient:
             raise VerificationError(f"{path}: release counter differs between Director and Image")
         if counter < ecu.installed.release_counter:
             raise VerificationError(f"{path}: release counter would go down on {ecu.serial}")
-        return VerifiedTarget(ecu, path, image, counter, custom.get("correlation_id", ""))
+        return VerifiedTarget(
+            ecu,
+            path,
+            image,
+            counter,
+            custom.get("correlation_id", ""),
+            custom.get("install_policy") or {},
+        )
 
     def download(self, target: VerifiedTarget) -> Path:
         """Fetch the bytes with HTTP Range resume, then check length and hashes against the
@@ -283,6 +314,11 @@ class VehicleClient:
             raise
         for target in result.offered:
             corr, serial = target.correlation_id, target.ecu.serial
+            refused = download_refused(target.policy, self.state, target.image.length)
+            if refused:
+                events.append(self.event("install_deferred", corr, serial, error_code=refused))
+                result.deferred[serial] = refused
+                continue
             events.append(self.event("download_started", corr, serial))
             try:
                 path = self.download(target)
@@ -291,8 +327,12 @@ class VehicleClient:
                 result.failed.append(serial)
                 continue
             events.append(self.event("download_completed", corr, serial))
+            refused = self.install_refused(target.policy, corr)
             if outcome == "defer":
-                events.append(self.event("install_deferred", corr, serial))
+                refused = DRIVER_DEFERRED
+            if refused:
+                events.append(self.event("install_deferred", corr, serial, error_code=refused))
+                result.deferred[serial] = refused
                 continue
             events.append(self.event("install_started", corr, serial))
             if outcome == "failure":
@@ -307,6 +347,19 @@ class VehicleClient:
         if events:
             result.events = self.send_events(events).json()
         return result
+
+    def install_refused(self, policy: dict, correlation_id: str) -> str | None:
+        """Why this car may not install now under `policy` (a reason code), or None. A
+        driver's "later" is counted against a recall's allowance."""
+        refused = install_refused(
+            policy,
+            self.state,
+            self.clock(),
+            driver_deferrals=self.driver_deferrals.get(correlation_id, 0),
+        )
+        if refused == DRIVER_DEFERRED:
+            self.driver_deferrals[correlation_id] = self.driver_deferrals.get(correlation_id, 0) + 1
+        return refused
 
     # --- telemetry ------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 from vehicle_client.client import VehicleClient
+from vehicle_client.policy import download_refused
 
 
 def _utc_now() -> datetime:
@@ -60,7 +61,7 @@ class Fleet:
     ) -> dict[str, int]:
         """Every car sends its manifest; cars with an offer install it (or fail, or fall
         silent after starting), then report what is installed. Returns what happened."""
-        tally = {"offered": 0, "installed": 0, "failed": 0, "silent": 0}
+        tally = {"offered": 0, "installed": 0, "failed": 0, "silent": 0, "deferred": 0}
         with self.sending():
             for car in self.cars:
                 self.poll_car(car, fails=fails, silent=silent, error_code=error_code, tally=tally)
@@ -81,7 +82,9 @@ class Fleet:
         only of a car with an offer. What it installed reaches the server with its next
         manifest."""
         tally = (
-            tally if tally is not None else {"offered": 0, "installed": 0, "failed": 0, "silent": 0}
+            tally
+            if tally is not None
+            else {"offered": 0, "installed": 0, "failed": 0, "silent": 0, "deferred": 0}
         )
         with self.sending():
             self._poll_car(car, fails, silent, error_code, tally)
@@ -95,6 +98,16 @@ class Fleet:
             if offer.correlation_id not in car.begun:
                 offers.setdefault(offer.correlation_id, []).append(offer)
         for correlation, targets in offers.items():  # one assignment, one target per ECU
+            refused = download_refused(
+                targets[0].policy, car.state, sum(o.image.length for o in targets)
+            ) or car.install_refused(targets[0].policy, correlation)
+            if refused:  # it waits, and asks again at its next poll
+                event = car.event(
+                    "install_deferred", correlation, car.primary.serial, error_code=refused, at=at
+                )
+                assert car.send_events([event]).status == 200
+                tally["deferred"] = tally.get("deferred", 0) + 1
+                continue
             car.begun.add(correlation)
             tally["offered"] += 1
             events = [car.event("download_started", correlation, car.primary.serial, at=at)]

@@ -12,6 +12,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from ota.admin import ReadOnlyAdmin
+from rollouts import install_policy
 from rollouts.admin.actions import (
     ReasonForm,
     comma_names,
@@ -291,6 +292,7 @@ class RolloutAdmin(ReadOnlyAdmin):
         "offered",
         "succeeded",
         "failed",
+        "deferred",
         "started_at",
         "created_by",
     ]
@@ -303,6 +305,7 @@ class RolloutAdmin(ReadOnlyAdmin):
         "status",
         "halt_explained",
         "stage_plan",
+        "install_policy_explained",
         "latest_evaluations",
         "regions",
         "model_names",
@@ -331,6 +334,7 @@ class RolloutAdmin(ReadOnlyAdmin):
                 n_offered=Sum("counters__offered"),
                 n_succeeded=Sum("counters__succeeded"),
                 n_failed=Sum(failures),
+                n_deferred=Sum("counters__deferred") - Sum("counters__deferral_ended"),
             )
         )
 
@@ -345,6 +349,15 @@ class RolloutAdmin(ReadOnlyAdmin):
     @admin.display(description="failed")
     def failed(self, rollout) -> int:
         return rollout.n_failed or 0
+
+    @admin.display(description="deferred")
+    def deferred(self, rollout) -> int:
+        """Cars waiting for their install window or conditions now: not failures."""
+        return rollout.n_deferred or 0
+
+    @admin.display(description="install policy")
+    def install_policy_explained(self, rollout) -> str:
+        return install_policy.describe(rollout.effective_install_policy)
 
     def has_approve_permission(self, request) -> bool:
         return request.user.has_perm("rollouts.approve_rollout")

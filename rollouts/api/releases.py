@@ -49,6 +49,12 @@ class ReleaseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     regions = serializers.ListField(
         child=StrictCharField(max_length=16), required=False, default=list
     )
+    install_policy = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="When and how cars may install it: windows, preconditions, download policy, "
+        "urgency (docs/pouf.md, Install policy). {}: whenever offered.",
+    )
 
     def validate_bundles(self, value):
         if len(set(value)) != len(value):
@@ -80,6 +86,7 @@ class ReleaseOutputSerializer(serializers.ModelSerializer):
             "bundles",
             "models",
             "regions",
+            "install_policy",
             "created_by",
             "created_at",
             "approved_by",
@@ -131,6 +138,7 @@ class ReleaseCollectionApi(APIView):
             requires=data.validated_data.get("requires", {}),
             models=data.validated_data["models"],
             regions=data.validated_data["regions"],
+            install_policy=data.validated_data["install_policy"],
         )
         release = release_services.release_create(spec=spec, actor=request.user)
         return Response(
@@ -183,6 +191,12 @@ class RolloutInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         allow_null=True,
         help_text="A cohort's name: only its vehicles (within regions and models) take part.",
     )
+    install_policy = serializers.DictField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="This rollout's own install policy; null: the release's.",
+    )
 
 
 class RolloutOutputSerializer(serializers.ModelSerializer):
@@ -196,6 +210,10 @@ class RolloutOutputSerializer(serializers.ModelSerializer):
     halt_reason = serializers.SerializerMethodField()
     halt_description = serializers.CharField(
         read_only=True, allow_null=True, help_text="Why it halted, as a sentence for people."
+    )
+    effective_install_policy = serializers.DictField(
+        read_only=True,
+        help_text="What cars obey: this rollout's install policy, else the release's.",
     )
 
     class Meta:
@@ -212,6 +230,8 @@ class RolloutOutputSerializer(serializers.ModelSerializer):
             "stage_index",
             "stages",
             "policy",
+            "install_policy",
+            "effective_install_policy",
             "halt_reason",
             "halt_description",
             "gate_override_reason",
@@ -285,6 +305,7 @@ class RolloutCollectionApi(APIView):
             cohort=_named_cohort(data.validated_data.get("cohort")),
             stages=data.validated_data.get("stages"),
             policy=data.validated_data.get("policy"),
+            install_policy=data.validated_data["install_policy"],
         )
         return Response(
             RolloutOutputSerializer(_rollout(rollout.pk)).data, status=status.HTTP_201_CREATED

@@ -4,6 +4,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from ota.serializers import RejectUnknownFieldsMixin, StrictBooleanField, StrictCharField
+from rollouts.install_policy import valid_time_zone
 from rollouts.models import Ecu, Vehicle
 from rollouts.models.fleet import validate_hardware_id, validate_serial
 from rollouts.services.vehicles import EcuSpec, VehicleSpec
@@ -31,7 +32,18 @@ class VehicleInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     model = StrictCharField(max_length=64)
     region = StrictCharField(max_length=16)
     channel = StrictCharField(max_length=40, required=False)
+    time_zone = StrictCharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="IANA zone of its install windows, e.g. Europe/Paris; default: its market's.",
+    )
     ecus = EcuInputSerializer(many=True, allow_empty=False, max_length=MAX_ECUS_PER_VEHICLE)
+
+    def validate_time_zone(self, value: str) -> str:
+        if value and not valid_time_zone(value):
+            raise serializers.ValidationError("An IANA time zone, like Europe/Paris.")
+        return value
 
     def validate_vin(self, value: str) -> str:
         vin = normalize_vin(value)
@@ -63,6 +75,7 @@ class VehicleInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
             model=data["model"],
             region=data["region"],
             channel=data.get("channel"),
+            time_zone=data.get("time_zone", ""),
             ecus=[
                 EcuSpec(
                     serial=ecu["serial"],
@@ -111,12 +124,24 @@ class EcuOutputSerializer(serializers.ModelSerializer):
 
 
 class VehicleOutputSerializer(serializers.ModelSerializer):
+    time_zone = serializers.CharField(
+        source="effective_time_zone", read_only=True, help_text="Its own, else its market's."
+    )
     channel = serializers.SlugRelatedField(slug_field="name", read_only=True)
     ecus = EcuOutputSerializer(many=True, read_only=True)
 
     class Meta:
         model = Vehicle
-        fields = ["vin", "model", "region", "channel", "created_at", "last_seen_at", "ecus"]
+        fields = [
+            "vin",
+            "model",
+            "region",
+            "time_zone",
+            "channel",
+            "created_at",
+            "last_seen_at",
+            "ecus",
+        ]
 
 
 class ProvisionedVehicleOutputSerializer(VehicleOutputSerializer):

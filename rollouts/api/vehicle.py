@@ -30,6 +30,7 @@ from rollouts.api.consent import ConsentSerializer
 from rollouts.api.serializers import VehicleOutputSerializer
 from rollouts.manifest_checks import manifest_problems
 from rollouts.models import ChangeVia, EventType, Vehicle
+from rollouts.models.telemetry import DeferralReason
 from rollouts.services.channels import vehicle_channel_set
 from rollouts.services.director import director_timestamp_current
 from rollouts.services.manifests import vehicle_manifest_receive
@@ -106,6 +107,12 @@ class ManifestSignedSerializer(serializers.Serializer):
     report_counter = StrictIntegerField(min_value=0, max_value=2**62)
     ecu_version_reports = serializers.DictField(child=EcuReportSerializer(), allow_empty=False)
     state = serializers.DictField(required=False)
+    install_policy_version = StrictIntegerField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        help_text="The install policy format the car obeys (0 or absent: none).",
+    )
 
     def validate_ecu_version_reports(self, reports):
         if len(reports) > 64:
@@ -163,8 +170,23 @@ class EventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     ecu_serial = StrictCharField(max_length=64, required=False, allow_blank=True)
     type = serializers.ChoiceField(choices=EventType.choices)
     at = serializers.DateTimeField()
-    error_code = StrictCharField(max_length=64, required=False, allow_blank=True)
+    error_code = StrictCharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="Why it failed; for install_deferred, why the car waits: "
+        + ", ".join(DeferralReason.values)
+        + ".",
+    )
     detail = StrictCharField(max_length=2000, required=False, allow_blank=True)
+
+    def validate(self, data):
+        code = data.get("error_code")
+        if data["type"] == EventType.INSTALL_DEFERRED and code and code not in DeferralReason:
+            raise serializers.ValidationError(
+                {"error_code": f"A deferral's code is one of {', '.join(DeferralReason.values)}."}
+            )
+        return data
 
 
 class EventBatchSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

@@ -20,11 +20,15 @@ INSTALL_COUNTERS = [
     "reverted",
     "critical",
 ]
+# Deferrals: entries into "deferred", exits from it, and the seconds spent there. Neither a
+# failure nor finished; waiting now = deferred - deferral_ended.
+DEFERRAL_COUNTERS = ["deferred", "deferral_ended", "deferred_seconds"]
 EXPOSURE_COUNTERS = [
     f"{group}_{measure}"
     for group in ("treated", "control")
     for measure in ("seconds", "crashes", "reboots", "dtcs")
 ]
+ALL_COUNTERS = INSTALL_COUNTERS + EXPOSURE_COUNTERS + DEFERRAL_COUNTERS
 FAILURE_COUNTERS = [
     "failed_install",
     "failed_verification",
@@ -42,6 +46,7 @@ class RolloutCounter(models.Model):
     # One BigIntegerField per counter name above (declared from the lists, not by hand).
     locals().update({name: models.BigIntegerField(default=0) for name in INSTALL_COUNTERS})
     locals().update({name: models.BigIntegerField(default=0) for name in EXPOSURE_COUNTERS})
+    locals().update({name: models.BigIntegerField(default=0) for name in DEFERRAL_COUNTERS})
 
     class Meta:
         ordering = ["rollout", "stage_index"]

@@ -1,5 +1,6 @@
 """Fleet inventory: vehicles, their ECUs and their bearer tokens."""
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -33,6 +34,18 @@ class Vehicle(models.Model):
     vin = models.CharField("VIN", max_length=17, unique=True, validators=[validate_vin])
     model = models.CharField(max_length=64, db_index=True)
     region = models.CharField(max_length=16, db_index=True, help_text="Market, e.g. US, EU, CN.")
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",  # rows written by hand (bulk loads, benchmarks) need not name it
+        help_text="IANA time zone of the car's install windows; blank: its market's.",
+    )
+    # The install policy format the car obeys, from its manifest (0: none): a release with a
+    # policy is never offered to a car that would ignore it.
+    install_policy_version = models.PositiveSmallIntegerField(
+        default=0, db_default=0, editable=False
+    )
     channel = models.ForeignKey(
         "rollouts.Channel", on_delete=models.PROTECT, related_name="vehicles"
     )
@@ -68,6 +81,11 @@ class Vehicle(models.Model):
 
     def __str__(self) -> str:
         return self.vin
+
+    @property
+    def effective_time_zone(self) -> str:
+        """Where the car's install windows are read: its own zone, else its market's."""
+        return self.time_zone or settings.OTA_MARKET_TIME_ZONES.get(self.region, "UTC")
 
 
 class Ecu(models.Model):

@@ -21,6 +21,8 @@ class Release(models.Model):
     # Empty means every model / every region.
     model_names = models.JSONField(default=list, blank=True)
     regions = models.JSONField(default=list, blank=True)
+    # When and how cars may install it (rollouts/install_policy.py); {}: whenever offered.
+    install_policy = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=16, choices=ReleaseStatus.choices, default=ReleaseStatus.DRAFT
     )

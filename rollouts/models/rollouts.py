@@ -78,6 +78,8 @@ class Rollout(models.Model):
     stage_index = models.PositiveSmallIntegerField(default=0)
     stage_started_at = models.DateTimeField(null=True, blank=True)
     policy = models.JSONField(default=dict)
+    # The release's install policy unless this rollout has its own (None).
+    install_policy = models.JSONField(null=True, blank=True)
     # Why the rollout halted: metric, stage, value, bound, threshold, sample.
     halt_reason = models.JSONField(null=True, blank=True)
     # How often it halted, even if resumed since: the promotion gate wants a clean run.
@@ -121,6 +123,13 @@ class Rollout(models.Model):
         return halt_description(self.halt_reason, self)
 
     @property
+    def effective_install_policy(self) -> dict:
+        """What the Director signs: the rollout's own install policy, else its release's."""
+        if self.install_policy is not None:
+            return self.install_policy
+        return self.release.install_policy
+
+    @property
     def current_percent(self) -> float:
         """The share of the scope now offered; a completed rollout offers to everyone."""
         if self.status == RolloutStatus.COMPLETED or not self.stages:
@@ -131,6 +140,7 @@ class Rollout(models.Model):
 class AssignmentStatus(models.TextChoices):
     OFFERED = "offered"
     DOWNLOADING = "downloading"
+    DEFERRED = "deferred"  # the car waits to install: its window, its state, its driver
     INSTALLING = "installing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -139,7 +149,7 @@ class AssignmentStatus(models.TextChoices):
     REVERTED = "reverted"
 
 
-OPEN = ("offered", "downloading", "installing")
+OPEN = ("offered", "downloading", "deferred", "installing")
 # May still end in success: a timed-out install that the vehicle later reports done.
 SETTLEABLE = (*OPEN, "timed_out")
 FINISHED = (
@@ -152,10 +162,21 @@ FINISHED = (
 ASSIGNMENT_TRANSITIONS: dict[str, set[str]] = {
     AssignmentStatus.OFFERED: {
         AssignmentStatus.DOWNLOADING,
+        AssignmentStatus.DEFERRED,
         AssignmentStatus.INSTALLING,
         *FINISHED,
     },
-    AssignmentStatus.DOWNLOADING: {AssignmentStatus.INSTALLING, *FINISHED},
+    AssignmentStatus.DOWNLOADING: {
+        AssignmentStatus.DEFERRED,
+        AssignmentStatus.INSTALLING,
+        *FINISHED,
+    },
+    # Allowed again: it downloads (a network deferral) or installs; or it ends.
+    AssignmentStatus.DEFERRED: {
+        AssignmentStatus.DOWNLOADING,
+        AssignmentStatus.INSTALLING,
+        *FINISHED,
+    },
     AssignmentStatus.INSTALLING: {*FINISHED},
     # FAILED: a success reported by event that the next manifest does not show.
     AssignmentStatus.SUCCEEDED: {AssignmentStatus.REVERTED, AssignmentStatus.FAILED},
@@ -179,8 +200,12 @@ class Assignment(models.Model):
     )
     # The stage in which the vehicle was first offered the release (its counters' stage).
     stage_index = models.PositiveSmallIntegerField(default=0)
-    # First download or install event: from then on the install can time out.
+    # First download or install event: from then on the install can time out. A deferral
+    # clears it: the time-out starts again once the car may install.
     started_at = models.DateTimeField(null=True, blank=True)
+    # Waiting since, and why (vehicle_client/policy.py's reason codes), while deferred.
+    deferred_at = models.DateTimeField(null=True, blank=True)
+    deferral_reason = models.CharField(max_length=24, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

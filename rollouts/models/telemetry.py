@@ -16,6 +16,16 @@ class EventType(models.TextChoices):
     ROLLBACK_FAILED = "rollback_failed"
 
 
+class DeferralReason(models.TextChoices):
+    """Why a car waits to install: an `install_deferred` event's `error_code`."""
+
+    OUTSIDE_WINDOW = "outside_window"
+    NOT_PARKED = "not_parked"
+    BATTERY_LOW = "battery_low"
+    NETWORK = "network"
+    DRIVER_DEFERRED = "driver_deferred"
+
+
 class InstallEvent(models.Model):
     id = models.UUIDField(primary_key=True)  # chosen by the vehicle: a retry is a duplicate
     vehicle = models.ForeignKey("rollouts.Vehicle", on_delete=models.CASCADE, related_name="events")

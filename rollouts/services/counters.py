@@ -4,7 +4,7 @@ never loses an increment (the database adds, not Python)."""
 from django.db.models import F, Sum
 
 from rollouts.models import RolloutCounter
-from rollouts.models.counters import EXPOSURE_COUNTERS, FAILURE_COUNTERS, INSTALL_COUNTERS
+from rollouts.models.counters import ALL_COUNTERS, FAILURE_COUNTERS
 
 
 def counters_prepare(*, rollout) -> None:
@@ -31,7 +31,7 @@ def count(*, rollout_id: int, stage_index: int, **amounts: int) -> None:
 
 def totals(*, rollout) -> dict[str, int]:
     """The rollout's counters summed over its stages: one query, whatever the event count."""
-    names = INSTALL_COUNTERS + EXPOSURE_COUNTERS
+    names = ALL_COUNTERS
     sums = RolloutCounter.objects.filter(rollout=rollout).aggregate(**{n: Sum(n) for n in names})
     return _with_totals({name: sums[name] or 0 for name in names})
 
@@ -43,14 +43,23 @@ def by_stage(*, rollout) -> dict[int, dict[str, int]]:
 
 def empty() -> dict[str, int]:
     """The counters of a stage nothing has happened in yet."""
-    return _with_totals(dict.fromkeys(INSTALL_COUNTERS + EXPOSURE_COUNTERS, 0))
+    return _with_totals(dict.fromkeys(ALL_COUNTERS, 0))
 
 
 def _with_totals(row) -> dict[str, int]:
-    values = {name: row[name] for name in INSTALL_COUNTERS + EXPOSURE_COUNTERS}
+    values = {name: row[name] for name in ALL_COUNTERS}
     values["failed"] = sum(values[n] for n in FAILURE_COUNTERS)
     values["finished"] = values["failed"] + values["succeeded"]
+    values["deferred_now"] = values["deferred"] - values["deferral_ended"]
     return values
+
+
+def leaving_deferred(status: str, deferred_at, now) -> dict[str, int]:
+    """What an assignment leaving `status` adds to its stage's deferral counters."""
+    if status != "deferred":
+        return {}
+    waited = int((now - deferred_at).total_seconds()) if deferred_at else 0
+    return {"deferral_ended": 1, "deferred_seconds": max(waited, 0)}
 
 
 def by_rollout_and_stage(*, rollout_ids) -> dict[int, dict[int, dict[str, int]]]:

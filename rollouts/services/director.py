@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from rollouts import targeting
+from rollouts import install_policy, targeting
 from rollouts.cohorts import rule_of
 from rollouts.locks import lock_decisions_shared, lock_vehicle
 from rollouts.models import (
@@ -37,7 +37,8 @@ from rollouts.targeting import (
 )
 from signing.director import DirectorEntry, director_publish_vehicle, director_refresh_due
 
-STARTED = (AssignmentStatus.DOWNLOADING, AssignmentStatus.INSTALLING)
+# Under way, so kept over a newer release: a deferred car has the bytes and waits to install.
+STARTED = (AssignmentStatus.DOWNLOADING, AssignmentStatus.DEFERRED, AssignmentStatus.INSTALLING)
 
 
 def vehicle_state(vehicle: Vehicle, ecus=None) -> VehicleState:
@@ -47,6 +48,7 @@ def vehicle_state(vehicle: Vehicle, ecus=None) -> VehicleState:
         vin=vehicle.vin,
         model=vehicle.model,
         region=vehicle.region,
+        policy_version=vehicle.install_policy_version,
         ecus=tuple(
             EcuState(
                 e.serial,
@@ -183,6 +185,7 @@ def candidate(
         assigned=assigned,
         cohort=cohort_rule(rollout.cohort),
         cohort_member=cohort_member,
+        policy_version=install_policy.required_version(rollout.effective_install_policy),
     )
 
 
@@ -292,10 +295,13 @@ def director_entries(
             rollout=chosen, vehicle=vehicle, stage_index=chosen.stage_index
         )
         count(rollout_id=chosen.pk, stage_index=assignment.stage_index, offered=1)
-    return _entries(decision, assignment)
+    policy = install_policy.for_vehicle(
+        chosen.effective_install_policy, vehicle.effective_time_zone
+    )
+    return _entries(decision, assignment, policy)
 
 
-def _entries(decision: Decision, assignment: Assignment) -> list[DirectorEntry]:
+def _entries(decision: Decision, assignment: Assignment, policy: dict) -> list[DirectorEntry]:
     by_path: dict[str, list] = {}
     for target in decision.targets:
         by_path.setdefault(target.bundle.path, []).append(target)
@@ -309,11 +315,17 @@ def _entries(decision: Decision, assignment: Assignment) -> list[DirectorEntry]:
             hardware_id=targets[0].bundle.hardware_id,
             release_counter=targets[0].bundle.release_counter,
             correlation_id=str(assignment.pk),
+            install_policy=policy,
         )
         for path, targets in sorted(by_path.items())
     ]
 
 
 def entries_fingerprint(entries: list[DirectorEntry]) -> str:
-    canonical = json.dumps([entry.__dict__ for entry in entries], sort_keys=True, default=list)
+    # Without an install policy an entry reads as before policies existed: no vehicle's
+    # metadata is signed again for want of one.
+    shown = [
+        {k: v for k, v in entry.__dict__.items() if k != "install_policy" or v} for entry in entries
+    ]
+    canonical = json.dumps(shown, sort_keys=True, default=list)
     return hashlib.sha256(canonical.encode()).hexdigest()

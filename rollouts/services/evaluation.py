@@ -192,12 +192,29 @@ def _decide(rollout, totals, failure, health, soaked: bool, overdue: bool):
         if rollout.stages[index]["gate"] == "manual":
             return Outcome.AWAIT_APPROVAL, None
         return (Outcome.COMPLETE if last else Outcome.ADVANCE), None
+    waiting = deferrals_holding_up(totals)
+    if waiting:
+        # Cars waiting for their install windows or conditions: neither failures nor an
+        # inconclusive stage, so no pause past the stage's maximum duration either.
+        return Outcome.WAIT, {
+            "text": f"{waiting} cars wait for their install window or conditions (deferred): "
+            "not failures; the stage goes on once they install",
+            "deferred": waiting,
+        }
     if overdue:
         return Outcome.PAUSE, {
             "text": f"stage {index} inconclusive past its maximum duration; "
             "a person decides whether to advance, wait or halt"
         }
     return Outcome.WAIT, None
+
+
+def deferrals_holding_up(totals: dict[str, int]) -> int:
+    """How many cars wait by deferral, when they are at least half of the unfinished
+    installs (0 otherwise): what holds the stage up is then their waiting."""
+    waiting = totals["deferred_now"]
+    unfinished = totals["offered"] - totals["finished"] - totals["retracted"] - totals["reverted"]
+    return waiting if waiting and 2 * waiting >= unfinished else 0
 
 
 def _asked_already(rollout: Rollout) -> bool:

@@ -32,7 +32,7 @@ from rollouts.models import (
 from rollouts.models.rollouts import OPEN
 from rollouts.pacing import poll_after
 from rollouts.selectors import EcuKey, vehicle_ecus_for_poll
-from rollouts.services.counters import count
+from rollouts.services.counters import count, leaving_deferred
 from rollouts.services.director import (
     candidate,
     director_entries,
@@ -120,6 +120,7 @@ class _Checked:
     counter: int
     problems: dict[str, str]  # serial: why its report is dropped
     images: dict[str, tuple[str, str, int]]  # serial: (path, sha256, length) of valid reports
+    policy_version: int = 0  # the install policy format the car announces
 
 
 def _check(vehicle: Vehicle, ecus: dict[str, EcuKey], manifest: dict[str, Any]) -> _Checked:
@@ -152,7 +153,9 @@ def _check(vehicle: Vehicle, ecus: dict[str, EcuKey], manifest: dict[str, Any]) 
             image["fileinfo"]["hashes"].get("sha256", ""),
             image["fileinfo"]["length"],
         )
-    return _Checked(signed["report_counter"], problems, images)
+    return _Checked(
+        signed["report_counter"], problems, images, signed.get("install_policy_version", 0)
+    )
 
 
 def _looks_idle(
@@ -162,6 +165,7 @@ def _looks_idle(
     UPDATE in `_record_idle` confirms it atomically."""
     return (
         not checked.problems
+        and checked.policy_version == vehicle.install_policy_version
         and all(
             (ecus[serial].installed_path, ecus[serial].installed_sha256) == (path, sha256)
             for serial, (path, sha256, _length) in checked.images.items()
@@ -266,6 +270,8 @@ def _receive_and_decide(
     for serial, image in checked.images.items():
         _record_installed(vehicle, ecus[serial], image, checked.counter, now)
 
+    # The car's software (and so the policy format it obeys) may have changed: decide with it.
+    vehicle.install_policy_version = checked.policy_version
     state = vehicle_state(vehicle, ecus.values())
     assignments = open_assignments(vehicle)
     still_open = _settle_assignments(vehicle, state, assignments, now)
@@ -283,6 +289,7 @@ def _receive_and_decide(
         # What this transaction itself changed (a settled assignment) is decided already.
         "decided_inputs_version": F("inputs_version"),
         "poll_pending": pending,
+        "install_policy_version": checked.policy_version,
     }
     Vehicle.objects.filter(pk=vehicle.pk).update(**fields)
     return ManifestAnswer(_poll_after(pending=pending), director.version, sorted(checked.problems))
@@ -362,6 +369,7 @@ def _settle_assignments(
                 stage_index=assignment.stage_index,
                 succeeded=1,
                 timed_out=late,
+                **leaving_deferred(assignment.status, assignment.deferred_at, now),
             )
             assignment.status = AssignmentStatus.SUCCEEDED
             if assignment.rollout.status != RolloutStatus.RUNNING:

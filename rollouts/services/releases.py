@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from ota.errors import Conflict, Forbidden, Malformed, Unprocessable
+from rollouts import install_policy
 from rollouts.models import Release, ReleaseBundle, ReleaseStatus
 from signing.models import Bundle, BundleStatus
 
@@ -25,6 +26,19 @@ class BundleNotPublished(Unprocessable):
 class TwoBundlesForOneHardware(Malformed):
     code = "duplicate_hardware_id"
     message = "A release holds at most one bundle per hardware id."
+
+
+class InvalidInstallPolicy(Malformed):
+    code = "invalid_install_policy"
+    message = "The install policy is not valid; see detail for each field."
+
+
+def checked_install_policy(policy: dict | None) -> dict:
+    """The policy in its normal form, or InvalidInstallPolicy naming what is wrong."""
+    try:
+        return install_policy.validate(policy)
+    except install_policy.PolicyError as exc:
+        raise InvalidInstallPolicy(detail=exc.problems) from None
 
 
 class OwnApproval(Forbidden):
@@ -45,10 +59,12 @@ class ReleaseSpec:
     requires: dict[int, dict[str, int]] = field(default_factory=dict)  # by bundle id
     models: list[str] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
+    install_policy: dict = field(default_factory=dict)
 
 
 @transaction.atomic
 def release_create(*, spec: ReleaseSpec, actor: Any) -> Release:
+    policy = checked_install_policy(spec.install_policy)
     bundles = list(Bundle.objects.filter(pk__in=spec.bundle_ids))
     missing = sorted(set(spec.bundle_ids) - {b.pk for b in bundles})
     unpublished = sorted(b.pk for b in bundles if b.status != BundleStatus.PUBLISHED)
@@ -65,6 +81,7 @@ def release_create(*, spec: ReleaseSpec, actor: Any) -> Release:
                 notes=spec.notes,
                 model_names=spec.models,
                 regions=spec.regions,
+                install_policy=policy,
                 created_by=actor,
             )
     except IntegrityError:

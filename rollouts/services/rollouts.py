@@ -24,10 +24,10 @@ from rollouts.models import (
 from rollouts.models.rollouts import ROLLOUT_TRANSITIONS
 from rollouts.plans import PlanError, validate_policy, validate_stages
 from rollouts.promotion import gate_closed_because
-from rollouts.services.counters import count, counters_prepare, totals
+from rollouts.services.counters import count, counters_prepare, leaving_deferred, totals
 from rollouts.services.decisions import rollout_decisions_changed, vehicles_decisions_changed
 from rollouts.services.notifications import notify_rollout
-from rollouts.services.releases import OwnApproval
+from rollouts.services.releases import OwnApproval, checked_install_policy
 from signing.metadata_cache import wait_until_image_servable
 
 # A rollout in one of these states offers, or keeps offers made: leaving or entering one
@@ -86,9 +86,10 @@ def rollout_create(
     cohort: Cohort | None = None,
     stages: list[dict] | None = None,
     policy: dict | None = None,
+    install_policy: dict | None = None,
 ) -> Rollout:
-    """A draft rollout with its stage plan (the channel's default unless given) and health
-    policy (the defaults, overridden where given)."""
+    """A draft rollout with its stage plan (the channel's default unless given), health
+    policy (the defaults, overridden where given) and install policy (None: the release's)."""
     if release.status != ReleaseStatus.APPROVED:
         raise ReleaseNotApproved(detail={"release": release.version, "status": release.status})
     try:
@@ -96,6 +97,8 @@ def rollout_create(
         checked_policy = validate_policy(policy, settings.OTA_DEFAULT_POLICY)
     except PlanError as exc:
         raise InvalidPlan(detail=exc.problems) from None
+    if install_policy is not None:
+        install_policy = checked_install_policy(install_policy)
     try:
         with transaction.atomic():
             rollout = Rollout.objects.create(
@@ -107,6 +110,7 @@ def rollout_create(
                 cohort=cohort,
                 stages=plan,
                 policy=checked_policy,
+                install_policy=install_policy,
             )
     except IntegrityError:
         raise RolloutExists(detail={"release": release.version, "channel": channel.name}) from None
@@ -261,8 +265,15 @@ def move_by_stage(rollout: Rollout, assignments, to: str, counter: str, now) -> 
     moved = 0
     stages = set(assignments.values_list("stage_index", flat=True).distinct())
     for stage_index in stages:
-        n = assignments.filter(stage_index=stage_index).update(status=to, finished_at=now)
-        count(rollout_id=rollout.pk, stage_index=stage_index, **{counter: n})
+        in_stage = assignments.filter(stage_index=stage_index)
+        waited: dict[str, int] = {}
+        for deferred_at in in_stage.filter(status=AssignmentStatus.DEFERRED).values_list(
+            "deferred_at", flat=True
+        ):
+            for name, amount in leaving_deferred("deferred", deferred_at, now).items():
+                waited[name] = waited.get(name, 0) + amount
+        n = in_stage.update(status=to, finished_at=now)
+        count(rollout_id=rollout.pk, stage_index=stage_index, **{counter: n}, **waited)
         moved += n
     return moved
 

@@ -23,7 +23,7 @@ from rollouts.models import (
     Vehicle,
 )
 from rollouts.models.rollouts import ASSIGNMENT_TRANSITIONS
-from rollouts.services.counters import count
+from rollouts.services.counters import count, leaving_deferred
 from rollouts.services.decisions import vehicles_decisions_changed
 from rollouts.telemetry_bounds import event_problems, overlap_problems, window_problems
 
@@ -36,6 +36,7 @@ EVENT_STATUS = {
     EventType.DOWNLOAD_STARTED: AssignmentStatus.DOWNLOADING,
     EventType.DOWNLOAD_COMPLETED: AssignmentStatus.DOWNLOADING,
     EventType.INSTALL_STARTED: AssignmentStatus.INSTALLING,
+    EventType.INSTALL_DEFERRED: AssignmentStatus.DEFERRED,
     EventType.DOWNLOAD_FAILED: AssignmentStatus.FAILED,
     EventType.VERIFICATION_FAILED: AssignmentStatus.FAILED,
     EventType.INSTALL_FAILED: AssignmentStatus.FAILED,
@@ -47,6 +48,7 @@ EVENT_COUNTER = {
     EventType.DOWNLOAD_STARTED: "downloading",
     EventType.DOWNLOAD_COMPLETED: "downloading",
     EventType.INSTALL_STARTED: "installing",
+    EventType.INSTALL_DEFERRED: "deferred",
     EventType.DOWNLOAD_FAILED: "failed_download",
     EventType.VERIFICATION_FAILED: "failed_verification",
     EventType.INSTALL_FAILED: "failed_install",
@@ -100,7 +102,7 @@ def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested
                 continue
             if event.type in EVENT_STATUS:
                 _advance(
-                    assignment, EVENT_STATUS[event.type], EVENT_COUNTER[event.type], event.at, tally
+                    assignment, EVENT_STATUS[event.type], EVENT_COUNTER[event.type], event, tally
                 )
             if _is_critical(event, assignment.rollout.policy):
                 tally.add(assignment.rollout_id, assignment.stage_index, critical=1)
@@ -271,10 +273,15 @@ def _insert_new(model: type[Model], rows: list[Model]) -> tuple[list[Model], int
     raise IntegrityError("could not store telemetry after three attempts")
 
 
-def _advance(assignment: Assignment, to: str, counter: str, at: datetime, tally: Tally) -> None:
+def _advance(
+    assignment: Assignment, to: str, counter: str, event: InstallEvent, tally: Tally
+) -> None:
     """Move the assignment if its lifecycle allows, counting the state it enters. The update
     is conditional on the state read: of two racing events, one moves it, once."""
-    current = Assignment.objects.filter(pk=assignment.pk).values_list("status", flat=True).first()
+    at = event.at
+    current, deferred_at = Assignment.objects.filter(pk=assignment.pk).values_list(
+        "status", "deferred_at"
+    ).first() or (None, None)
     if current is None or current == to or to not in ASSIGNMENT_TRANSITIONS[current]:
         return
     fields: dict[str, Any] = {"status": to, "awaiting_manifest": to == AssignmentStatus.SUCCEEDED}
@@ -282,10 +289,13 @@ def _advance(assignment: Assignment, to: str, counter: str, at: datetime, tally:
         fields["finished_at"] = at
     if to in (AssignmentStatus.DOWNLOADING, AssignmentStatus.INSTALLING):
         fields["started_at"] = Coalesce("started_at", Value(at))
+    if to == AssignmentStatus.DEFERRED:
+        # Waiting is not installing: the time-out starts again when the car may install.
+        fields.update(started_at=None, deferred_at=at, deferral_reason=event.error_code)
     moved = Assignment.objects.filter(pk=assignment.pk, status=current).update(**fields)
     if moved:
         vehicles_decisions_changed(vehicle_ids=[assignment.vehicle_id])
-        amounts = {counter: 1}
+        amounts = {counter: 1, **leaving_deferred(current, deferred_at, at)}
         if current in (AssignmentStatus.TIMED_OUT, AssignmentStatus.SUCCEEDED):
             # A late answer replaces the time-out; a rollback after success, the success.
             amounts[current] = -1

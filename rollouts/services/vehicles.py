@@ -37,6 +37,7 @@ class VehicleSpec:
     region: str
     ecus: list[EcuSpec]
     channel: str | None = None
+    time_zone: str = ""  # IANA; "": its market's
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def vehicles_provision_bulk(
             vin=spec.vin,
             model=spec.model,
             region=spec.region,
+            time_zone=spec.time_zone,
             channel=channels[spec.channel or settings.OTA_DEFAULT_CHANNEL],
         )
         for spec in specs

@@ -36,6 +36,23 @@ def test_progress_places_the_vehicles_of_a_stage_against_the_scope():
     assert shown.marks == (0.1, 1.0)
 
 
+def test_cars_waiting_for_their_install_window_are_shown_apart_from_the_rest():
+    shown = progress(
+        totals=_counts(offered=50, succeeded=30, deferred=7, deferral_ended=3),
+        stages=PLAN,
+        stage_index=0,
+        in_scope=500,
+    )
+
+    assert {s.state: s.count for s in shown.segments} == {
+        "succeeded": 30,
+        "failed": 0,
+        "timed_out": 0,
+        "deferred": 4,  # 7 deferred, 3 of them since allowed to install
+        "waiting": 16,
+    }
+
+
 def test_a_scope_not_counted_draws_the_bar_against_those_offered():
     shown = progress(
         totals=_counts(offered=4, succeeded=4), stages=PLAN, stage_index=0, in_scope=None

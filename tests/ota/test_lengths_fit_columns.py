@@ -39,6 +39,7 @@ STORED_IN = {
     ("VehicleInputSerializer", "vin"): "rollouts.Vehicle.vin",
     ("VehicleInputSerializer", "model"): "rollouts.Vehicle.model",
     ("VehicleInputSerializer", "region"): "rollouts.Vehicle.region",
+    ("VehicleInputSerializer", "time_zone"): "rollouts.Vehicle.time_zone",
     ("EventSerializer", "correlation_id"): "rollouts.InstallEvent.correlation_id",
     ("EventSerializer", "ecu_serial"): "rollouts.InstallEvent.ecu_serial",
     ("EventSerializer", "error_code"): "rollouts.InstallEvent.error_code",

@@ -150,3 +150,17 @@ def test_the_new_admin_pages_load(admin_client, ship, publish):
         f"/admin/rollouts/release/{Release.objects.get().pk}/change/",
     ]:
         assert admin_client.get(url).status_code == 200, url
+
+
+def test_a_rollout_page_says_when_cars_may_install_and_the_list_counts_who_waits(
+    staff, ship, publish
+):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], install_policy={"windows": [{"start": "01:00", "end": "05:00"}]})
+    client = staff("rita", "release engineer")
+
+    page = client.get(f"/admin/rollouts/rollout/{rollout_id}/change/").content.decode()
+    listing = client.get("/admin/rollouts/rollout/").content.decode()
+
+    assert "Cars install at 01:00–05:00 daily (the car&#x27;s local time)." in page
+    assert "column-deferred" in listing

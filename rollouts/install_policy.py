@@ -1,0 +1,179 @@
+"""Install policies: when and how a car may install a release (docs/pouf.md, "Install
+policy"). Pure: no ORM, no clock. The server validates and signs; the car judges
+(`vehicle_client/policy.py`).
+
+A policy is a release's (`Release.install_policy`), or a rollout's own when it has one. What
+the Director signs into a target's `custom` is the policy with its format `version` and the
+vehicle's `time_zone`, so a car reads its windows on its own wall clock.
+"""
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# The format a car must announce (manifest `install_policy_version`) to be offered a release
+# with a policy: an older car would ignore the policy, so it gets none of those releases.
+POLICY_VERSION = 1
+
+URGENCIES = ("normal", "safety_recall")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+MAX_WINDOWS = 14
+KEYS = {
+    "windows",
+    "require_parked",
+    "min_battery_soc_pct",
+    "wifi_only_above_bytes",
+    "urgency",
+    "deadline",
+    "max_driver_deferrals",
+}
+
+
+class PolicyError(ValueError):
+    """What is wrong, by field: {"windows": ["…"], …}."""
+
+    def __init__(self, problems: dict[str, list[str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in problems.items()))
+
+
+def validate(policy: Mapping | None) -> dict:
+    """A policy in its normal form ({} for none), or PolicyError naming each bad field."""
+    if not policy:
+        return {}
+    problems: dict[str, list[str]] = {}
+
+    def bad(field: str, message: str) -> None:
+        problems.setdefault(field, []).append(message)
+
+    unknown = sorted(set(policy) - KEYS)
+    if unknown:
+        bad("policy", f"Unknown fields: {', '.join(unknown)}.")
+    normal: dict = {}
+    windows = policy.get("windows", [])
+    if not isinstance(windows, list) or len(windows) > MAX_WINDOWS:
+        bad("windows", f"A list of at most {MAX_WINDOWS} windows.")
+        windows = []
+    normal_windows = []
+    for index, window in enumerate(windows):
+        if not isinstance(window, Mapping) or set(window) - {"days", "start", "end"}:
+            bad("windows", f"Window {index + 1}: days, start and end only.")
+            continue
+        start, end = window.get("start"), window.get("end")
+        if not (isinstance(start, str) and _CLOCK.match(start)) or not (
+            isinstance(end, str) and _CLOCK.match(end)
+        ):
+            bad("windows", f"Window {index + 1}: start and end are local times like 01:30.")
+            continue
+        if start == end:
+            bad("windows", f"Window {index + 1}: it opens and closes at {start}.")
+            continue
+        days = window.get("days") or list(DAYS)
+        if not isinstance(days, list) or not set(days) <= set(DAYS):
+            bad("windows", f"Window {index + 1}: days among {', '.join(DAYS)}.")
+            continue
+        normal_windows.append({"days": [d for d in DAYS if d in days], "start": start, "end": end})
+    if normal_windows:
+        normal["windows"] = normal_windows
+    parked = policy.get("require_parked", False)
+    if not isinstance(parked, bool):
+        bad("require_parked", "true or false.")
+    elif parked:
+        normal["require_parked"] = True
+    battery = policy.get("min_battery_soc_pct", 0)
+    if not _int_in(battery, 0, 100):
+        bad("min_battery_soc_pct", "A whole percentage, 0 to 100.")
+    elif battery:
+        normal["min_battery_soc_pct"] = battery
+    wifi = policy.get("wifi_only_above_bytes")
+    if wifi is not None and not _int_in(wifi, 0, 2**53):
+        bad("wifi_only_above_bytes", "A size in bytes, or null for any network.")
+    elif wifi is not None:
+        normal["wifi_only_above_bytes"] = wifi
+    urgency = policy.get("urgency", "normal")
+    if urgency not in URGENCIES:
+        bad("urgency", f"One of {', '.join(URGENCIES)}.")
+    normal["urgency"] = urgency
+    deadline, deferrals = policy.get("deadline"), policy.get("max_driver_deferrals")
+    if urgency == "safety_recall":
+        moment = _moment(deadline)
+        if moment is None:
+            bad("deadline", "A recall has a deadline: an ISO 8601 time with its offset.")
+        else:
+            normal["deadline"] = moment.isoformat()
+        if deferrals is not None and not _int_in(deferrals, 0, 100):
+            bad("max_driver_deferrals", "A whole number, 0 to 100.")
+        elif deferrals is not None:
+            normal["max_driver_deferrals"] = deferrals
+    elif deadline is not None or deferrals is not None:
+        bad("urgency", "A deadline and driver deferrals belong to safety recalls.")
+    if problems:
+        raise PolicyError(problems)
+    if normal == {"urgency": "normal"}:
+        return {}
+    return normal
+
+
+def _int_in(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _moment(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def valid_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def for_vehicle(policy: Mapping, time_zone: str) -> dict:
+    """What the Director signs for one vehicle: the policy, its format and the vehicle's zone
+    ({} when there is no policy: nothing is signed, any car may take it)."""
+    if not policy:
+        return {}
+    return {"version": POLICY_VERSION, **policy, "time_zone": time_zone}
+
+
+def required_version(policy: Mapping) -> int:
+    """The policy format a car must obey to be offered a release with this policy."""
+    return POLICY_VERSION if policy else 0
+
+
+def describe(policy: Mapping) -> str:
+    """The policy as a sentence for people."""
+    if not policy:
+        return "Cars install as soon as they are offered."
+    parts = []
+    windows = policy.get("windows") or []
+    if windows:
+        shown = []
+        for window in windows:
+            days = window.get("days") or list(DAYS)
+            when = "daily" if len(days) == len(DAYS) else ", ".join(days)
+            shown.append(f"{window['start']}–{window['end']} {when}")
+        parts.append("at " + "; ".join(shown) + " (the car's local time)")
+    if policy.get("require_parked"):
+        parts.append("when parked")
+    if policy.get("min_battery_soc_pct"):
+        parts.append(f"with the battery at least {policy['min_battery_soc_pct']} %")
+    if policy.get("wifi_only_above_bytes") is not None:
+        parts.append(f"on Wi-Fi for downloads over {policy['wifi_only_above_bytes']:,} bytes")
+    text = "Cars install " + (", ".join(parts) if parts else "as soon as they are offered") + "."
+    if policy.get("urgency") == "safety_recall":
+        text += f" Safety recall: due {policy['deadline']}"
+        if policy.get("max_driver_deferrals") is not None:
+            text += f", the driver may put it off {policy['max_driver_deferrals']} times"
+        text += "."
+    return text

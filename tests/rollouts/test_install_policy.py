@@ -1,0 +1,137 @@
+"""Install policies as release engineers write them (rollouts/install_policy.py)."""
+
+import pytest
+
+from rollouts.install_policy import PolicyError, describe, for_vehicle, validate
+from tests.conftest import vehicle_api
+from tests.factories import vehicle_payload
+
+
+def test_a_policy_is_kept_in_its_normal_form():
+    policy = validate(
+        {
+            "windows": [{"days": ["sun", "mon"], "start": "01:00", "end": "05:00"}],
+            "require_parked": True,
+            "min_battery_soc_pct": 30,
+            "wifi_only_above_bytes": 100_000_000,
+        }
+    )
+
+    assert policy == {
+        "windows": [{"days": ["mon", "sun"], "start": "01:00", "end": "05:00"}],
+        "require_parked": True,
+        "min_battery_soc_pct": 30,
+        "wifi_only_above_bytes": 100_000_000,
+        "urgency": "normal",
+    }
+    assert validate({}) == validate({"urgency": "normal"}) == {}  # none: install when offered
+
+
+@pytest.mark.parametrize(
+    ("policy", "field"),
+    [
+        ({"windows": [{"start": "25:00", "end": "05:00"}]}, "windows"),
+        ({"windows": [{"start": "01:00", "end": "01:00"}]}, "windows"),
+        ({"windows": [{"days": ["someday"], "start": "01:00", "end": "02:00"}]}, "windows"),
+        ({"min_battery_soc_pct": 120}, "min_battery_soc_pct"),
+        ({"require_parked": "yes"}, "require_parked"),
+        ({"urgency": "asap"}, "urgency"),
+        ({"urgency": "safety_recall"}, "deadline"),
+        ({"urgency": "safety_recall", "deadline": "2027-01-31"}, "deadline"),  # no offset
+        ({"deadline": "2027-01-31T00:00:00Z"}, "urgency"),  # a deadline without a recall
+        ({"when": "later"}, "policy"),
+    ],
+)
+def test_each_mistake_is_named_by_its_field(policy, field):
+    with pytest.raises(PolicyError) as refused:
+        validate(policy)
+
+    assert field in refused.value.problems
+
+
+def test_a_policy_reads_as_a_sentence():
+    policy = validate(
+        {
+            "windows": [{"start": "01:00", "end": "05:00"}],
+            "require_parked": True,
+            "urgency": "safety_recall",
+            "deadline": "2027-01-31T00:00:00Z",
+            "max_driver_deferrals": 3,
+        }
+    )
+
+    assert describe(policy) == (
+        "Cars install at 01:00–05:00 daily (the car's local time), when parked. Safety "
+        "recall: due 2027-01-31T00:00:00+00:00, the driver may put it off 3 times."
+    )
+    assert describe({}) == "Cars install as soon as they are offered."
+
+
+def test_the_director_signs_the_policy_with_its_format_and_the_cars_time_zone():
+    policy = validate({"require_parked": True})
+
+    assert for_vehicle(policy, "Asia/Shanghai") == {
+        "version": 1,
+        "require_parked": True,
+        "urgency": "normal",
+        "time_zone": "Asia/Shanghai",
+    }
+    assert for_vehicle({}, "Asia/Shanghai") == {}
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_a_bad_policy_whole_and_keeps_a_good_one(engineer_api, publish):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    body = {"version": "9.9.9", "notes": "", "bundles": [bundle.pk]}
+
+    refused = engineer_api.post(
+        "/api/v1/manage/releases",
+        {**body, "install_policy": {"urgency": "safety_recall"}},
+        format="json",
+    )
+    kept = engineer_api.post(
+        "/api/v1/manage/releases",
+        {**body, "install_policy": {"require_parked": True}},
+        format="json",
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalid_install_policy"
+    assert "deadline" in refused.json()["error"]["detail"]
+    assert kept.status_code == 201, kept.json()
+    assert kept.json()["install_policy"] == {"require_parked": True, "urgency": "normal"}
+
+
+@pytest.mark.django_db
+def test_a_deferral_says_why_with_a_known_code(provision):
+    body, token = provision()
+    event = {
+        "id": "0b6c5e0e-9c3e-4b8e-9f44-2a1c1e3f7a10",
+        "type": "install_deferred",
+        "at": "2026-01-01T00:00:00Z",
+        "error_code": "too_busy",
+    }
+
+    answer = vehicle_api(token).post(
+        f"/api/v1/vehicles/{body['vin']}/events", {"events": [event]}, format="json"
+    )
+
+    assert answer.status_code == 400
+    assert "outside_window" in str(answer.json()["error"]["detail"])
+
+
+@pytest.mark.django_db
+def test_a_car_reads_its_windows_in_its_own_time_zone_else_in_its_markets(engineer_api):
+    def provisioned(**fields):
+        return engineer_api.post(
+            "/api/v1/manage/vehicles", vehicle_payload(**fields), format="json"
+        )
+
+    own = provisioned(region="EU", time_zone="Europe/Lisbon")
+    markets = provisioned(region="CN")
+    unknown = provisioned(time_zone="Mars/Olympus_Mons")
+
+    assert own.json()["time_zone"] == "Europe/Lisbon"
+    assert markets.json()["time_zone"] == "Asia/Shanghai"
+    assert unknown.status_code == 400
+    assert "time_zone" in unknown.json()["error"]["detail"]
