@@ -41,3 +41,19 @@ def user_token_revoke(*, token: UserToken, actor: Any = None, reason: str = "") 
             data={"user": token.user.get_username(), "prefix": token.prefix},
         )
     return bool(revoked)
+
+
+def staff_with_token(
+    *, username: str, group: str, purpose: str, password: str | None = None
+) -> tuple[Any, str]:
+    """A staff member of `group` (made if new) and a new API token named for `purpose`: the
+    people of a test server. Answers the user and the token's plaintext."""
+    from django.contrib.auth.models import Group, User
+
+    user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+    if password is not None:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    user.groups.set(Group.objects.filter(name=group))
+    _, token = user_token_create(user=user, name=purpose)
+    return user, token

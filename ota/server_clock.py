@@ -28,13 +28,24 @@ _lock = threading.Lock()
 _offset = timedelta(0)
 
 
-def _moved_now() -> datetime:
+def now() -> datetime:
     return datetime.now(UTC) + _offset
 
 
-def install() -> None:
-    """From now on, this process's `timezone.now` is the movable clock."""
-    timezone.now = _moved_now
+def install():
+    """From now on, this process's `timezone.now` is the movable clock; answers what it
+    replaced, for `uninstall`."""
+    replaced = timezone.now
+    timezone.now = now
+    return replaced
+
+
+def uninstall(replaced) -> None:
+    """Back to the clock `install` replaced, not moved (an in-process test's end)."""
+    global _offset
+    timezone.now = replaced
+    with _lock:
+        _offset = timedelta(0)
 
 
 def offset() -> timedelta:
@@ -49,7 +60,7 @@ def advance(by: timedelta) -> datetime:
         raise ValueError(f"the clock moves forward by at most {MAX_STEP.days} days at a time")
     with _lock:
         _offset += by
-    return _moved_now()
+    return now()
 
 
 class AdvanceSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -66,7 +77,7 @@ ClockSerializer = inline_serializer(
 
 
 def _clock() -> dict:
-    return {"now": _moved_now().isoformat(), "offset_seconds": _offset.total_seconds()}
+    return {"now": now().isoformat(), "offset_seconds": _offset.total_seconds()}
 
 
 class TestClockApi(APIView):

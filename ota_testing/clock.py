@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 from ota_testing.api import ManagementClient
 
 
-def _step(by: timedelta | None, days: float, hours: float, minutes: float, seconds: float):
+def clock_step(
+    by: timedelta | None = None,
+    *,
+    days: float = 0,
+    hours: float = 0,
+    minutes: float = 0,
+    seconds: float = 0,
+) -> timedelta:
+    """How far `advance(…)` moves a clock; never back."""
     step = (by or timedelta(0)) + timedelta(
         days=days, hours=hours, minutes=minutes, seconds=seconds
     )
@@ -35,7 +43,7 @@ class ServerClock:
         seconds: float = 0,
     ) -> datetime:
         """Move the server's time forward (soak times, time-outs); answers the new time."""
-        step = _step(by, days, hours, minutes, seconds)
+        step = clock_step(by, days=days, hours=hours, minutes=minutes, seconds=seconds)
         answer = self._client.post("testing/clock", {"seconds": step.total_seconds()})
         self._offset = timedelta(seconds=answer["offset_seconds"])
         return self.now()

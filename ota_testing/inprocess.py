@@ -1,23 +1,23 @@
 """The harness inside a pytest-django suite: our apps in the host's settings, the server is
 pytest-django's `live_server`, the data the test database (`ota_live_server`).
 
-The clock moves by standing in for `django.utils.timezone.now` in this process (the live
-server's thread included) until the test ends; the host's settings are left as they are.
+The clock is the test server's (ota/server_clock.py), standing in for
+`django.utils.timezone.now` in this process (the live server's thread included) until the test
+ends; the host's settings are left as they are.
 """
 
 import importlib
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from django.apps import apps
-from django.contrib.auth.models import Group, User
 from django.core.management import call_command
-from django.utils import timezone
 
-from accounts.services import user_token_create
+from accounts.services import staff_with_token
+from ota import server_clock
 from ota_testing.api import ManagementClient
-from ota_testing.clock import _step
+from ota_testing.clock import clock_step
 from ota_testing.harness import OtaServer
 from rollouts.roles import APPROVER, RELEASE_ENGINEER, sync_roles
 
@@ -25,22 +25,21 @@ _numbers = itertools.count(1)
 
 
 class LocalClock:
-    """This process's server clock: wall time plus an offset that only grows."""
+    """The test server's movable clock (ota/server_clock.py), in this process for one test."""
 
     def __init__(self) -> None:
-        self._offset = timedelta(0)
-        self._wall_now = timezone.now
-        timezone.now = self.now
+        self._replaced = server_clock.install()
 
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._offset
+    @staticmethod
+    def now() -> datetime:
+        return server_clock.now()
 
     def advance(self, by=None, *, days=0, hours=0, minutes=0, seconds=0) -> datetime:
-        self._offset += _step(by, days, hours, minutes, seconds)
-        return self.now()
+        step = clock_step(by, days=days, hours=hours, minutes=minutes, seconds=seconds)
+        return server_clock.advance(step)
 
     def close(self) -> None:
-        timezone.now = self._wall_now
+        server_clock.uninstall(self._replaced)
 
 
 class LiveOtaServer(OtaServer):
@@ -55,9 +54,7 @@ class LiveOtaServer(OtaServer):
 
 
 def _person(username: str, group: str, url: str) -> ManagementClient:
-    user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
-    user.groups.set(Group.objects.filter(name=group))
-    _, token = user_token_create(user=user, name="ota_live_server")
+    _, token = staff_with_token(username=username, group=group, purpose="ota_live_server")
     return ManagementClient(url, token, username=username)
 
 

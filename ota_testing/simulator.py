@@ -18,6 +18,7 @@ from pathlib import Path
 from ota_testing.api import ManagementClient
 from ota_testing.fleet import SimulatedFleet
 from ota_testing.harness import OtaServer
+from vehicle_client.simulation import draw
 
 
 class WallClock:
@@ -120,8 +121,7 @@ def simulate(
                 rate = crashes_per_hour
                 if crashes_after_install is not None and car.vin in updated:
                     rate = crashes_after_install
-                expected = rate * hours
-                crashes = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
+                crashes = draw(rng, rate * hours)
                 answer = car.send_health([car.health_window(hours=hours, crashes=crashes, end=end)])
                 if answer.status == 200:
                     summary.health_windows += 1

@@ -20,6 +20,12 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def draw(rng: random.Random, expected: float) -> int:
+    """A whole count whose mean is `expected`: its whole part, plus one with the chance of its
+    fraction."""
+    return int(expected) + (1 if rng.random() < expected - int(expected) else 0)
+
+
 class SimClock:
     """The simulated fleet's time: the clock beneath it, plus how far the cars have driven
     ahead, so hours of driving take no time. An in-process server follows it while the cars
@@ -147,8 +153,7 @@ class Fleet:
                 ends[car.vin] = self.driven_until[car.vin] = start + timedelta(hours=hours)
             self.clock.advance(max(ends.values(), default=began + timedelta(hours=hours)) - began)
             for car in self.cars:
-                rate = crashes_per_hour(car) * hours
-                crashes = int(rate) + (1 if self.rng.random() < rate - int(rate) else 0)
+                crashes = draw(self.rng, crashes_per_hour(car) * hours)
                 window = car.health_window(hours=hours, crashes=crashes, end=ends[car.vin])
                 answer = car.send_health([window])
                 assert answer.status == 200, answer.body

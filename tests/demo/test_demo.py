@@ -68,6 +68,17 @@ def test_seeding_twice_creates_the_fleet_once_and_prints_working_credentials(set
     assert authenticate(username="admin", password=password) is not None
 
 
+def healthz_when_up(base: str, *, tries: int = 100) -> bytes | None:
+    """/healthz's body once the server answers (None if it never does)."""
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as answer:  # noqa: S310
+                return answer.read()
+        except OSError:
+            time.sleep(0.2)
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -89,15 +100,7 @@ def test_serve_runs_the_web_server_with_a_task_cluster_and_stops_both(tmp_path):
         start_new_session=True,
     )
     try:
-        body = None
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    body = r.read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert body == b'{"status": "ok"}'
+        assert healthz_when_up(f"http://127.0.0.1:{port}") == b'{"status": "ok"}'
         children = subprocess.run(
             ["pgrep", "-f", "-P", str(server.pid), "manage.py qcluster"],
             capture_output=True,

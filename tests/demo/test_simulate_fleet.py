@@ -5,15 +5,13 @@ import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from ota_testing import ManagementClient
-from tests.demo.test_demo import free_port
+from tests.demo.test_demo import free_port, healthz_when_up
 
 pytestmark = pytest.mark.slow
 
@@ -49,12 +47,7 @@ def test_simulated_cars_move_a_demo_rollout_forward(tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2).close()  # noqa: S310
-                break
-            except OSError:
-                time.sleep(0.2)
+        assert healthz_when_up(base)
         before = battery_stage_counts(base, token)
 
         run = subprocess.run(

@@ -19,6 +19,12 @@ def test_the_embedded_defaults_pass_every_check(settings):
     assert checks.check_database() == []
     assert checks.check_task_broker() == []
     assert checks.check_regions() == []
+    assert checks.check_market_time_zones() == []
+
+
+def test_a_market_time_zone_that_does_not_exist_is_an_error(settings):
+    settings.OTA_MARKET_TIME_ZONES = {"EU": "Europe/Berlin", "US": "America/Springfield"}
+    assert ids(checks.check_market_time_zones()) == ["ota.E007"]
 
 
 def test_an_unsupported_database_is_an_error(settings):

@@ -2,9 +2,12 @@
 
 import pytest
 
+from rollouts import install_policy
 from rollouts.install_policy import PolicyError, describe, for_vehicle, validate
+from rollouts.models.telemetry import DeferralReason
 from tests.conftest import vehicle_api
 from tests.factories import vehicle_payload
+from vehicle_client import policy as car_policy
 
 
 def test_a_policy_is_kept_in_its_normal_form():
@@ -135,3 +138,35 @@ def test_a_car_reads_its_windows_in_its_own_time_zone_else_in_its_markets(engine
     assert markets.json()["time_zone"] == "Asia/Shanghai"
     assert unknown.status_code == 400
     assert "time_zone" in unknown.json()["error"]["detail"]
+
+
+def test_the_server_and_the_reference_car_speak_the_same_policy_format():
+    # Two sides of one protocol, kept apart on purpose (the car imports nothing of the server).
+    assert install_policy.POLICY_VERSION == car_policy.POLICY_VERSION
+    assert install_policy.DAYS == car_policy.DAYS
+    assert set(DeferralReason.values) == set(car_policy.DEFERRAL_REASONS)
+
+
+@pytest.mark.django_db
+def test_a_rollout_may_bring_its_own_install_policy(engineer_api, approver_api, publish):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    release = engineer_api.post(
+        "/api/v1/manage/releases",
+        {"version": "9.9.8", "bundles": [bundle.pk], "install_policy": {"require_parked": True}},
+        format="json",
+    ).json()
+    approver_api.post(f"/api/v1/manage/releases/{release['id']}/approve")
+
+    def rollout(channel, **own):
+        body = {"release": release["id"], "channel": channel, **own}
+        return engineer_api.post("/api/v1/manage/rollouts", body, format="json").json()
+
+    inherits = rollout("dev")
+    overrides = rollout("beta", install_policy={"min_battery_soc_pct": 50})
+
+    assert inherits["install_policy"] is None
+    assert inherits["effective_install_policy"] == {"require_parked": True, "urgency": "normal"}
+    assert overrides["effective_install_policy"] == {
+        "min_battery_soc_pct": 50,
+        "urgency": "normal",
+    }

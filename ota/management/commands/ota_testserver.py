@@ -15,14 +15,13 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import Group, User
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.core.servers.basehttp import ThreadedWSGIServer
 from django.core.wsgi import get_wsgi_application
 
-from accounts.services import user_token_create
+from accounts.services import staff_with_token
 from ota.devserver import NoDelayRequestHandler
 from rollouts.roles import APPROVER, RELEASE_ENGINEER
 
@@ -81,7 +80,7 @@ def _person(username: str, group: str) -> dict:
     """A staff member of `group` with a password (to look at the admin while a test is
     paused) and an API token."""
     password = secrets.token_urlsafe(12)
-    user = User.objects.create_user(username=username, password=password, is_staff=True)
-    user.groups.set(Group.objects.filter(name=group))
-    _, token = user_token_create(user=user, name="ota_testserver")
+    _, token = staff_with_token(
+        username=username, group=group, purpose="ota_testserver", password=password
+    )
     return {"username": username, "password": password, "token": token}
