@@ -6,7 +6,7 @@ touched; a suite that asks for none of these fixtures starts no server.
         fleet = ota_fleet(40, hardware_ids=["hu-gen7"])
         release = ota_release([ota_bundle(b"bad build", hardware_id="hu-gen7")])
         rollout = ota_rollout(release, fleet=fleet, policy={"min_finished": 5})
-        fleet.poll(fail=0.5)
+        fleet.poll(fail=0.75)
         rollout.evaluate()
         assert rollout.status == "halted"
 
