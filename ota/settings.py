@@ -248,7 +248,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"CohortKindEnum": "rollouts.models.cohorts.CohortKind"},
+    "ENUM_NAME_OVERRIDES": {
+        "CohortKindEnum": "rollouts.models.cohorts.CohortKind",
+        "RolloutStatusEnum": "rollouts.models.rollouts.RolloutStatus",
+    },
     "TAGS": [
         {"name": "vehicle", "description": "What a car calls, with its vehicle token."},
         {

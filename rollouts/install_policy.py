@@ -28,6 +28,7 @@ KEYS = {
     "urgency",
     "deadline",
     "max_driver_deferrals",
+    "skip_soak",
 }
 
 
@@ -97,6 +98,10 @@ def validate(policy: Mapping | None) -> dict:
         bad("urgency", f"One of {', '.join(URGENCIES)}.")
     normal["urgency"] = urgency
     deadline, deferrals = policy.get("deadline"), policy.get("max_driver_deferrals")
+    skip_soak = policy.get("skip_soak", False)
+    if not isinstance(skip_soak, bool):
+        bad("skip_soak", "true or false.")
+        skip_soak = False
     if urgency == "safety_recall":
         moment = _moment(deadline)
         if moment is None:
@@ -107,8 +112,13 @@ def validate(policy: Mapping | None) -> dict:
             bad("max_driver_deferrals", "A whole number, 0 to 100.")
         elif deferrals is not None:
             normal["max_driver_deferrals"] = deferrals
-    elif deadline is not None or deferrals is not None:
-        bad("urgency", "A deadline and driver deferrals belong to safety recalls.")
+        if skip_soak:
+            normal["skip_soak"] = True
+    elif deadline is not None or deferrals is not None or skip_soak:
+        bad(
+            "urgency",
+            "A deadline, driver deferrals and skipping soak waits belong to safety recalls.",
+        )
     if problems:
         raise PolicyError(problems)
     if normal == {"urgency": "normal"}:
@@ -128,6 +138,20 @@ def _moment(value) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else None
+
+
+def is_recall(policy: Mapping | None) -> bool:
+    return bool(policy) and policy.get("urgency") == "safety_recall"
+
+
+def skips_soak(policy: Mapping | None) -> bool:
+    """A recall whose stages advance once their failure rate is proven low, without waiting
+    out the soak time (and the driving hours a health comparison needs)."""
+    return is_recall(policy) and bool(policy.get("skip_soak"))
+
+
+def deadline(policy: Mapping | None) -> datetime | None:
+    return _moment(policy.get("deadline")) if is_recall(policy) else None
 
 
 def valid_time_zone(name: str) -> bool:
@@ -176,4 +200,6 @@ def describe(policy: Mapping) -> str:
         if policy.get("max_driver_deferrals") is not None:
             text += f", the driver may put it off {policy['max_driver_deferrals']} times"
         text += "."
+        if policy.get("skip_soak"):
+            text += " Stages advance without waiting out their soak time."
     return text

@@ -3,13 +3,25 @@
 import functools
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from ota import rawsql
 from ota.rawsql import Columns
-from rollouts.models import Channel, Cohort, CohortKind, Ecu, Vehicle, VehicleToken
+from rollouts import install_policy
+from rollouts.models import (
+    Assignment,
+    Channel,
+    Cohort,
+    CohortKind,
+    Ecu,
+    Rollout,
+    Vehicle,
+    VehicleToken,
+)
+from rollouts.targeting import narrow
 from rollouts.tokens import secret_matches, split_token
 
 # What a vehicle request needs of its vehicle and channel, read with the token in one
@@ -212,4 +224,85 @@ def cohort_vehicles(*, cohort: Cohort) -> QuerySet[Vehicle]:
                 | Q(installed_bundle__release_counter__lte=rule["max_counter"])
             )
         vehicles = vehicles.filter(Exists(ecus))
+    return vehicles
+
+
+@dataclass(frozen=True)
+class MarketRecall:
+    market: str
+    affected: int  # cars of the recall's scope with hardware it is for
+    lacking: int  # of those, still without it (neither installed nor superseded)
+    unreachable: int  # of those lacking, cars whose software would not obey its policy
+
+    @property
+    def updated(self) -> int:
+        return self.affected - self.lacking
+
+
+@dataclass(frozen=True)
+class RecallProgress:
+    deadline: datetime
+    skip_soak: bool
+    markets: tuple[MarketRecall, ...]
+
+    def overdue(self, now: datetime) -> bool:
+        return now >= self.deadline and any(m.lacking for m in self.markets)
+
+
+def recall_progress(*, rollout: Rollout) -> RecallProgress | None:
+    """Per market, how many cars still lack a safety recall: one grouped count over the cars
+    the recall is for, from the images their last manifests reported (None when the rollout
+    is no recall). Cars whose software does not announce the policy format are counted as
+    lacking it and, apart, as unreachable: compatibility refuses them the offer."""
+    policy = rollout.effective_install_policy
+    deadline = install_policy.deadline(policy)
+    if not rollout.safety_recall or deadline is None:
+        return None
+    bundles = [item.bundle for item in rollout.release.items.select_related("bundle")]
+    vehicles = recall_vehicles(rollout=rollout, hardware_ids={b.hardware_id for b in bundles})
+    lacking = Q(pk__in=[])
+    for bundle in bundles:
+        older = Q(installed_bundle__isnull=True) | Q(
+            installed_bundle__release_counter__lte=bundle.release_counter
+        )
+        lacking |= Q(hardware_id=bundle.hardware_id) & ~Q(installed_sha256=bundle.sha256) & older
+    too_old = Q(install_policy_version__lt=install_policy.required_version(policy))
+    rows = (
+        vehicles.annotate(lacks=Exists(Ecu.objects.filter(lacking, vehicle=OuterRef("pk"))))
+        .order_by()
+        .values("region")
+        .annotate(
+            affected=Count("pk"),
+            lacking=Count("pk", filter=Q(lacks=True)),
+            unreachable=Count("pk", filter=Q(lacks=True) & too_old),
+        )
+        .order_by("region")
+    )
+    return RecallProgress(
+        deadline=deadline,
+        skip_soak=install_policy.skips_soak(policy),
+        markets=tuple(
+            MarketRecall(r["region"], r["affected"], r["lacking"], r["unreachable"]) for r in rows
+        ),
+    )
+
+
+def recall_vehicles(*, rollout: Rollout, hardware_ids: set[str]) -> QuerySet[Vehicle]:
+    """The cars a recall is for, on every channel: the scope of `targeting.in_scope` (models,
+    regions, its cohort or an offer made already) and an ECU of one of its hardware ids."""
+    release = rollout.release
+    vehicles = Vehicle.objects.filter(
+        Exists(Ecu.objects.filter(vehicle=OuterRef("pk"), hardware_id__in=hardware_ids))
+    )
+    models = narrow(release.model_names, rollout.model_names)
+    if models:
+        vehicles = vehicles.filter(model__in=models)
+    regions = narrow(release.regions, rollout.regions)
+    if regions:
+        vehicles = vehicles.filter(region__in=regions)
+    if rollout.cohort_id:
+        offered = Assignment.objects.filter(rollout=rollout, vehicle=OuterRef("pk"))
+        vehicles = vehicles.filter(
+            Q(pk__in=cohort_vehicles(cohort=rollout.cohort).values("pk")) | Exists(offered)
+        )
     return vehicles

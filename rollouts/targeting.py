@@ -16,8 +16,9 @@ This module is the one place where that decision is made. Its rules (product bri
 - a release with an install policy only to a vehicle that obeys that policy's format (its
   manifest says so): an older car would install whenever offered;
 - a release's bundles are offered together or not at all;
-- one release at a time: an install already under way is kept, otherwise the newest
-  release whose rollout offers to this vehicle wins;
+- one release at a time: an install already under way is kept, otherwise a safety recall,
+  otherwise the newest release whose rollout offers to this vehicle wins. A recall is offered
+  on every channel (the caller's concern): only these compatibility rules refuse it a car;
 - staged rollouts: a vehicle is in once `bucket(salt, VIN) < percent * 100`. The bucket never
   changes, so raising the percentage only adds vehicles, and one already offered stays in.
 """
@@ -96,6 +97,7 @@ class Candidate:
     cohort: CohortRule | None = None  # None: the whole channel
     cohort_member: bool = False  # a static cohort lists this vehicle
     policy_version: int = 0  # the install policy format a car must obey (0: no policy)
+    recall: bool = False  # a safety recall: before any other release not yet started
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ NOTHING = Decision()
 
 
 def decide(vehicle: VehicleState, candidates: Iterable[Candidate]) -> Decision:
-    ordered = sorted(candidates, key=lambda c: (not c.in_progress, -c.newness))
+    ordered = sorted(candidates, key=lambda c: (not c.in_progress, not c.recall, -c.newness))
     for candidate in ordered:
         targets = release_targets(vehicle, candidate)
         if targets:

@@ -8,7 +8,8 @@ from django.contrib import admin
 from django.db.models import F, QuerySet, Sum
 from django.http import HttpRequest
 from django.urls import path
-from django.utils.html import format_html_join
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from ota.admin import ReadOnlyAdmin
@@ -38,6 +39,7 @@ from rollouts.plans import (
     stages_as_text,
     stages_from_text,
 )
+from rollouts.selectors import recall_progress
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
 from rollouts.services.rollout_actions import (
@@ -306,6 +308,7 @@ class RolloutAdmin(ReadOnlyAdmin):
         "halt_explained",
         "stage_plan",
         "install_policy_explained",
+        "recall_explained",
         "latest_evaluations",
         "regions",
         "model_names",
@@ -358,6 +361,45 @@ class RolloutAdmin(ReadOnlyAdmin):
     @admin.display(description="install policy")
     def install_policy_explained(self, rollout) -> str:
         return install_policy.describe(rollout.effective_install_policy)
+
+    @admin.display(description="safety recall")
+    def recall_explained(self, rollout) -> str:
+        """Per market, the cars that still lack the recall against its deadline."""
+        progress = recall_progress(rollout=rollout)
+        if progress is None:
+            return "—"
+        now = timezone.now()
+        left = progress.deadline - now
+        due = f"due {progress.deadline:%Y-%m-%d %H:%M} UTC, " + (
+            f"in {_span(left)}" if left.total_seconds() > 0 else f"{_span(-left)} ago"
+        )
+        rows = format_html_join(
+            "",
+            '<tr style="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+            '<td><progress max="{}" value="{}" title="{} of {} updated"></progress></td></tr>',
+            (
+                (
+                    "color: var(--error-fg)" if m.lacking and left.total_seconds() <= 0 else "",
+                    m.market,
+                    m.affected,
+                    m.updated,
+                    m.lacking,
+                    m.affected or 1,
+                    m.updated,
+                    m.updated,
+                    m.affected,
+                )
+                for m in progress.markets
+            ),
+        )
+        return format_html(
+            '<p>{}{}</p><table class="recall-progress"><thead><tr><th>market</th>'
+            "<th>cars</th><th>updated</th><th>still lacking</th><th></th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            due,
+            "; stages skip their soak time" if progress.skip_soak else "",
+            rows,
+        )
 
     def has_approve_permission(self, request) -> bool:
         return request.user.has_perm("rollouts.approve_rollout")
@@ -463,3 +505,12 @@ class AssignmentAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     search_fields = ["vehicle__vin"]
     list_select_related = ["vehicle", "rollout__release", "rollout__channel"]
+
+
+def _span(delta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return (
+        f"{hours // 24} d {hours % 24} h"
+        if hours >= 24
+        else f"{hours} h {int(delta.total_seconds() // 60) % 60} min"
+    )

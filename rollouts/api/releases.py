@@ -1,6 +1,7 @@
 """Management API for releases and rollouts."""
 
-from drf_spectacular.utils import extend_schema
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,6 +12,7 @@ from ota.serializers import MAX_BIGINT, RejectUnknownFieldsMixin, StrictCharFiel
 from rollouts.errors import UnknownChannel, UnknownCohort
 from rollouts.health import wilson
 from rollouts.models import Channel, Cohort, Release, Rollout
+from rollouts.selectors import recall_progress
 from rollouts.services import counters
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
@@ -232,6 +234,7 @@ class RolloutOutputSerializer(serializers.ModelSerializer):
             "policy",
             "install_policy",
             "effective_install_policy",
+            "safety_recall",
             "halt_reason",
             "halt_description",
             "gate_override_reason",
@@ -266,6 +269,43 @@ class RolloutOutputSerializer(serializers.ModelSerializer):
 
     def get_halt_reason(self, rollout: Rollout) -> dict | None:
         return rollout.halt_reason
+
+
+class MarketRecallSerializer(serializers.Serializer):
+    market = serializers.CharField(read_only=True)
+    affected = serializers.IntegerField(help_text="Compatible cars the recall is for.")
+    updated = serializers.IntegerField(help_text="Of those, cars that run it (or newer).")
+    lacking = serializers.IntegerField(help_text="Of those, cars still without it.")
+    unreachable = serializers.IntegerField(
+        help_text="Of those lacking it, cars whose software does not announce the install "
+        "policy format: they are not offered it until their software is updated."
+    )
+
+
+class RecallProgressSerializer(serializers.Serializer):
+    deadline = serializers.DateTimeField()
+    skip_soak = serializers.BooleanField(help_text="Stages advance without their soak time.")
+    overdue = serializers.SerializerMethodField(
+        help_text="The deadline has passed and some market still has cars without it."
+    )
+    markets = MarketRecallSerializer(many=True)
+
+    def get_overdue(self, progress) -> bool:
+        return progress.overdue(timezone.now())
+
+
+class RolloutDetailOutputSerializer(RolloutOutputSerializer):
+    recall = serializers.SerializerMethodField(
+        help_text="A safety recall's progress per market against its deadline (null: none)."
+    )
+
+    class Meta(RolloutOutputSerializer.Meta):
+        fields = [*RolloutOutputSerializer.Meta.fields, "recall"]
+
+    @extend_schema_field(RecallProgressSerializer(allow_null=True))
+    def get_recall(self, rollout: Rollout) -> dict | None:
+        progress = recall_progress(rollout=rollout)
+        return None if progress is None else RecallProgressSerializer(progress).data
 
 
 def _rollout(rollout_id: int) -> Rollout:
@@ -324,9 +364,9 @@ def _named_cohort(name: str | None) -> Cohort | None:
 class RolloutDetailApi(APIView):
     required_permissions = ("rollouts.view_rollout",)
 
-    @extend_schema(operation_id="rollouts_get", responses=RolloutOutputSerializer)
+    @extend_schema(operation_id="rollouts_get", responses=RolloutDetailOutputSerializer)
     def get(self, request: Request, rollout_id: int) -> Response:
-        return Response(RolloutOutputSerializer(_rollout(rollout_id)).data)
+        return Response(RolloutDetailOutputSerializer(_rollout(rollout_id)).data)
 
 
 class ActionInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

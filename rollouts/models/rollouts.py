@@ -84,6 +84,10 @@ class Rollout(models.Model):
     halt_reason = models.JSONField(null=True, blank=True)
     # How often it halted, even if resumed since: the promotion gate wants a clean run.
     halts = models.PositiveIntegerField(default=0)
+    # Its install policy is a safety recall: offered on every channel (rollouts/targeting.py).
+    # A column, set once at creation (both policies are fixed by then), so a poll finds the
+    # recalls of other channels in the query that finds its own channel's rollouts.
+    safety_recall = models.BooleanField(default=False, editable=False)
     # Offered only to vehicles given an assignment up front (a revert), never by bucket.
     only_assigned = models.BooleanField(default=False)
     reverts = models.ForeignKey(

@@ -8,8 +8,8 @@ the same transaction as the change, through one of the three calls below:
 - `rollout_decisions_changed`: a rollout started, advanced, paused, resumed, halted, aborted,
   completed, or one was created running (a revert). Its channel's vehicles decide again; on
   completion so do those of every earlier channel of the pipeline (a release completed on a
-  later channel is offered to them too); and so does any vehicle with an open assignment in it
-  that has since moved to another channel.
+  later channel is offered to them too); a safety recall's reaches every channel; and so does
+  any vehicle with an open assignment in it that has since moved to another channel.
 - `channels_decisions_changed`: something every vehicle of these channels may see differently
   (a cohort's filter that their rollouts use).
 - `vehicles_decisions_changed`: something about these vehicles only (an assignment moved by an
@@ -47,9 +47,13 @@ def rollout_decisions_changed(*, rollout: Rollout, status: str | None = None) ->
     status = status or rollout.status
     channel = Channel.objects.only("position").get(pk=rollout.channel_id)
     reached = Channel.objects.filter(pk=channel.pk)
-    if status == RolloutStatus.COMPLETED:
+    if rollout.safety_recall:
+        reached = Channel.objects.all()
+    elif status == RolloutStatus.COMPLETED:
         reached = Channel.objects.filter(position__lte=channel.position)
     channels_decisions_changed(channel_ids=reached.values_list("pk", flat=True))
+    if rollout.safety_recall:
+        return  # every channel decides again: no vehicle needs its own bump
     elsewhere = (
         Assignment.objects.filter(rollout_id=rollout.pk, status__in=SETTLEABLE)
         .exclude(vehicle__channel_id=rollout.channel_id)

@@ -63,15 +63,17 @@ def vehicle_state(vehicle: Vehicle, ecus=None) -> VehicleState:
 
 
 def offering_rollouts(vehicle: Vehicle, assignments: list[Assignment]) -> list[Rollout]:
-    """Rollouts that offer to this vehicle: running or completed on its own channel, and
-    completed on any later channel of the pipeline (those releases passed through its own).
+    """Rollouts that offer to this vehicle: running or completed on its own channel,
+    completed on any later channel of the pipeline (those releases passed through its own),
+    and safety recalls running or completed on any channel (a recall is for every car).
     A paused or halted rollout makes no new offers but keeps those already made (a halt that
     retracts has already closed the ones not started): those come from the vehicle's own
     open assignments, read by the caller, so no query here reads other vehicles' assignments."""
     own = Q(channel_id=vehicle.channel_id, status__in=OFFERING)
     later = Q(channel__position__gt=vehicle.channel.position, status=RolloutStatus.COMPLETED)
+    recall = Q(safety_recall=True, status__in=OFFERING)
     rollouts = list(
-        Rollout.objects.filter(own | later)
+        Rollout.objects.filter(own | later | recall)
         .select_related("release", "cohort")
         .prefetch_related("release__items__bundle")
     )
@@ -186,6 +188,7 @@ def candidate(
         cohort=cohort_rule(rollout.cohort),
         cohort_member=cohort_member,
         policy_version=install_policy.required_version(rollout.effective_install_policy),
+        recall=rollout.safety_recall,
     )
 
 
@@ -197,10 +200,11 @@ def in_rollout_scope(
     assigned: bool = False,
     cohort_member: bool = False,
 ) -> bool:
-    """The vehicle is among those the rollout is for: its channel, narrowed by the release's
-    and the rollout's constraints and cohort (a vehicle offered the release stays in).
-    `cohort_member`: from `static_cohorts_listing`, read once for all the rollouts at hand."""
-    if vehicle.channel_id != rollout.channel_id:
+    """The vehicle is among those the rollout is for: its channel (any, for a safety recall),
+    narrowed by the release's and the rollout's constraints and cohort (a vehicle offered the
+    release stays in). `cohort_member`: from `static_cohorts_listing`, read once for all the
+    rollouts at hand."""
+    if vehicle.channel_id != rollout.channel_id and not rollout.safety_recall:
         return False
     scope = candidate(rollout, assigned=assigned, cohort_member=cohort_member, with_bundles=False)
     return targeting.in_scope(state, scope)

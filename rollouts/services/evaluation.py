@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from rollouts import install_policy
 from rollouts.halts import (
     CRITICAL_SIGNAL,
     INSTALL_FAILURE_RATE,
@@ -87,7 +88,10 @@ def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Evaluat
     failure, health = policy_checks(totals, policy)
     stage = rollout.stages[rollout.stage_index]
     in_stage = now - (rollout.stage_started_at or now)
-    soaked = in_stage >= timedelta(minutes=stage["min_soak_minutes"])
+    # A recall approved to skip soak waits advances once its failure rate is proven low;
+    # every halt rule still holds.
+    skip_soak = install_policy.skips_soak(rollout.effective_install_policy)
+    soaked = skip_soak or in_stage >= timedelta(minutes=stage["min_soak_minutes"])
     overdue = in_stage >= timedelta(minutes=stage["max_duration_minutes"])
     numbers = {
         "counters": totals,
@@ -116,11 +120,12 @@ def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Evaluat
             **stage,
             "minutes_in_stage": in_stage.total_seconds() / 60,
             "soaked": soaked,
+            "soak_skipped": skip_soak,
             "overdue": overdue,
         },
     }
 
-    outcome, reason = _decide(rollout, totals, failure, health, soaked, overdue)
+    outcome, reason = _decide(rollout, totals, failure, health, soaked, overdue, skip_soak)
     if outcome == Outcome.HALT:
         rollout_halt_for(rollout=rollout, halt_reason=reason)
     elif outcome in (Outcome.ADVANCE, Outcome.COMPLETE):
@@ -150,7 +155,7 @@ def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Evaluat
     )
 
 
-def _decide(rollout, totals, failure, health, soaked: bool, overdue: bool):
+def _decide(rollout, totals, failure, health, soaked: bool, overdue: bool, skip_soak: bool):
     policy, index = rollout.policy, rollout.stage_index
     if totals["critical"]:
         return Outcome.HALT, HaltReason(
@@ -184,8 +189,10 @@ def _decide(rollout, totals, failure, health, soaked: bool, overdue: bool):
                     "control_hours": round(check.control_hours, 1),
                 },
             ).as_json()
-    healthy = failure.verdict == Verdict.HEALTHY and all(
-        h.verdict == Verdict.HEALTHY for h in health.values()
+    # Health comparisons need hours of driving, the soak a recall skips: none of them has
+    # proven harm (that halted above), which is what a recall waits for.
+    healthy = failure.verdict == Verdict.HEALTHY and (
+        skip_soak or all(h.verdict == Verdict.HEALTHY for h in health.values())
     )
     last = index + 1 >= len(rollout.stages)
     if soaked and healthy:

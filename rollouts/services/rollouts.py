@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from ota.errors import Conflict, Forbidden, Malformed
 from rollouts.halts import OPERATOR, HaltReason, halt_description
+from rollouts.install_policy import is_recall
 from rollouts.locks import lock_decisions_exclusive
 from rollouts.models import (
     Assignment,
@@ -111,6 +112,9 @@ def rollout_create(
                 stages=plan,
                 policy=checked_policy,
                 install_policy=install_policy,
+                safety_recall=is_recall(
+                    install_policy if install_policy is not None else release.install_policy
+                ),
             )
     except IntegrityError:
         raise RolloutExists(detail={"release": release.version, "channel": channel.name}) from None

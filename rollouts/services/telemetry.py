@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Model, Value
+from django.db.models import Model, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -210,7 +210,8 @@ def _add_exposure(vehicle: Vehicle, windows: list[HealthWindow], tally: Tally) -
 
     live = list(
         Rollout.objects.filter(
-            channel_id=vehicle.channel_id, status__in=(RolloutStatus.RUNNING, RolloutStatus.PAUSED)
+            Q(channel_id=vehicle.channel_id) | Q(safety_recall=True),
+            status__in=(RolloutStatus.RUNNING, RolloutStatus.PAUSED),
         ).select_related("release", "cohort")
     )
     if not live:

@@ -164,3 +164,19 @@ def test_a_rollout_page_says_when_cars_may_install_and_the_list_counts_who_waits
 
     assert "Cars install at 01:00–05:00 daily (the car&#x27;s local time)." in page
     assert "column-deferred" in listing
+
+
+def test_a_recalls_page_shows_each_market_against_the_deadline(staff, ship, publish, provision):
+    for region in ("EU", "EU", "US"):
+        provision(region=region)
+    bundle, _ = publish(hardware_id="hu-gen7")
+    recall = {"urgency": "safety_recall", "deadline": "2020-01-31T00:00:00Z"}  # long past
+    _, rollout_id = ship([bundle], install_policy=recall)
+    client = staff("rita", "release engineer")
+
+    page = client.get(f"/admin/rollouts/rollout/{rollout_id}/change/").content.decode()
+
+    assert "due 2020-01-31 00:00 UTC" in page and " ago" in page
+    assert "<td>EU</td><td>2</td><td>0</td><td>2</td>" in page
+    assert "<td>US</td><td>1</td><td>0</td><td>1</td>" in page
+    assert page.count('style="color: var(--error-fg)"') == 2  # late in both markets

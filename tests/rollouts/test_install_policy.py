@@ -42,6 +42,11 @@ def test_a_policy_is_kept_in_its_normal_form():
         ({"urgency": "safety_recall"}, "deadline"),
         ({"urgency": "safety_recall", "deadline": "2027-01-31"}, "deadline"),  # no offset
         ({"deadline": "2027-01-31T00:00:00Z"}, "urgency"),  # a deadline without a recall
+        ({"skip_soak": True}, "urgency"),  # only a recall may skip soak waits
+        (
+            {"urgency": "safety_recall", "deadline": "2027-01-31T00:00:00Z", "skip_soak": 1},
+            "skip_soak",
+        ),
         ({"when": "later"}, "policy"),
     ],
 )
@@ -68,6 +73,19 @@ def test_a_policy_reads_as_a_sentence():
         "recall: due 2027-01-31T00:00:00+00:00, the driver may put it off 3 times."
     )
     assert describe({}) == "Cars install as soon as they are offered."
+    assert describe({**policy, "skip_soak": True}).endswith(
+        "3 times. Stages advance without waiting out their soak time."
+    )
+
+
+def test_only_a_recall_that_says_so_skips_soak_waits():
+    recall = {"urgency": "safety_recall", "deadline": "2027-01-31T00:00:00Z"}
+
+    assert install_policy.skips_soak(validate({**recall, "skip_soak": True}))
+    assert not install_policy.skips_soak(validate(recall))
+    assert not install_policy.skips_soak(validate({"require_parked": True}))
+    assert install_policy.deadline(validate(recall)).isoformat() == "2027-01-31T00:00:00+00:00"
+    assert install_policy.deadline({}) is None
 
 
 def test_the_director_signs_the_policy_with_its_format_and_the_cars_time_zone():
@@ -170,3 +188,28 @@ def test_a_rollout_may_bring_its_own_install_policy(engineer_api, approver_api, 
         "min_battery_soc_pct": 50,
         "urgency": "normal",
     }
+
+
+@pytest.mark.django_db
+def test_a_rollout_of_its_own_may_be_a_recall_that_skips_soak_waits_once_someone_else_approves(
+    engineer_api, approver_api, publish
+):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    release = engineer_api.post(
+        "/api/v1/manage/releases", {"version": "9.9.9", "bundles": [bundle.pk]}, format="json"
+    ).json()
+    approver_api.post(f"/api/v1/manage/releases/{release['id']}/approve")
+    recall = {"urgency": "safety_recall", "deadline": "2027-01-31T00:00:00Z", "skip_soak": True}
+
+    rollout = engineer_api.post(
+        "/api/v1/manage/rollouts",
+        {"release": release["id"], "channel": "stable", "install_policy": recall},
+        format="json",
+    ).json()
+    own_approval = engineer_api.post(f"/api/v1/manage/rollouts/{rollout['id']}/approve")
+    approval = approver_api.post(f"/api/v1/manage/rollouts/{rollout['id']}/approve")
+
+    assert rollout["safety_recall"] is True
+    assert rollout["effective_install_policy"]["skip_soak"] is True
+    assert own_approval.status_code == 403
+    assert approval.status_code == 200

@@ -139,6 +139,23 @@ def test_an_install_under_way_is_kept_over_a_newer_release():
     assert decision.rollout_id == 1
 
 
+def test_a_safety_recall_comes_before_a_newer_release_but_not_before_an_install_under_way():
+    recall = release(bundle(counter=725), rollout=1, newness=1, recall=True)
+    newer = release(bundle(counter=730), rollout=2, newness=2)
+    started = release(bundle(counter=730), rollout=2, newness=2, in_progress=True)
+
+    assert decide(car(), [newer, recall]).rollout_id == 1
+    assert decide(car(), [started, recall]).rollout_id == 2
+
+
+def test_a_recall_the_car_has_outgrown_gives_way():
+    newer_installed = EcuState("HU1", "hu-gen7", installed_sha256="x", installed_counter=730)
+    recall = release(bundle(counter=725), rollout=1, newness=1, recall=True)
+    newer = release(bundle(counter=740), rollout=2, newness=2)
+
+    assert decide(car(newer_installed), [recall, newer]).rollout_id == 2
+
+
 def test_an_older_release_applies_when_the_newest_does_not():
     vehicle = car(EcuState("HU1", "hu-gen7"), model="Aurora")
     newest = release(bundle(counter=730), rollout=2, newness=2, models=frozenset({"Ember"}))
