@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python -m bench.poll_history
 	$(BIN)/python -m bench.evaluation
 	$(BIN)/python -m bench.hashing
+	$(BIN)/python -m bench.deltas
 
 ci:
 	bash .ci/run

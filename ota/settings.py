@@ -164,6 +164,19 @@ Q_CLUSTER = {
     "catch_up": False,
     "label": "Task queue",
 }
+# Tasks that take long (delta builds) go to a queue of their own, served by a cluster started
+# with Q_CLUSTER_NAME=long (`serve` starts one): django-q2 stops a task at `timeout` and the
+# ORM broker hands it out again at `retry`, so 300 s would kill and retry a build forever.
+OTA_LONG_QUEUE = "long"
+OTA_LONG_TASK_SECONDS = env_int("OTA_LONG_TASK_SECONDS", 3 * 3600)
+Q_CLUSTER["ALT_CLUSTERS"] = {
+    OTA_LONG_QUEUE: {
+        "timeout": OTA_LONG_TASK_SECONDS,
+        "retry": OTA_LONG_TASK_SECONDS + 600,
+        "workers": env_int("OTA_Q_LONG_WORKERS", 1),
+        "max_attempts": 2,
+    }
+}
 if OTA_REDIS_URL:
     Q_CLUSTER["redis"] = OTA_REDIS_URL
 else:
@@ -389,6 +402,11 @@ OTA_FALLBACK_STAGE_PLAN = _plan((10, 240, "auto", 2880), (100, 720, "auto", 4320
 # Promotion gate: vehicle-hours of health telemetry from updated vehicles a release needs on a
 # channel before it may start on the next one (plus completion there without any halt).
 OTA_PROMOTION_MIN_EXPOSURE_HOURS = {"dev": 0, "forever-beta": 100, "beta": 500}
+# Deltas (docs/deltas.md): built when a release is approved, for each bundle, from the images
+# the fleet runs most (this many per hardware id); a patch larger than this share of the full
+# image is not worth a car's trouble and is dropped.
+OTA_DELTA_SOURCES = env_int("OTA_DELTA_SOURCES", 3)
+OTA_DELTA_MAX_SHARE = 0.8
 # How often an open console page (dashboard, a rollout's charts) fetches fresh figures.
 OTA_CONSOLE_REFRESH_SECONDS = max(1, env_int("OTA_CONSOLE_REFRESH_SECONDS", 30))
 # A clock tests may move forward (ota/server_clock.py): the pytest plugin's test server only.

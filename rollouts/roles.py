@@ -38,6 +38,7 @@ ROLES: dict[str, list[str]] = {
         "rollouts.view_vehicletoken",
         "rollouts.change_vehicletoken",
         "signing.view_bundle",
+        "signing.view_delta",
         "signing.add_bundle",
         "signing.publish_bundle",
         "signing.view_rolemetadata",
@@ -55,6 +56,7 @@ ROLES: dict[str, list[str]] = {
     APPROVER: [
         *_READ_FLEET,
         "signing.view_bundle",
+        "signing.view_delta",
         "signing.view_rolemetadata",
         "rollouts.approve_release",
         "rollouts.approve_rollout",
@@ -64,6 +66,7 @@ ROLES: dict[str, list[str]] = {
     KEY_CUSTODIAN: [
         *_READ_FLEET,
         "signing.view_bundle",
+        "signing.view_delta",
         "signing.view_rolemetadata",
         "signing.view_signingkey",
         "signing.view_repository",

@@ -23,6 +23,7 @@ from rollouts.models import (
 )
 from rollouts.targeting import narrow
 from rollouts.tokens import secret_matches, split_token
+from signing.models import Bundle, BundleStatus
 
 # What a vehicle request needs of its vehicle and channel, read with the token in one
 # statement written once (ota/rawsql.py): authentication runs on every poll.
@@ -306,3 +307,21 @@ def recall_vehicles(*, rollout: Rollout, hardware_ids: set[str]) -> QuerySet[Veh
             Q(pk__in=cohort_vehicles(cohort=rollout.cohort).values("pk")) | Exists(offered)
         )
     return vehicles
+
+
+def delta_sources(*, bundle: Bundle, limit: int) -> list[Bundle]:
+    """The older published images of `bundle`'s hardware the fleet runs most, most first:
+    what its deltas should start from. One grouped count over that hardware's ECUs."""
+    ranked = (
+        Ecu.objects.filter(
+            hardware_id=bundle.hardware_id,
+            installed_bundle__status=BundleStatus.PUBLISHED,
+            installed_bundle__release_counter__lt=bundle.release_counter,
+        )
+        .values("installed_bundle")
+        .annotate(cars=Count("pk"))
+        .order_by("-cars", "-installed_bundle")[:limit]
+    )
+    ids = [row["installed_bundle"] for row in ranked]
+    found = Bundle.objects.in_bulk(ids)
+    return [found[i] for i in ids]

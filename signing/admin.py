@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from ota.admin import ReadOnlyAdmin
 from ota.errors import DomainError
-from signing.models import Bundle, Repository, RoleMetadata, SigningKey
+from signing.models import Bundle, Delta, Repository, RoleMetadata, SigningKey
 from signing.services import bundles
 from signing.uploads import HashingUploadHandler
 
@@ -194,3 +194,43 @@ class RoleMetadataAdmin(ReadOnlyAdmin):
 @admin.register(Repository)
 class RepositoryAdmin(ReadOnlyAdmin):
     list_display = ["name", "created_at"]
+
+
+@admin.register(Delta)
+class DeltaAdmin(ReadOnlyAdmin):
+    """Deltas built from the images the fleet runs, with what each saves a car."""
+
+    list_display = ["path", "source", "result", "status", "size", "saves_share", "build_seconds"]
+    list_filter = ["status", "result__hardware_id"]
+    search_fields = ["path", "source__path", "result__path"]
+    list_select_related = ["source", "result"]
+    show_full_result_count = False
+    readonly_fields = [
+        "path",
+        "source",
+        "result",
+        "format",
+        "status",
+        "failure",
+        "length",
+        "sha256",
+        "sha512",
+        "build_seconds",
+        "created_at",
+        "status_changed_at",
+    ]
+    fields = readonly_fields
+
+    @admin.display(description="size")
+    def size(self, delta: Delta) -> str:
+        return "—" if delta.length is None else f"{delta.length:,} bytes"
+
+    @admin.display(description="saves")
+    def saves_share(self, delta: Delta) -> str:
+        if delta.length is None or not delta.result.length:
+            return "—"
+        return format_html(
+            '<progress max="100" value="{}"></progress> {} %',
+            round(100 * delta.saves / delta.result.length),
+            round(100 * delta.saves / delta.result.length),
+        )

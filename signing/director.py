@@ -36,6 +36,8 @@ class DirectorEntry:
     correlation_id: str
     # Signed into `custom` when there is one, for the car to obey (rollouts/install_policy.py).
     install_policy: dict = field(default_factory=dict)
+    # ECU serial: the Image target of a delta from the image it runs (docs/deltas.md).
+    deltas: dict = field(default_factory=dict)
 
 
 ONLINE_ROLES = [RoleName.TARGETS, RoleName.SNAPSHOT, RoleName.TIMESTAMP]
@@ -100,6 +102,7 @@ def _target_file(entry: DirectorEntry) -> TargetFile:
                 "release_counter": entry.release_counter,
                 "correlation_id": entry.correlation_id,
                 **({"install_policy": entry.install_policy} if entry.install_policy else {}),
+                **({"deltas": entry.deltas} if entry.deltas else {}),
             }
         },
     )

@@ -159,3 +159,46 @@ class Bundle(models.Model):
     @property
     def hashes(self) -> dict[str, str]:
         return {"sha256": self.sha256, "sha512": self.sha512} if self.sha256 else {}
+
+
+class DeltaStatus(models.TextChoices):
+    BUILDING = "building", "Building"
+    READY = "ready", "Signed and ready"
+    FAILED = "failed", "Failed"
+
+
+class Delta(models.Model):
+    """A patch from one image (`source`, one the fleet runs) to a newer one (`result`), stored
+    content-addressed like a bundle and signed into the Image repository as a target of its
+    own, whose `custom` names the hashes of both images (docs/deltas.md)."""
+
+    source = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="deltas_from")
+    result = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="deltas_to")
+    path = models.CharField(max_length=200, unique=True, validators=[validate_target_path])
+    format = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=DeltaStatus.choices)
+    length = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    sha512 = models.CharField(max_length=128, blank=True)
+    blob_name = models.CharField(max_length=300, blank=True)
+    # As a bundle's: regions whose bucket holds a copy (the download view serves both alike).
+    regions = models.JSONField(default=list, blank=True)
+    build_seconds = models.FloatField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When `status` last changed: a build lost with its task is queued again.
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "result"], name="delta_one_per_pair")
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def saves(self) -> int:
+        """Bytes a car downloads less than the full image."""
+        return max(0, (self.result.length or 0) - (self.length or 0))

@@ -14,6 +14,12 @@ SCHEDULES = [
         "minutes": 10,
     },
     {
+        "name": "signing.resume_stalled_delta_builds",
+        "func": "signing.tasks.resume_stalled_delta_builds",
+        "schedule_type": "I",  # minutes
+        "minutes": 30,
+    },
+    {
         "name": "signing.prune_director_metadata",
         "func": "signing.tasks.prune_director_metadata",
         "schedule_type": "D",  # daily

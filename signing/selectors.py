@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from ota import rawsql
 from signing.metadata_cache import Newest
-from signing.models import Bundle, BundleStatus, Repo, RoleMetadata
+from signing.models import Bundle, BundleStatus, Delta, DeltaStatus, Repo, RoleMetadata
 
 _HASHED_NAME = re.compile(r"^(?P<hash>[0-9a-f]{64}|[0-9a-f]{128})\.(?P<name>.+)$")
 
@@ -102,11 +102,18 @@ def image_pending_until(now: datetime) -> datetime | None:
     )
 
 
-def published_bundle_for_target(target: str) -> Bundle | None:
-    """A target URL is either the plain path or `{dir}/{hash}.{name}` (consistent snapshots)."""
+def published_bundle_for_target(target: str) -> Bundle | Delta | None:
+    """A target URL is either the plain path or `{dir}/{hash}.{name}` (consistent snapshots);
+    the target a bundle, or a delta signed into the Image repository (both have a path, a
+    length, hashes, a blob and regions: the download view serves them alike)."""
+    if target.startswith("deltas/"):
+        return _published(Delta.objects.filter(status=DeltaStatus.READY), target)
+    return _published(Bundle.objects.filter(status=BundleStatus.PUBLISHED), target)
+
+
+def _published(published, target: str):
     directory, _, filename = target.rpartition("/")
     hashed = _HASHED_NAME.match(filename)
-    published = Bundle.objects.filter(status=BundleStatus.PUBLISHED)
     if hashed:
         path = f"{directory}/{hashed['name']}" if directory else hashed["name"]
         digest = hashed["hash"]

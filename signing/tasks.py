@@ -17,6 +17,19 @@ def resume_stalled_verifications() -> list[int]:
     return bundles.bundle_verifications_resume()
 
 
+def build_delta(delta_id: int) -> str:
+    """On the long queue (settings.OTA_LONG_QUEUE): minutes for images of hundreds of MB."""
+    from signing.services import deltas
+
+    return deltas.delta_build(delta_id=delta_id).status
+
+
+def resume_stalled_delta_builds() -> list[int]:
+    from signing.services import deltas
+
+    return deltas.delta_builds_resume()
+
+
 def replicate_bundle(bundle_id: int) -> list[str]:
     return bundles.bundle_replicate(bundle_id=bundle_id)
 

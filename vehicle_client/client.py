@@ -9,6 +9,7 @@ No Django import: tests, the fleet simulator and downstream test suites share th
 
 import hashlib
 import json
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from tuf.api.exceptions import RepositoryError
 from tuf.api.metadata import Metadata, TargetFile
 from tuf.ngclient import Updater
 
+from vehicle_client import delta
+from vehicle_client.delta import DeltaError
 from vehicle_client.ecu import InstalledImage, SimEcu
 from vehicle_client.policy import (
     DRIVER_DEFERRED,
@@ -45,6 +48,17 @@ class VerifiedTarget:
     release_counter: int
     correlation_id: str
     policy: dict = field(default_factory=dict)  # the install policy the Director signed
+    delta: str = ""  # the Image target of a delta from the image this ECU runs, if named
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A verified image ready to install, and how it came: as a delta, or in full (with why
+    a delta named was not used)."""
+
+    path: Path
+    delta: str = ""
+    delta_refused: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,7 @@ class PollResult:
     installed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     deferred: dict[str, str] = field(default_factory=dict)  # ECU serial: reason code
+    delta_refused: dict[str, str] = field(default_factory=dict)  # ECU serial: why
     events: dict = field(default_factory=dict)
 
 
@@ -245,12 +260,67 @@ class VehicleClient:
             counter,
             custom.get("correlation_id", ""),
             custom.get("install_policy") or {},
+            (custom.get("deltas") or {}).get(ecu.serial, ""),
         )
+
+    def fetch(self, target: VerifiedTarget) -> Fetched:
+        """The target's image, verified: rebuilt from a delta when the Director names one and
+        it checks out, else downloaded in full (a delta is never the only way)."""
+        if target.delta:
+            try:
+                return Fetched(self._from_delta(target), delta=target.delta)
+            except (DeltaError, VerificationError, RepositoryError, OSError) as exc:
+                return Fetched(self.download(target), delta_refused=f"{target.delta}: {exc}")
+        return Fetched(self.download(target))
+
+    def _from_delta(self, target: VerifiedTarget) -> Path:
+        """Download the delta as any Image target (its length and hashes from TUF-verified
+        metadata), check it joins the image this ECU runs to the one offered, apply it writing
+        at most the offered image's signed length, and verify the result against that image's
+        signed hashes."""
+        running = self._installed_file(target.ecu)
+        if running is None:
+            raise DeltaError("this ECU keeps no copy of the image it runs")
+        info = self._image.get_targetinfo(target.delta)
+        if info is None:
+            raise DeltaError("not in the Image repository")
+        claims = info.custom.get("delta") or {}
+        produces = claims.get("to") or {}
+        if (claims.get("from") or {}).get("sha256") != target.ecu.installed.sha256:
+            raise DeltaError("it applies to another image than the one this ECU runs")
+        if produces.get("length") != target.image.length or any(
+            produces.get(algorithm) != digest for algorithm, digest in target.image.hashes.items()
+        ):
+            raise DeltaError("it produces another image than the one offered")
+        if claims.get("format") != delta.FORMAT:
+            raise DeltaError(f"format {claims.get('format')!r} is not {delta.FORMAT!r}")
+        patch = self._download_verified(info)
+        digest = target.image.hashes["sha256"]
+        built = self.workdir / "downloads" / f"{digest}.from-delta"
+        try:
+            with running.open("rb") as old, patch.open("rb") as source, built.open("wb") as sink:
+                delta.apply(old, source, sink, max_length=target.image.length)
+            with built.open("rb") as handle:
+                target.image.verify_length_and_hashes(handle)
+        except Exception as exc:
+            built.unlink(missing_ok=True)
+            if isinstance(exc, DeltaError):
+                raise
+            raise VerificationError(f"the image built from the delta: {exc}") from None
+        finally:
+            patch.unlink(missing_ok=True)
+        return built
+
+    def _installed_file(self, ecu: SimEcu) -> Path | None:
+        path = self.workdir / "installed" / f"{ecu.serial}.img"
+        return path if path.exists() else None
 
     def download(self, target: VerifiedTarget) -> Path:
         """Fetch the bytes with HTTP Range resume, then check length and hashes against the
         Image repository's entry."""
-        info = target.image
+        return self._download_verified(target.image)
+
+    def _download_verified(self, info: TargetFile) -> Path:
         directory, _, name = info.path.rpartition("/")
         digest = info.hashes["sha256"]
         url = f"{self.api}/tuf/image/targets/{directory + '/' if directory else ''}{digest}.{name}"
@@ -278,15 +348,17 @@ class VehicleClient:
 
     def install(self, target: VerifiedTarget) -> None:
         """Download and verify one target, then run it on its ECU (no events sent)."""
-        self._activate(target, self.download(target))
+        self._activate(target, self.fetch(target).path)
 
-    @staticmethod
-    def _activate(target: VerifiedTarget, path: Path) -> None:
+    def _activate(self, target: VerifiedTarget, path: Path) -> None:
+        # The ECU keeps a copy of what it runs: the next update may come as a delta from it.
+        kept = self.workdir / "installed" / f"{target.ecu.serial}.img"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, kept)
+        with kept.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
         target.ecu.installed = InstalledImage(
-            target.path,
-            target.image.length,
-            hashlib.sha256(path.read_bytes()).hexdigest(),
-            target.release_counter,
+            target.path, target.image.length, digest, target.release_counter
         )
 
     def poll_cycle(self, *, outcome: str = "success", error_code: str = "") -> PollResult:
@@ -321,12 +393,17 @@ class VehicleClient:
                 continue
             events.append(self.event("download_started", corr, serial))
             try:
-                path = self.download(target)
+                fetched = self.fetch(target)
             except VerificationError as exc:
                 events.append(self.event("verification_failed", corr, serial, detail=str(exc)))
                 result.failed.append(serial)
                 continue
-            events.append(self.event("download_completed", corr, serial))
+            path = fetched.path
+            how = {"delta": fetched.delta} if fetched.delta else {}
+            if fetched.delta_refused:
+                how["detail"] = f"delta refused, full image used: {fetched.delta_refused}"[:2000]
+                result.delta_refused[serial] = fetched.delta_refused
+            events.append(self.event("download_completed", corr, serial, **how))
             refused = self.install_refused(target.policy, corr)
             if outcome == "defer":
                 refused = DRIVER_DEFERRED

@@ -295,6 +295,7 @@ class RolloutAdmin(ReadOnlyAdmin):
         "succeeded",
         "failed",
         "deferred",
+        "bytes_saved",
         "started_at",
         "created_by",
     ]
@@ -307,6 +308,7 @@ class RolloutAdmin(ReadOnlyAdmin):
         "status",
         "halt_explained",
         "stage_plan",
+        "bytes_saved",
         "install_policy_explained",
         "recall_explained",
         "latest_evaluations",
@@ -338,6 +340,7 @@ class RolloutAdmin(ReadOnlyAdmin):
                 n_succeeded=Sum("counters__succeeded"),
                 n_failed=Sum(failures),
                 n_deferred=Sum("counters__deferred") - Sum("counters__deferral_ended"),
+                n_saved=Sum("counters__delta_bytes_saved"),
             )
         )
 
@@ -357,6 +360,12 @@ class RolloutAdmin(ReadOnlyAdmin):
     def deferred(self, rollout) -> int:
         """Cars waiting for their install window or conditions now: not failures."""
         return rollout.n_deferred or 0
+
+    @admin.display(description="saved by deltas")
+    def bytes_saved(self, rollout) -> str:
+        """Download bytes cars did not fetch because a delta did the job."""
+        saved = getattr(rollout, "n_saved", None) or 0
+        return _bytes(saved) if saved else "—"
 
     @admin.display(description="install policy")
     def install_policy_explained(self, rollout) -> str:
@@ -514,3 +523,11 @@ def _span(delta) -> str:
         if hours >= 24
         else f"{hours} h {int(delta.total_seconds() // 60) % 60} min"
     )
+
+
+def _bytes(count: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return ""

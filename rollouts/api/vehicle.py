@@ -179,8 +179,17 @@ class EventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         + ".",
     )
     detail = StrictCharField(max_length=2000, required=False, allow_blank=True)
+    delta = StrictCharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="download_completed only: the Image target path of the delta the car applied "
+        "(and verified) instead of downloading the full image.",
+    )
 
     def validate(self, data):
+        if data.get("delta") and data["type"] != EventType.DOWNLOAD_COMPLETED:
+            raise serializers.ValidationError({"delta": "Only a download_completed names a delta."})
         code = data.get("error_code")
         if data["type"] == EventType.INSTALL_DEFERRED and code and code not in DeferralReason:
             raise serializers.ValidationError(

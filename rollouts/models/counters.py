@@ -28,7 +28,9 @@ EXPOSURE_COUNTERS = [
     for group in ("treated", "control")
     for measure in ("seconds", "crashes", "reboots", "dtcs")
 ]
-ALL_COUNTERS = INSTALL_COUNTERS + EXPOSURE_COUNTERS + DEFERRAL_COUNTERS
+# Downloads made as a delta (docs/deltas.md), and the bytes they saved against full images.
+DELTA_COUNTERS = ["delta_downloads", "delta_bytes_saved"]
+ALL_COUNTERS = INSTALL_COUNTERS + EXPOSURE_COUNTERS + DEFERRAL_COUNTERS + DELTA_COUNTERS
 FAILURE_COUNTERS = [
     "failed_install",
     "failed_verification",
@@ -47,6 +49,7 @@ class RolloutCounter(models.Model):
     locals().update({name: models.BigIntegerField(default=0) for name in INSTALL_COUNTERS})
     locals().update({name: models.BigIntegerField(default=0) for name in EXPOSURE_COUNTERS})
     locals().update({name: models.BigIntegerField(default=0) for name in DEFERRAL_COUNTERS})
+    locals().update({name: models.BigIntegerField(default=0) for name in DELTA_COUNTERS})
 
     class Meta:
         ordering = ["rollout", "stage_index"]

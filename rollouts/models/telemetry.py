@@ -42,6 +42,8 @@ class InstallEvent(models.Model):
     at = models.DateTimeField()
     error_code = models.CharField(max_length=64, blank=True)
     detail = models.TextField(blank=True)
+    # download_completed: the Image target of the delta the car applied instead of the image.
+    delta = models.CharField(max_length=200, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

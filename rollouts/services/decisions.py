@@ -3,7 +3,7 @@
 A poll whose images are unchanged decides nothing anew while two numbers still hold: its
 channel's `decision_version` and its own `inputs_version` (both remembered on the vehicle at
 its last decision). Anything that can change what a vehicle is offered bumps one of them in
-the same transaction as the change, through one of the three calls below:
+the same transaction as the change, through one of the calls below:
 
 - `rollout_decisions_changed`: a rollout started, advanced, paused, resumed, halted, aborted,
   completed, or one was created running (a revert). Its channel's vehicles decide again; on
@@ -12,6 +12,8 @@ the same transaction as the change, through one of the three calls below:
   any vehicle with an open assignment in it that has since moved to another channel.
 - `channels_decisions_changed`: something every vehicle of these channels may see differently
   (a cohort's filter that their rollouts use).
+- `delta_decisions_changed`: a delta of an image being offered became ready (the Director
+  names it to the cars that run its source).
 - `vehicles_decisions_changed`: something about these vehicles only (an assignment moved by an
   event, a time-out, a static cohort's members, a channel move).
 
@@ -60,3 +62,13 @@ def rollout_decisions_changed(*, rollout: Rollout, status: str | None = None) ->
         .values_list("vehicle_id", flat=True)
     )
     vehicles_decisions_changed(vehicle_ids=elsewhere)
+
+
+def delta_decisions_changed(*, delta) -> None:
+    """A delta became ready: cars offered its image by a rollout may now be named it."""
+    rollouts = Rollout.objects.filter(
+        status__in=(RolloutStatus.RUNNING, RolloutStatus.PAUSED, RolloutStatus.COMPLETED),
+        release__items__bundle_id=delta.result_id,
+    ).distinct()
+    for rollout in rollouts:
+        rollout_decisions_changed(rollout=rollout)

@@ -36,6 +36,7 @@ from rollouts.targeting import (
     narrow,
 )
 from signing.director import DirectorEntry, director_publish_vehicle, director_refresh_due
+from signing.models import Delta, DeltaStatus
 
 # Under way, so kept over a newer release: a deferred car has the bytes and waits to install.
 STARTED = (AssignmentStatus.DOWNLOADING, AssignmentStatus.DEFERRED, AssignmentStatus.INSTALLING)
@@ -281,7 +282,8 @@ def director_entries(
     assignments = open_assignments(vehicle) if assignments is None else assignments
     rollouts = offering_rollouts(vehicle, assignments)
     statuses = assignment_statuses(vehicle, rollouts, assignments)
-    decision = decide(state or vehicle_state(vehicle), candidates_for(vehicle, rollouts, statuses))
+    state = state or vehicle_state(vehicle)
+    decision = decide(state, candidates_for(vehicle, rollouts, statuses))
     chosen = next((r for r in rollouts if r.pk == decision.rollout_id), None)
     if decision.empty or chosen is None:
         return []
@@ -302,10 +304,35 @@ def director_entries(
     policy = install_policy.for_vehicle(
         chosen.effective_install_policy, vehicle.effective_time_zone
     )
-    return _entries(decision, assignment, policy)
+    return _entries(decision, assignment, policy, ready_deltas(decision, state))
 
 
-def _entries(decision: Decision, assignment: Assignment, policy: dict) -> list[DirectorEntry]:
+def ready_deltas(decision: Decision, state: VehicleState) -> dict[str, str]:
+    """ECU serial → the ready delta from the image that ECU runs to the one it is offered
+    (no query when no offered ECU runs an image the server knows)."""
+    running = {e.serial: e.installed_sha256 for e in state.ecus if e.installed_sha256}
+    wanted = {
+        (t.bundle.path, running[t.ecu_serial]): t.ecu_serial
+        for t in decision.targets
+        if t.ecu_serial in running
+    }
+    if not wanted:
+        return {}
+    found = Delta.objects.filter(
+        status=DeltaStatus.READY,
+        result__path__in={path for path, _ in wanted},
+        source__sha256__in={sha for _, sha in wanted},
+    ).values_list("result__path", "source__sha256", "path")
+    return {
+        wanted[(result, source)]: path
+        for result, source, path in found
+        if (result, source) in wanted
+    }
+
+
+def _entries(
+    decision: Decision, assignment: Assignment, policy: dict, deltas: dict[str, str]
+) -> list[DirectorEntry]:
     by_path: dict[str, list] = {}
     for target in decision.targets:
         by_path.setdefault(target.bundle.path, []).append(target)
@@ -320,16 +347,18 @@ def _entries(decision: Decision, assignment: Assignment, policy: dict) -> list[D
             release_counter=targets[0].bundle.release_counter,
             correlation_id=str(assignment.pk),
             install_policy=policy,
+            deltas={t.ecu_serial: deltas[t.ecu_serial] for t in targets if t.ecu_serial in deltas},
         )
         for path, targets in sorted(by_path.items())
     ]
 
 
 def entries_fingerprint(entries: list[DirectorEntry]) -> str:
-    # Without an install policy an entry reads as before policies existed: no vehicle's
+    # Without an install policy or deltas an entry reads as before they existed: no vehicle's
     # metadata is signed again for want of one.
+    optional = ("install_policy", "deltas")
     shown = [
-        {k: v for k, v in entry.__dict__.items() if k != "install_policy" or v} for entry in entries
+        {k: v for k, v in entry.__dict__.items() if k not in optional or v} for entry in entries
     ]
     canonical = json.dumps(shown, sort_keys=True, default=list)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -10,7 +11,9 @@ from audit.services import audit_record
 from ota.errors import Conflict, Forbidden, Malformed, Unprocessable
 from rollouts import install_policy
 from rollouts.models import Release, ReleaseBundle, ReleaseStatus
-from signing.models import Bundle, BundleStatus
+from rollouts.selectors import delta_sources
+from signing.models import Bundle, BundleStatus, Delta
+from signing.services.deltas import delta_request
 
 
 class ReleaseExists(Conflict):
@@ -115,4 +118,17 @@ def release_approve(*, release: Release, actor: Any) -> Release:
         raise ReleaseStateConflict(detail={"status": release.status, "wanted": "approved"})
     audit_record(actor=actor, action="release.approved", target=release)
     release.refresh_from_db()
+    release_request_deltas(release=release)
     return release
+
+
+def release_request_deltas(*, release: Release) -> list[Delta]:
+    """For each bundle, deltas from the images the fleet runs most on its hardware
+    (settings.OTA_DELTA_SOURCES), built on the long queue after this commits."""
+    requested = []
+    for item in release.items.select_related("bundle"):
+        for source in delta_sources(bundle=item.bundle, limit=settings.OTA_DELTA_SOURCES):
+            delta = delta_request(source=source, result=item.bundle)
+            if delta is not None:
+                requested.append(delta)
+    return requested

@@ -26,6 +26,7 @@ from rollouts.models.rollouts import ASSIGNMENT_TRANSITIONS
 from rollouts.services.counters import count, leaving_deferred
 from rollouts.services.decisions import vehicles_decisions_changed
 from rollouts.telemetry_bounds import event_problems, overlap_problems, window_problems
+from signing.models import Delta, DeltaStatus
 
 # What an event says about the assignment it belongs to, and which counter it enters. Success
 # and failure count when the vehicle reports them, on one clock (an estimate of the failure
@@ -91,11 +92,13 @@ def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested
                 at=e["at"],
                 error_code=e.get("error_code") or "",
                 detail=e.get("detail") or "",
+                delta=e.get("delta") or "",
             )
             for e in events
         ]
         stored, duplicates = _insert_new(InstallEvent, rows)
         tally, critical = Tally(), []
+        _count_deltas(stored, tally)
         for event in sorted(stored, key=lambda e: e.at):
             assignment = event.assignment
             if assignment is None:
@@ -113,6 +116,33 @@ def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested
     for rollout, signal, stage_index in critical:
         _halt(rollout, signal, stage_index, vehicle.vin)
     return Ingested(len(stored), duplicates)
+
+
+def _count_deltas(events: list[InstallEvent], tally: "Tally") -> None:
+    """Downloads made as a delta, and the bytes saved: only for a delta of a bundle of the
+    event's own release (a car cannot inflate the count with another's)."""
+    named = {e.delta for e in events if e.delta and e.assignment is not None}
+    if not named:
+        return
+    deltas = {
+        d.path: d
+        for d in Delta.objects.filter(path__in=named, status=DeltaStatus.READY).select_related(
+            "result"
+        )
+    }
+    for event in events:
+        delta = deltas.get(event.delta) if event.assignment is not None else None
+        if delta is None:
+            continue
+        assignment = event.assignment
+        if not assignment.rollout.release.items.filter(bundle_id=delta.result_id).exists():
+            continue
+        tally.add(
+            assignment.rollout_id,
+            assignment.stage_index,
+            delta_downloads=1,
+            delta_bytes_saved=delta.saves,
+        )
 
 
 class Tally:

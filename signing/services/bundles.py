@@ -36,8 +36,9 @@ class BundleSpec:
 
 
 def bundle_check_new(spec: BundleSpec) -> None:
-    """Refuse a taken path, or a release counter that does not go up for its hardware id."""
-    if Bundle.objects.filter(path=spec.path).exists():
+    """Refuse a taken path (`deltas/` is the delta builder's), or a release counter that does
+    not go up for its hardware id."""
+    if spec.path.startswith("deltas/") or Bundle.objects.filter(path=spec.path).exists():
         raise BundlePathTaken(detail={"path": spec.path})
     highest = Bundle.objects.filter(hardware_id=spec.hardware_id).aggregate(
         m=Max("release_counter")

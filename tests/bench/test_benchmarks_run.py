@@ -26,6 +26,12 @@ TINY_LOAD = ["--vehicles", "16", "--connections", "2", "--seconds", "1", "--roun
             ["ratio large/small"],
         ),
         ("bench.hashing", ["--megabytes", "4", "--repeat", "1"], ["ratio"]),
+        ("bench.deltas", ["--megabytes", "2"], ["size ", "build ", "apply ", "peak", "ratio"]),
+        (
+            "bench.delta_libraries",
+            ["--megabytes", "2"],
+            ["(ours)", "zstd-patch-from-19", "not installed (pip install bsdiff4)"],
+        ),
         (
             "bench.poll",
             TINY_LOAD,
@@ -46,7 +52,7 @@ TINY_LOAD = ["--vehicles", "16", "--connections", "2", "--seconds", "1", "--roun
             ["assignments", "idle PUT req/s", "ratio time per poll at 2,000 / at 100"],
         ),
     ],
-    ids=["evaluation", "hashing", "poll", "poll_history"],
+    ids=["evaluation", "hashing", "deltas", "delta_libraries", "poll", "poll_history"],
 )
 def test_a_benchmark_runs_and_prints_its_table(module, arguments, reports):
     if module.startswith("bench.poll") and shutil.which("wrk", path=PATH) is None:

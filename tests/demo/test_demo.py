@@ -106,11 +106,18 @@ def test_serve_runs_the_web_server_with_a_task_cluster_and_stops_both(tmp_path):
             capture_output=True,
             text=True,
         ).stdout.split()
-        assert children, "the django-q2 cluster is not running beside the web server"
+        assert len(children) == 2, "two django-q2 clusters run beside the web server"
+        queues = sorted(
+            "Q_CLUSTER_NAME=long"
+            in Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+            for pid in children
+        )
+        assert queues == [False, True]  # the default queue and the long one (delta builds)
     finally:
-        server.terminate()  # SIGTERM to the serve process alone: it must stop its cluster
+        server.terminate()  # SIGTERM to the serve process alone: it must stop its clusters
         output = server.communicate(timeout=30)[0].decode()
-    assert "django-q2 cluster started" in output
+    assert "django-q2 cluster default started" in output
+    assert "django-q2 cluster long started" in output
     assert "Stopped." in output
     # The cluster's own session: its sentinel, workers, pusher and monitor stopped with it.
     assert not [c for c in children if group_alive(int(c))]

@@ -44,6 +44,7 @@ STORED_IN = {
     ("EventSerializer", "ecu_serial"): "rollouts.InstallEvent.ecu_serial",
     ("EventSerializer", "error_code"): "rollouts.InstallEvent.error_code",
     ("EventSerializer", "detail"): "rollouts.InstallEvent.detail",
+    ("EventSerializer", "delta"): "rollouts.InstallEvent.delta",
     ("ReasonInputSerializer", "reason"): "audit.AuditEvent.reason",
     ("ReleaseInputSerializer", "version"): "rollouts.Release.version",
     ("ReleaseInputSerializer", "notes"): "rollouts.Release.notes",

@@ -65,4 +65,6 @@ def test_sync_schedules_upserts_the_declared_jobs_by_name():
     assert Schedule.objects.get(name="signing.prune_director_metadata").schedule_type == "D"
     resume = Schedule.objects.get(name="signing.resume_stalled_verifications")
     assert resume.func == "signing.tasks.resume_stalled_verifications"
-    assert Schedule.objects.count() == 4
+    builds = Schedule.objects.get(name="signing.resume_stalled_delta_builds")
+    assert builds.func == "signing.tasks.resume_stalled_delta_builds"
+    assert Schedule.objects.count() == 5

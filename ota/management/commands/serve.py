@@ -25,21 +25,30 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _exit_on_signal)
         if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started as a background job
             signal.signal(signal.SIGINT, _exit_on_signal)
-        cluster = None
+        clusters = []
         if not no_cluster:
-            cluster = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
-                [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"],
-                start_new_session=True,
-            )
-            self.stderr.write(f"django-q2 cluster started (pid {cluster.pid}).")
+            # The default queue, and the long one for delta builds (settings.OTA_LONG_QUEUE).
+            for name in ("", settings.OTA_LONG_QUEUE):
+                env = {**os.environ, "Q_CLUSTER_NAME": name} if name else None
+                cluster = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
+                    [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"],
+                    start_new_session=True,
+                    env=env,
+                )
+                clusters.append(cluster)
+                self.stderr.write(
+                    f"django-q2 cluster {name or 'default'} started (pid {cluster.pid})."
+                )
         disable_nagle()
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False)
         finally:
-            if cluster is not None and cluster.poll() is None:
-                # To the cluster's main process only: it stops its own processes in turn,
-                # giving fetched tasks back (ota/task_cluster.py). Its group only if it hangs.
-                cluster.send_signal(signal.SIGTERM)
+            for cluster in clusters:
+                if cluster.poll() is None:
+                    # To the cluster's main process only: it stops its own processes in turn,
+                    # giving fetched tasks back (ota/task_cluster.py). Its group if it hangs.
+                    cluster.send_signal(signal.SIGTERM)
+            for cluster in clusters:
                 try:
                     cluster.wait(timeout=settings.OTA_Q_STOP_GRACE_SECONDS + 10)
                 except subprocess.TimeoutExpired:
