@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -22,6 +22,7 @@ from signing.errors import (
     ReleaseCounterNotHigher,
 )
 from signing.models import BUNDLE_TRANSITIONS, Bundle, BundleStatus
+from signing.services.stalled import resume_stalled
 from signing.uploads import Digests, digest_stream
 
 logger = logging.getLogger(__name__)
@@ -120,28 +121,14 @@ def verification_stalled_after() -> timedelta:
 
 def bundle_verifications_resume(*, now: datetime | None = None) -> list[int]:
     """Queue again the verification of every bundle `verifying` for longer than a task can
-    take; each is claimed by a conditional update, so two sweeps never queue one twice."""
-    now = now or timezone.now()
-    stalled = Bundle.objects.filter(status=BundleStatus.VERIFYING).filter(
-        Q(status_changed_at__lt=now - verification_stalled_after())
-        | Q(status_changed_at__isnull=True)
+    take."""
+    return resume_stalled(
+        Bundle,
+        status=BundleStatus.VERIFYING,
+        after=verification_stalled_after(),
+        now=now or timezone.now(),
+        enqueue=lambda bundle_id: async_task("signing.tasks.verify_bundle", bundle_id),
     )
-    resumed = []
-    for bundle_id, changed_at in stalled.values_list("pk", "status_changed_at"):
-        claimed = Bundle.objects.filter(
-            pk=bundle_id, status=BundleStatus.VERIFYING, status_changed_at=changed_at
-        ).update(status_changed_at=now)
-        if claimed:
-            logger.warning(
-                "Bundle %s was verifying since %s: verification queued again.",
-                bundle_id,
-                changed_at,
-            )
-            transaction.on_commit(
-                lambda bundle_id=bundle_id: async_task("signing.tasks.verify_bundle", bundle_id)
-            )
-            resumed.append(bundle_id)
-    return resumed
 
 
 def bundle_verify(*, bundle_id: int) -> Bundle:

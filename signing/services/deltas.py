@@ -18,7 +18,6 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -26,6 +25,7 @@ from django_q.tasks import async_task
 from audit.services import audit_record
 from signing import deltas, repository, storage
 from signing.models import Bundle, Delta, DeltaStatus
+from signing.services.stalled import resume_stalled
 from signing.uploads import digest_stream
 
 logger = logging.getLogger(__name__)
@@ -189,19 +189,11 @@ def build_stalled_after() -> timedelta:
 
 
 def delta_builds_resume(*, now: datetime | None = None) -> list[int]:
-    """Queue again every build `building` for longer than a build can take; each is claimed
-    by a conditional update, so two sweeps never queue one twice."""
-    now = now or timezone.now()
-    stalled = Delta.objects.filter(status=DeltaStatus.BUILDING).filter(
-        Q(status_changed_at__lt=now - build_stalled_after()) | Q(status_changed_at__isnull=True)
+    """Queue again every build `building` for longer than a build can take."""
+    return resume_stalled(
+        Delta,
+        status=DeltaStatus.BUILDING,
+        after=build_stalled_after(),
+        now=now or timezone.now(),
+        enqueue=_enqueue,
     )
-    resumed = []
-    for delta_id, changed_at in stalled.values_list("pk", "status_changed_at"):
-        claimed = Delta.objects.filter(
-            pk=delta_id, status=DeltaStatus.BUILDING, status_changed_at=changed_at
-        ).update(status_changed_at=now)
-        if claimed:
-            logger.warning("Delta %s was building since %s: queued again.", delta_id, changed_at)
-            transaction.on_commit(lambda delta_id=delta_id: _enqueue(delta_id))
-            resumed.append(delta_id)
-    return resumed

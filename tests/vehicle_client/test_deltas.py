@@ -202,3 +202,30 @@ def test_the_admin_shows_deltas_and_the_bytes_they_saved(on_v1, v2_approved, sta
     saved = Delta.objects.get().saves
     assert f"{saved / 1000:,.1f} KB" in rollouts
     assert f"{saved / 1000:,.1f} KB" in page
+
+
+def test_a_build_lost_with_its_task_is_queued_again(
+    publish, monkeypatch, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from signing.services.deltas import build_stalled_after
+    from signing.tasks import resume_stalled_delta_builds
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # the build's task is queued, and lost
+    old, new = images()
+    source, _ = publish(old, path="hu-gen7/a.bin")
+    result, _ = publish(new, path="hu-gen7/b.bin")
+    delta = delta_request(source=source, result=result)
+    OrmQ.objects.all().delete()
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+    assert resume_stalled_delta_builds() == []  # it may still be running
+    long_ago = timezone.now() - build_stalled_after() - timedelta(seconds=1)
+    Delta.objects.filter(pk=delta.pk).update(status_changed_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert resume_stalled_delta_builds() == [delta.pk]
+
+    assert Delta.objects.get(pk=delta.pk).status == "ready"
