@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from console.progress import Health, Progress, health, next_gate, progress
+from rollouts import install_policy
 from rollouts.models import (
     Channel,
     CohortKind,
@@ -161,6 +162,13 @@ class Card:
     next_gate: str
     awaiting_person: bool
     failure_points: list = field(default_factory=list)  # (at, value, lower, upper)
+
+    @property
+    def recall_deadline(self) -> datetime | None:
+        """A safety recall's deadline (its per-market progress is on the rollout's page)."""
+        if not self.rollout.safety_recall:
+            return None
+        return install_policy.deadline(self.rollout.effective_install_policy)
 
 
 def _latest_outcome():

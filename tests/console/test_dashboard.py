@@ -189,3 +189,23 @@ def test_a_rollouts_charts_are_drawn_from_its_evaluations_for_people_who_may_see
     assert charts.count("<svg") == 5  # failure rate, three rate ratios, vehicles per state
     assert "From the last 1 evaluation" in text_of(charts)
     assert "<html" not in charts  # a fragment, swapped into the open rollout page
+
+
+def test_a_recalls_card_gives_its_deadline_and_what_deltas_saved(staff, publish, ship):
+    bundle, _ = publish()
+    recall = {"urgency": "safety_recall", "deadline": "2027-01-31T06:00:00Z"}
+    _, rollout_id = ship([bundle], version="2026.51", install_policy=recall)
+    counters.count(
+        rollout_id=rollout_id,
+        stage_index=0,
+        offered=3,
+        delta_downloads=2,
+        delta_bytes_saved=5_300_000,
+    )
+    client = staff("rita", "release engineer")
+
+    card = client.get("/admin/").content.decode().split(f'data-rollout="{rollout_id}"')[1]
+    shown = text_of(card.split("</article>")[0])
+
+    assert "Safety recall, due 2027-01-31 06:00 UTC: cars still lacking it, by market" in shown
+    assert "Deltas saved 5.1 MB of downloads (2 cars)." in shown
