@@ -164,9 +164,17 @@ DEMO_RELEASES = [
 
 
 def demo_bundle_bytes(path: str, size: int = 2 * 1024 * 1024) -> bytes:
-    """Deterministic filler standing in for a firmware image."""
+    """Deterministic filler standing in for a firmware image: each hardware id's versions
+    share most of their bytes, as real builds do, so the demo's deltas save most of a
+    download (docs/deltas.md)."""
+    image = bytearray(random.Random(path.split("/")[0]).randbytes(size))  # noqa: S311
     rng = random.Random(path)  # noqa: S311  (demo data, not secrets)
-    return rng.randbytes(size)
+    for _ in range(8):  # this version's changes: a few rewritten regions, one inserted
+        at, length = rng.randrange(size - 8192), rng.randrange(512, 8192)
+        image[at : at + length] = rng.randbytes(length)
+    at = rng.randrange(size)
+    image[at:at] = rng.randbytes(4096)
+    return bytes(image)
 
 
 # --- what `make run` printed, kept in var/ for `demo_poll` ---------------------------------------

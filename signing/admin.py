@@ -200,7 +200,16 @@ class RepositoryAdmin(ReadOnlyAdmin):
 class DeltaAdmin(ReadOnlyAdmin):
     """Deltas built from the images the fleet runs, with what each saves a car."""
 
-    list_display = ["path", "source", "result", "status", "size", "saves_share", "build_seconds"]
+    list_display = [
+        "path",
+        "source",
+        "result",
+        "status",
+        "size",
+        "saves_share",
+        "build_seconds",
+        "why_failed",
+    ]
     list_filter = ["status", "result__hardware_id"]
     search_fields = ["path", "source__path", "result__path"]
     list_select_related = ["source", "result"]
@@ -220,6 +229,10 @@ class DeltaAdmin(ReadOnlyAdmin):
         "status_changed_at",
     ]
     fields = readonly_fields
+
+    @admin.display(description="why it failed")
+    def why_failed(self, delta: Delta) -> str:
+        return delta.failure[:120] or "—"
 
     @admin.display(description="size")
     def size(self, delta: Delta) -> str:
