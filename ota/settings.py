@@ -354,6 +354,23 @@ if OTA_BUNDLE_STORAGE == "s3":
     if OTA_S3_HOME_REGION in OTA_S3_BUCKETS:
         STORAGES["bundles"] = STORAGES[f"bundles-{OTA_S3_HOME_REGION}"]
 
+# Markets whose bundles live on Azure Blob Storage, each in its own account and container:
+# OTA_AZURE_MARKETS=EU,CN with OTA_AZURE_<MARKET>_CONNECTION_STRING (its account, key and
+# endpoint: Azure's China cloud has its own suffix, EndpointSuffix=core.chinacloudapi.cn) and
+# OTA_AZURE_<MARKET>_CONTAINER. Downloads redirect to a read-only SAS URL for the one blob,
+# valid OTA_S3_PRESIGN_SECONDS (docs/operations.md, "Markets on S3 or Azure").
+OTA_AZURE_MARKETS = env_list("OTA_AZURE_MARKETS", "")
+for _market in OTA_AZURE_MARKETS:
+    STORAGES[f"bundles-{_market}"] = {
+        "BACKEND": "storages.backends.azure_storage.AzureStorage",
+        "OPTIONS": {
+            "connection_string": env_str(f"OTA_AZURE_{_market}_CONNECTION_STRING"),
+            "azure_container": env_str(f"OTA_AZURE_{_market}_CONTAINER") or "bundles",
+            "expiration_secs": OTA_S3_PRESIGN_SECONDS,
+            "overwrite_files": True,  # names are content hashes: same name, same bytes
+        },
+    }
+
 # --- Vehicle protocol -------------------------------------------------------------------------
 # Seconds until the next poll (±20% jitter): sooner while an update is pending.
 OTA_POLL_IDLE_SECONDS = env_int("OTA_POLL_IDLE_SECONDS", 3600)

@@ -76,4 +76,16 @@ def check_signing_configuration(app_configs=None, **kwargs):
             )
     elif settings.OTA_BUNDLE_STORAGE != "local":
         problems.append(Error("OTA_BUNDLE_STORAGE must be 'local' or 's3'.", id="signing.E007"))
+    for market in settings.OTA_AZURE_MARKETS:
+        options = settings.STORAGES.get(f"bundles-{market}", {}).get("OPTIONS", {})
+        if not options.get("connection_string"):
+            problems.append(
+                Error(
+                    f"The Azure market {market} has no connection string.",
+                    hint=f"Set OTA_AZURE_{market}_CONNECTION_STRING (AccountName, AccountKey "
+                    "and EndpointSuffix or BlobEndpoint) and OTA_AZURE_"
+                    f"{market}_CONTAINER.",
+                    id="signing.E008",
+                )
+            )
     return problems

@@ -1,4 +1,5 @@
-"""Where bundle bytes live: the named Django storage `bundles`, one per region on S3."""
+"""Where bundle bytes live: the named Django storage `bundles` (the home one), and one per
+market (`bundles-<market>`) on S3 or Azure Blob Storage."""
 
 import contextlib
 import logging
@@ -23,17 +24,17 @@ def reachable():
     done before anything of it is recorded."""
     try:
         yield
-    except (OSError, *_boto_errors()) as exc:
+    except (OSError, *_cloud_errors()) as exc:
         logger.warning("Bundle storage failed: %r", exc)
         raise StorageUnavailable(detail={"reason": type(exc).__name__}) from exc
 
 
-def _boto_errors() -> tuple[type[Exception], ...]:
-    try:
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:  # pragma: no cover - boto3 is a requirement
-        return ()
-    return (BotoCoreError, ClientError)
+def _cloud_errors() -> tuple[type[Exception], ...]:
+    """The cloud SDKs' errors: S3's (boto3) and Azure's."""
+    from azure.core.exceptions import AzureError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError, AzureError)
 
 
 def blob_name(sha256: str) -> str:

@@ -182,6 +182,91 @@ def moto_endpoint():
     server.stop()
 
 
+# Azurite's well-known development account (public in Microsoft's documentation).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory):
+    """Azure Blob Storage over HTTP on 127.0.0.1: Azurite (npm `azurite@3.35.0`, which
+    `.ci/run` installs), in its own process and folder; its connection string."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    program = shutil.which("azurite-blob")
+    if program is None:
+        message = "Azurite is not installed: npm install -g azurite@3.35.0 (.ci/run does)"
+        if os.environ.get("CI") or os.environ.get("OTA_REQUIRE_SERVICES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("azurite")
+    server = subprocess.Popen(
+        [
+            program,
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(folder),
+            "--silent",
+            "--skipApiVersionCheck",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("Azurite did not start within 10 s")
+        yield (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={AZURITE_KEY};BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def azure_markets(settings, azurite, s3_regions):
+    """US on S3 (the home bucket), EU and CN each in an Azure container of their own, as
+    OTA_AZURE_MARKETS=EU,CN configures; the containers' names by market."""
+    import uuid
+
+    from azure.storage.blob import BlobServiceClient
+
+    service = BlobServiceClient.from_connection_string(azurite)
+    run = uuid.uuid4().hex[:8]
+    containers = {market: f"ota-{market.lower()}-{run}" for market in ("EU", "CN")}
+    storages = dict(settings.STORAGES)
+    for market, container in containers.items():
+        service.create_container(container)
+        storages[f"bundles-{market}"] = {
+            "BACKEND": "storages.backends.azure_storage.AzureStorage",
+            "OPTIONS": {
+                "connection_string": azurite,
+                "azure_container": container,
+                "expiration_secs": 300,
+                "overwrite_files": True,
+            },
+        }
+    settings.STORAGES = storages
+    return containers, service
+
+
 @pytest.fixture
 def aws_credentials(monkeypatch):
     for name, value in {

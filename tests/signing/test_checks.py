@@ -46,3 +46,16 @@ def test_kms_without_a_region_fails(settings):
     settings.OTA_ONLINE_KEY_BACKEND = "kms"
     settings.OTA_KMS_REGION = ""
     assert ids(checks.check_signing_configuration()) == ["signing.E005"]
+
+
+def test_an_azure_market_without_a_connection_string_is_refused(settings):
+    settings.OTA_AZURE_MARKETS = ["CN"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "bundles-CN": {
+            "BACKEND": "storages.backends.azure_storage.AzureStorage",
+            "OPTIONS": {"connection_string": None, "azure_container": "bundles"},
+        },
+    }
+
+    assert ids(checks.check_signing_configuration()) == ["signing.E008"]
