@@ -11,15 +11,23 @@ class RolloutsConfig(AppConfig):
 
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="rollouts.sync_roles")
 
-    def connect_deltas(self) -> None:
-        from rollouts.services.decisions import delta_decisions_changed
+    def connect_signing(self) -> None:
+        """`signing` never imports `rollouts`: it announces, and the decisions move here."""
+        from rollouts.services.decisions import bundle_decisions_changed
+        from signing.services.copies import bundle_copy_verified
         from signing.services.deltas import delta_ready
 
-        def changed(sender, delta, **kwargs):
-            delta_decisions_changed(delta=delta)
+        def delta_changed(sender, delta, **kwargs):
+            bundle_decisions_changed(bundle_id=delta.result_id)
 
-        delta_ready.connect(changed, weak=False, dispatch_uid="rollouts.delta_decisions")
+        def copy_changed(sender, bundle, **kwargs):
+            bundle_decisions_changed(bundle_id=bundle.pk)
+
+        delta_ready.connect(delta_changed, weak=False, dispatch_uid="rollouts.delta_decisions")
+        bundle_copy_verified.connect(
+            copy_changed, weak=False, dispatch_uid="rollouts.copy_decisions"
+        )
 
     def ready(self) -> None:
         self.connect_roles()
-        self.connect_deltas()
+        self.connect_signing()

@@ -15,7 +15,8 @@ This module is the one place where that decision is made. Its rules (product bri
   (other components at a minimum release counter, installed or coming in the same release);
 - a release with an install policy only to a vehicle that obeys that policy's format (its
   manifest says so): an older car would install whenever offered;
-- a release's bundles are offered together or not at all;
+- a release's bundles are offered together or not at all, so only once every one of them is
+  in the vehicle's market (a market with storage of its own needs a verified copy there);
 - one release at a time: an install already under way is kept, otherwise a safety recall,
   otherwise the newest release whose rollout offers to this vehicle wins. A recall is offered
   on every channel (the caller's concern): only these compatibility rules refuse it a car;
@@ -56,6 +57,8 @@ class BundleOption:
     sha256: str
     sha512: str
     requires: Mapping[str, int] = field(default_factory=dict)
+    # Markets with storage of their own that hold no verified copy yet: not offered there.
+    missing_in: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,8 @@ def release_targets(vehicle: VehicleState, candidate: Candidate) -> tuple[EcuTar
         by_hardware.setdefault(ecu.hardware_id, []).append(ecu)
 
     applicable = [b for b in candidate.bundles if b.hardware_id in by_hardware]
+    if any(vehicle.region in b.missing_in for b in applicable):
+        return ()  # never a fallback to another market's storage: no copy, no offer
     targets: list[EcuTarget] = []
     for bundle in applicable:
         for ecu in by_hardware[bundle.hardware_id]:

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from ota.admin import ReadOnlyAdmin
 from ota.errors import DomainError
-from signing.models import Bundle, Delta, Repository, RoleMetadata, SigningKey
+from signing.models import Bundle, BundleCopy, Delta, Repository, RoleMetadata, SigningKey
 from signing.services import bundles
 from signing.uploads import HashingUploadHandler
 
@@ -247,3 +247,25 @@ class DeltaAdmin(ReadOnlyAdmin):
             round(100 * delta.saves / delta.result.length),
             round(100 * delta.saves / delta.result.length),
         )
+
+
+@admin.register(BundleCopy)
+class BundleCopyAdmin(ReadOnlyAdmin):
+    """Each bundle's copy in each market's own storage: a market's cars are offered a bundle
+    once its copy there is verified."""
+
+    list_display = ["bundle", "market", "status", "verified_at", "failure"]
+    list_filter = ["status", "market"]
+    search_fields = ["bundle__path"]
+    list_select_related = ["bundle"]
+    show_full_result_count = False
+    readonly_fields = [
+        "bundle",
+        "market",
+        "status",
+        "failure",
+        "created_at",
+        "verified_at",
+        "status_changed_at",
+    ]
+    fields = readonly_fields

@@ -128,7 +128,8 @@ class Bundle(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     sha512 = models.CharField(max_length=128, blank=True)
     blob_name = models.CharField(max_length=300, blank=True)
-    # Regions whose bucket holds a copy (S3 only); downloads fall back to the home bucket.
+    # Markets with storage of their own that hold a verified copy (signing.BundleCopy); a
+    # car of such a market is offered and sent the bundle only there.
     regions = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, choices=BundleStatus.choices)
     # When `status` last changed: a verification queued long ago and never finished is queued
@@ -202,3 +203,33 @@ class Delta(models.Model):
     def saves(self) -> int:
         """Bytes a car downloads less than the full image."""
         return max(0, (self.result.length or 0) - (self.length or 0))
+
+
+class CopyStatus(models.TextChoices):
+    COPYING = "copying", "Copying"
+    VERIFIED = "verified", "Copied and verified"
+    FAILED = "failed", "Failed"
+
+
+class BundleCopy(models.Model):
+    """A bundle's copy in one market's own storage (docs/operations.md, "Markets on S3 or
+    Azure"): the Director offers the bundle to that market's cars only once it is verified."""
+
+    bundle = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="copies")
+    market = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=CopyStatus.choices)
+    failure = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # When `status` last changed: a copy lost with its task is queued again.
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "bundle copies"
+        constraints = [
+            models.UniqueConstraint(fields=["bundle", "market"], name="copy_one_per_market")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bundle} in {self.market}"

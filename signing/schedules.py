@@ -20,6 +20,12 @@ SCHEDULES = [
         "minutes": 30,
     },
     {
+        "name": "signing.resume_stalled_copies",
+        "func": "signing.tasks.resume_stalled_copies",
+        "schedule_type": "I",  # minutes
+        "minutes": 30,
+    },
+    {
         "name": "signing.prune_director_metadata",
         "func": "signing.tasks.prune_director_metadata",
         "schedule_type": "D",  # daily

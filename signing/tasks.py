@@ -30,8 +30,25 @@ def resume_stalled_delta_builds() -> list[int]:
     return deltas.delta_builds_resume()
 
 
-def replicate_bundle(bundle_id: int) -> list[str]:
-    return bundles.bundle_replicate(bundle_id=bundle_id)
+def copy_bundle(copy_id: int) -> str:
+    """On the long queue: copy a bundle into one market's storage and verify it there."""
+    from signing.services import copies
+
+    return copies.copy_make(copy_id=copy_id).status
+
+
+def resume_stalled_copies() -> list[int]:
+    from signing.services import copies
+
+    return copies.copies_resume()
+
+
+def replicate_bundle(bundle_id: int) -> int:
+    """Queued by earlier versions at upload: now a request for the bundle's market copies."""
+    from signing.models import Bundle
+    from signing.services import copies
+
+    return len(copies.copies_request(bundle=Bundle.objects.get(pk=bundle_id)))
 
 
 def refresh_image_metadata() -> list[str]:

@@ -123,7 +123,13 @@ def image_target(request: HttpRequest, target: str) -> HttpResponse:
         return not_found("No published bundle has this target path.")
 
     region = getattr(vehicle, "region", None)
-    store = storage.bundle_storage(region if region in bundle.regions else None)
+    if region in storage.replica_regions():
+        # A market with storage of its own: there, or nowhere (never another market's).
+        if region not in bundle.regions:
+            return not_found("This bundle has no verified copy in your market's storage yet.")
+        store = storage.bundle_storage(region)
+    else:
+        store = storage.bundle_storage()
     if not storage.is_local(store):
         # The bucket serves the bytes (and Range) itself; the URL is short-lived.
         return HttpResponseRedirect(store.url(bundle.blob_name))

@@ -12,8 +12,9 @@ the same transaction as the change, through one of the calls below:
   any vehicle with an open assignment in it that has since moved to another channel.
 - `channels_decisions_changed`: something every vehicle of these channels may see differently
   (a cohort's filter that their rollouts use).
-- `delta_decisions_changed`: a delta of an image being offered became ready (the Director
-  names it to the cars that run its source).
+- `bundle_decisions_changed`: a bundle being offered got a verified copy in a market's own
+  storage (its cars may now be offered it), or a delta to it became ready (the Director names
+  it to the cars that run its source).
 - `vehicles_decisions_changed`: something about these vehicles only (an assignment moved by an
   event, a time-out, a static cohort's members, a channel move).
 
@@ -64,11 +65,12 @@ def rollout_decisions_changed(*, rollout: Rollout, status: str | None = None) ->
     vehicles_decisions_changed(vehicle_ids=elsewhere)
 
 
-def delta_decisions_changed(*, delta) -> None:
-    """A delta became ready: cars offered its image by a rollout may now be named it."""
+def bundle_decisions_changed(*, bundle_id: int) -> None:
+    """A bundle's copy in a market was verified, or a delta to it became ready: the cars its
+    rollouts offer to decide again (offered it now, or named the delta)."""
     rollouts = Rollout.objects.filter(
         status__in=(RolloutStatus.RUNNING, RolloutStatus.PAUSED, RolloutStatus.COMPLETED),
-        release__items__bundle_id=delta.result_id,
+        release__items__bundle_id=bundle_id,
     ).distinct()
     for rollout in rollouts:
         rollout_decisions_changed(rollout=rollout)

@@ -35,6 +35,7 @@ from rollouts.targeting import (
     decide,
     narrow,
 )
+from signing import storage
 from signing.director import DirectorEntry, director_publish_vehicle, director_refresh_due
 from signing.models import Delta, DeltaStatus
 
@@ -164,6 +165,7 @@ def candidate(
     with_bundles: bool = True,
 ) -> Candidate:
     release = rollout.release
+    own_markets = set(storage.replica_regions())
     return Candidate(
         rollout_id=rollout.pk,
         release_id=release.pk,
@@ -177,6 +179,7 @@ def candidate(
                 sha256=item.bundle.sha256,
                 sha512=item.bundle.sha512,
                 requires=item.requires,
+                missing_in=frozenset(own_markets - set(item.bundle.regions)),
             )
             for item in (release.items.all() if with_bundles else ())
         ),
@@ -310,6 +313,8 @@ def director_entries(
 def ready_deltas(decision: Decision, state: VehicleState) -> dict[str, str]:
     """ECU serial → the ready delta from the image that ECU runs to the one it is offered
     (no query when no offered ECU runs an image the server knows)."""
+    if state.region in storage.replica_regions():
+        return {}  # deltas are kept in the home storage only, for now
     running = {e.serial: e.installed_sha256 for e in state.ecus if e.installed_sha256}
     wanted = {
         (t.bundle.path, running[t.ecu_serial]): t.ecu_serial

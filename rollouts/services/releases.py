@@ -13,6 +13,7 @@ from rollouts import install_policy
 from rollouts.models import Release, ReleaseBundle, ReleaseStatus
 from rollouts.selectors import delta_sources
 from signing.models import Bundle, BundleStatus, Delta
+from signing.services.copies import copies_request
 from signing.services.deltas import delta_request
 
 
@@ -118,8 +119,16 @@ def release_approve(*, release: Release, actor: Any) -> Release:
         raise ReleaseStateConflict(detail={"status": release.status, "wanted": "approved"})
     audit_record(actor=actor, action="release.approved", target=release)
     release.refresh_from_db()
+    release_request_copies(release=release)
     release_request_deltas(release=release)
     return release
+
+
+def release_request_copies(*, release: Release) -> None:
+    """Each bundle into the storage of every market the release targets that has its own
+    (all of them when it names none); its cars are offered it once their copy is verified."""
+    for item in release.items.select_related("bundle"):
+        copies_request(bundle=item.bundle, markets=release.regions or None)
 
 
 def release_request_deltas(*, release: Release) -> list[Delta]:

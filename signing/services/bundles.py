@@ -164,24 +164,6 @@ def _copy_within(store, source: str, target: str) -> None:
     )
 
 
-def bundle_replicate(*, bundle_id: int) -> list[str]:
-    """Copy a bundle into every regional bucket, streaming, and record where it now is."""
-    bundle = Bundle.objects.get(pk=bundle_id)
-    home = storage.bundle_storage()
-    done = list(bundle.regions)
-    for region in storage.replica_regions():
-        if region in done:
-            continue
-        target = storage.bundle_storage(region)
-        if not target.exists(bundle.blob_name):
-            with home.open(bundle.blob_name, "rb") as handle:
-                target.save(bundle.blob_name, File(handle))
-        done.append(region)
-        # Recorded region by region, so a failure part-way keeps what was copied.
-        Bundle.objects.filter(pk=bundle.pk).update(regions=done)
-    return done
-
-
 @transaction.atomic
 def bundle_publish(*, bundle: Bundle, actor: Any) -> tuple[Bundle, int]:
     """Add a verified bundle to Image targets (then snapshot, timestamp) and mark it published."""
@@ -232,8 +214,6 @@ def _create(spec: BundleSpec, *, actor: Any, status: str, **fields) -> Bundle:
             )
     except IntegrityError:  # a concurrent upload took the path or the counter
         raise BundlePathTaken(detail={"path": spec.path}) from None
-    if status == BundleStatus.VERIFIED and storage.replica_regions():
-        transaction.on_commit(lambda: async_task("signing.tasks.replicate_bundle", bundle.pk))
     return bundle
 
 
@@ -253,7 +233,5 @@ def _transition(bundle: Bundle, to: str, *, actor: Any = None, **fields) -> Bund
         target=bundle,
         reason=fields.get("failure", ""),
     )
-    if to == BundleStatus.VERIFIED and storage.replica_regions():
-        transaction.on_commit(lambda: async_task("signing.tasks.replicate_bundle", bundle.pk))
     bundle.refresh_from_db()
     return bundle

@@ -12,7 +12,7 @@ import logging
 import shutil
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -25,7 +25,7 @@ from django_q.tasks import async_task
 from audit.services import audit_record
 from signing import deltas, repository, storage
 from signing.models import Bundle, Delta, DeltaStatus
-from signing.services.stalled import resume_stalled
+from signing.services.stalled import long_task_stalled_after, resume_stalled
 from signing.uploads import digest_stream
 
 logger = logging.getLogger(__name__)
@@ -182,18 +182,12 @@ def _move(delta: Delta, to: str, **fields) -> bool:
     )
 
 
-def build_stalled_after() -> timedelta:
-    """A build is done by then or was lost with its task (see verification_stalled_after)."""
-    long = settings.Q_CLUSTER["ALT_CLUSTERS"][settings.OTA_LONG_QUEUE]
-    return timedelta(seconds=long["timeout"] + long["retry"])
-
-
 def delta_builds_resume(*, now: datetime | None = None) -> list[int]:
     """Queue again every build `building` for longer than a build can take."""
     return resume_stalled(
         Delta,
         status=DeltaStatus.BUILDING,
-        after=build_stalled_after(),
+        after=long_task_stalled_after(),
         now=now or timezone.now(),
         enqueue=_enqueue,
     )

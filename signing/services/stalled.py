@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
 
@@ -35,3 +36,10 @@ def resume_stalled(
             transaction.on_commit(lambda pk=pk: enqueue(pk))
             resumed.append(pk)
     return resumed
+
+
+def long_task_stalled_after() -> timedelta:
+    """A task on the long queue is done by then or was lost with its task (django-q2 stops it
+    at `timeout`; the ORM broker hands it out again at `retry`, the Redis broker never)."""
+    long = settings.Q_CLUSTER["ALT_CLUSTERS"][settings.OTA_LONG_QUEUE]
+    return timedelta(seconds=long["timeout"] + long["retry"])

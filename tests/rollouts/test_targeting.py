@@ -311,3 +311,15 @@ def test_an_installed_rule_reads_as_a_sentence(rule, words):
     from rollouts.cohorts import describe_installed
 
     assert describe_installed(rule) == words
+
+
+def test_a_release_is_offered_in_a_market_only_once_every_bundle_has_a_copy_there():
+    from dataclasses import replace
+
+    head_unit, telematics = bundle(), bundle("tcu-gen3", 341)
+    vehicle = car(EcuState("HU1", "hu-gen7"), EcuState("TCU1", "tcu-gen3"), region="CN")
+    not_yet = release(head_unit, replace(telematics, missing_in=frozenset({"CN"})))
+
+    assert decide(vehicle, [not_yet]).empty  # together or not at all
+    assert not decide(car(EcuState("HU1", "hu-gen7"), region="EU"), [not_yet]).empty
+    assert not decide(vehicle, [release(head_unit, telematics)]).empty

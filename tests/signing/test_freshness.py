@@ -67,4 +67,6 @@ def test_sync_schedules_upserts_the_declared_jobs_by_name():
     assert resume.func == "signing.tasks.resume_stalled_verifications"
     builds = Schedule.objects.get(name="signing.resume_stalled_delta_builds")
     assert builds.func == "signing.tasks.resume_stalled_delta_builds"
-    assert Schedule.objects.count() == 5
+    copies = Schedule.objects.get(name="signing.resume_stalled_copies")
+    assert copies.func == "signing.tasks.resume_stalled_copies"
+    assert Schedule.objects.count() == 6

@@ -31,8 +31,16 @@ def object_bytes(client, bucket: str, key: str) -> bytes:
     return client.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
+def copied(bundle_id: int, markets=None) -> Bundle:
+    """What approving a release does for its bundles: copies into the markets' storage."""
+    from signing.services.copies import copies_request
+
+    copies_request(bundle=Bundle.objects.get(pk=bundle_id), markets=markets)
+    return Bundle.objects.get(pk=bundle_id)
+
+
 @pytest.mark.django_db
-def test_an_upload_lands_in_the_home_bucket_and_is_copied_to_every_region(
+def test_an_upload_lands_in_the_home_bucket_and_is_copied_when_asked(
     engineer_api, repos, s3_regions, django_capture_on_commit_callbacks
 ):
     buckets, client = s3_regions
@@ -40,8 +48,14 @@ def test_an_upload_lands_in_the_home_bucket_and_is_copied_to_every_region(
     with django_capture_on_commit_callbacks(execute=True):
         response = upload(engineer_api, data)
     assert response.status_code == 201, response.json()
-
     bundle = Bundle.objects.get()
+    assert bundle.regions == []  # uploading copies nothing: a release's approval does
+    assert object_bytes(client, buckets["US"], bundle.blob_name) == data
+
+    with django_capture_on_commit_callbacks(execute=True):
+        copied(bundle.pk)
+
+    bundle.refresh_from_db()
     assert sorted(bundle.regions) == ["CN", "EU"]
     for bucket in buckets.values():
         assert object_bytes(client, bucket, bundle.blob_name) == data
@@ -54,6 +68,7 @@ def test_a_vehicle_is_redirected_to_a_short_lived_url_in_its_own_region(
     buckets, _ = s3_regions
     with django_capture_on_commit_callbacks(execute=True):
         bundle_id = upload(engineer_api, b"firmware").json()["id"]
+        copied(bundle_id)
     engineer_api.post(f"/api/v1/manage/bundles/{bundle_id}/publish")
     _, token = provision(region="CN")
 
@@ -72,6 +87,7 @@ def test_a_tuf_client_downloads_through_the_redirect_and_verifies(
 ):
     data = os.urandom(150_000)
     bundle_id = upload(engineer_api, data).json()["id"]
+    copied(bundle_id)  # committed at once: the copy runs inline
     engineer_api.post(f"/api/v1/manage/bundles/{bundle_id}/publish")
     _, token = provision(region="EU")
 

@@ -211,7 +211,7 @@ def test_a_build_lost_with_its_task_is_queued_again(
 
     from django.utils import timezone
 
-    from signing.services.deltas import build_stalled_after
+    from signing.services.stalled import long_task_stalled_after as build_stalled_after
     from signing.tasks import resume_stalled_delta_builds
 
     monkeypatch.setattr(Conf, "SYNC", False)  # the build's task is queued, and lost

@@ -1,0 +1,80 @@
+"""Markets with storage of their own (EU and CN on Azurite, US the S3 home bucket on moto):
+a release's bundles are copied into the markets it targets when it is approved, verified
+there, and only then offered to those markets' cars, which download from their own market's
+storage and never from another's."""
+
+import pytest
+from django_q.conf import Conf
+
+from signing.models import Bundle, BundleCopy
+from signing.services.copies import copies_request, copy_make
+from tests.conftest import vehicle_api
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def test_a_market_is_offered_a_bundle_only_once_its_own_copy_is_verified(
+    car_over_http, publish, ship, azure_markets, monkeypatch
+):
+    containers, _ = azure_markets
+    eu, cn = car_over_http(region="EU"), car_over_http(region="CN")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    monkeypatch.setattr(Conf, "SYNC", False)  # the copies wait on the queue
+    ship([bundle], regions=["EU", "CN"])
+    copies = {c.market: c for c in BundleCopy.objects.filter(bundle=bundle)}
+    assert {m: c.status for m, c in copies.items()} == {"EU": "copying", "CN": "copying"}
+
+    copy_make(copy_id=copies["EU"].pk)
+
+    eu_cycle = eu.poll_cycle()  # full Uptane verification, download through the redirect
+    assert eu_cycle.installed and eu.ecus[eu_cycle.installed[0]].installed.sha256 == bundle.sha256
+    assert cn.poll_cycle().offered == []  # no copy in CN yet: no offer there
+    refused = vehicle_api(cn.token).get(f"/api/v1/tuf/image/targets/{bundle.path}")
+    assert refused.status_code == 404  # and never another market's storage
+
+    copy_make(copy_id=copies["CN"].pk)  # verified: the CN cars' decision moves
+
+    cn_cycle = cn.poll_cycle()
+    assert cn_cycle.installed
+    located = vehicle_api(cn.token).get(f"/api/v1/tuf/image/targets/{bundle.path}")
+    assert f"/{containers['CN']}/" in located["Location"]
+    assert sorted(Bundle.objects.get(pk=bundle.pk).regions) == ["CN", "EU"]
+
+
+def test_a_copy_under_the_bundles_name_with_other_bytes_is_replaced_and_verified(
+    publish, azure_markets
+):
+    containers, service = azure_markets
+    bundle, data = publish(hardware_id="hu-gen7")
+    service.get_blob_client(containers["EU"], bundle.blob_name).upload_blob(b"stale bytes")
+
+    copies_request(bundle=bundle, markets=["EU"])  # committed at once: the copy runs inline
+
+    copy = BundleCopy.objects.get(bundle=bundle, market="EU")
+    assert copy.status == "verified"
+    stored = service.get_blob_client(containers["EU"], bundle.blob_name).download_blob().readall()
+    assert stored == data
+
+
+def test_approving_a_release_copies_it_into_the_markets_it_targets_only(
+    publish, ship, azure_markets
+):
+    bundle, _ = publish(hardware_id="hu-gen7")
+
+    ship([bundle], regions=["EU"])
+
+    assert list(BundleCopy.objects.values_list("market", "status")) == [("EU", "verified")]
+    assert Bundle.objects.get(pk=bundle.pk).regions == ["EU"]
+
+
+def test_the_admin_lists_each_markets_copy(publish, ship, azure_markets, staff):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle], regions=["EU"])
+
+    listing = staff("rita", "release engineer").get("/admin/signing/bundlecopy/")
+
+    assert listing.status_code == 200
+    assert (
+        bundle.path in listing.content.decode()
+        and "Copied and verified" in listing.content.decode()
+    )
