@@ -44,16 +44,17 @@ def user_token_revoke(*, token: UserToken, actor: Any = None, reason: str = "") 
 
 
 def staff_with_token(
-    *, username: str, group: str, purpose: str, password: str | None = None
+    *, username: str, group: str | tuple[str, ...], purpose: str, password: str | None = None
 ) -> tuple[Any, str]:
-    """A staff member of `group` (made if new) and a new API token named for `purpose`: the
-    people of a test server. Answers the user and the token's plaintext."""
+    """A staff member of `group` or groups (made if new) and a new API token named for
+    `purpose`: the people of a test server. Answers the user and the token's plaintext."""
     from django.contrib.auth.models import Group, User
 
     user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
     if password is not None:
         user.set_password(password)
         user.save(update_fields=["password"])
-    user.groups.set(Group.objects.filter(name=group))
+    groups = (group,) if isinstance(group, str) else group
+    user.groups.set(Group.objects.filter(name__in=groups))
     _, token = user_token_create(user=user, name=purpose)
     return user, token

@@ -86,6 +86,7 @@ def running_rollout(*, stages=None, policy=None):
     """A published head-unit bundle, released and rolled out to `stable`, running."""
     import io
 
+    from compliance.services.approvals import markets_approve_unaffected
     from rollouts.models import Channel
     from rollouts.services import releases, rollouts
     from signing.services.bundles import BundleSpec, bundle_ingest_file, bundle_publish
@@ -101,6 +102,7 @@ def running_rollout(*, stages=None, policy=None):
         actor=engineer,
     )
     releases.release_approve(release=release, actor=approver)
+    markets_approve_unaffected(release=release, actor=approver, rationale="Benchmark release.")
     rollout = rollouts.rollout_create(
         release=release,
         channel=Channel.objects.get(name="stable"),

@@ -17,11 +17,15 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
+from compliance.rxswin import Assessment
+from compliance.selectors import vehicle_types
+from compliance.services.approvals import market_approve, rxswin_register
 from demo.fleet import (
     DEMO_BUNDLES,
     DEMO_COHORT_STAFF_CARS,
     DEMO_RELEASES,
     DEMO_STAGED,
+    MARKETS,
     demo_bundle_bytes,
     demo_car_dir,
     demo_fleet,
@@ -29,7 +33,8 @@ from demo.fleet import (
 )
 from ota.inprocess import InProcessTransport
 from rollouts.models import Channel, Cohort, Release, Vehicle
-from rollouts.roles import APPROVER, RELEASE_ENGINEER
+from rollouts.roles import APPROVER, HOMOLOGATION, RELEASE_ENGINEER
+from rollouts.selectors import awaiting_type_approval, release_markets
 from rollouts.services import cohorts as cohort_services
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
@@ -107,6 +112,52 @@ def demo_person(username: str, group: str) -> User:
     return user
 
 
+def demo_rxswin(model: str, market: str, number: int) -> str:
+    return f"R156-{model[:3].upper()}-{market}-{number:04d}"
+
+
+@transaction.atomic
+def ensure_rxswin_register() -> None:
+    """Each demo vehicle type's RXSWIN in each market it is sold in, as type-approved."""
+    homologation = demo_person("hana", HOMOLOGATION)
+    from compliance.models import RxswinEntry
+
+    for market, (_, models) in MARKETS.items():
+        for model in models:
+            if not RxswinEntry.objects.filter(model=model, market=market).exists():
+                rxswin_register(
+                    model=model,
+                    market=market,
+                    value=demo_rxswin(model, market, 1),
+                    actor=homologation,
+                    note="Demo: granted with the vehicle type's approval.",
+                )
+
+
+def approve_markets(release: Release) -> None:
+    """The demo's homologation engineer approves a release in each market that asks for it:
+    head-unit software leaves type approval alone; anything on the ADAS computer changes it."""
+    homologation = demo_person("hana", HOMOLOGATION)
+    affects = release.items.filter(hardware_id__startswith="adas").exists()
+    for market in awaiting_type_approval(release, release_markets(release)):
+        market_approve(
+            release=release,
+            market=market,
+            assessments=[
+                Assessment(
+                    model=model,
+                    affects_type_approval=affects,
+                    rationale="Demo: driver assistance changes."
+                    if affects
+                    else "Demo: no type-approved system changes.",
+                    new_rxswin=demo_rxswin(model, market, release.pk + 1) if affects else "",
+                )
+                for model in sorted(vehicle_types(release=release, market=market))
+            ],
+            actor=homologation,
+        )
+
+
 @transaction.atomic
 def ensure_releases() -> None:
     """Releases moved through the pipeline by two demo people (four eyes)."""
@@ -125,6 +176,7 @@ def ensure_releases() -> None:
             actor=engineer,
         )
         release_services.release_approve(release=release, actor=approver)
+        approve_markets(release)
         for channel in [*completed, *([running] if running else [])]:
             rollout = rollout_services.rollout_create(
                 release=release, channel=Channel.objects.get(name=channel), actor=engineer
@@ -193,6 +245,7 @@ def ensure_staged_rollouts(count: int, log: Log) -> None:
                 actor=engineer,
             )
             release_services.release_approve(release=release, actor=approver)
+            approve_markets(release)
             rollout = rollout_services.rollout_create(
                 release=release,
                 channel=Channel.objects.get(name=channel),

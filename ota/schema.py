@@ -178,6 +178,7 @@ TAGS_BY_PATH = (
     ("/api/v1/vehicles/", "vehicle"),
     ("/api/v1/tuf/", "tuf"),
     ("/api/v1/manage/", "management"),
+    ("/api/v1/export-keys", "management"),  # public, to verify what management exported
 )
 
 

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "audit",
     "signing",
     "rollouts",
+    "compliance",  # per-market type approval and evidence (UN R156)
+    "federation",  # releases into an isolated market's own deployment, counts back
     "demo",  # the demo fleet `make run` seeds, and its commands
 ]
 
@@ -204,6 +206,11 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(VAR_DIR / "bundles"), "base_url": None},
     },
+    # Signed evidence exports (compliance/): served to people with the right, never public.
+    "evidence": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "evidence"), "base_url": None},
+    },
 }
 
 # --- Auth --------------------------------------------------------------------------------------
@@ -288,6 +295,18 @@ OTA_MARKET_TIME_ZONES = {
     **dict(item.split("=", 1) for item in env_list("OTA_MARKET_TIME_ZONES", "")),
 }
 OTA_DEFAULT_CHANNEL = "stable"
+# Markets where a release is offered only after a homologation engineer approved it there with
+# its type-approval impact assessment (compliance/). "none" for no market.
+OTA_TYPE_APPROVAL_MARKETS = [
+    m for m in env_list("OTA_TYPE_APPROVAL_MARKETS", ",".join(OTA_REGIONS)) if m != "none"
+]
+# This deployment's name in what it exports; an isolated market's deployment (docs/
+# isolated-markets.md) trusts the main one's `releases` export keys (PEM files).
+OTA_DEPLOYMENT_NAME = env_str("OTA_DEPLOYMENT_NAME", "main")
+OTA_RELEASE_IMPORT_KEYS = env_list("OTA_RELEASE_IMPORT_KEYS", "")
+# Evidence records (every offer, outcome, deferral and revert per vehicle) are kept this long,
+# whatever telemetry pruning does; UN R156 asks for the vehicle type's life: ten years and more.
+OTA_EVIDENCE_RETENTION_DAYS = env_int("OTA_EVIDENCE_RETENTION_DAYS", 15 * 366)
 # Largest JSON body any API view accepts unless the view sets its own `max_body_bytes`.
 OTA_MAX_JSON_BODY_BYTES = env_int("OTA_MAX_JSON_BODY_BYTES", 256 * 1024)
 OTA_BULK_PROVISION_MAX = 1000

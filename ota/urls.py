@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from compliance import urls as compliance_urls
 from ota.views import healthz, readyz
 from rollouts.api import urls as rollouts_urls
 from signing import urls as signing_urls
@@ -18,6 +19,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/manage/", include(signing_urls.manage_urlpatterns)),
+    path("api/v1/manage/", include(compliance_urls.urlpatterns)),
+    path("api/v1/", include(compliance_urls.public_urlpatterns)),
     path("api/v1/", include(rollouts_urls.urlpatterns)),
 ]
 

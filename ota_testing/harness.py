@@ -207,7 +207,9 @@ class OtaServer:
         regions: Sequence[str] = (),
         install_policy: dict | None = None,
     ) -> dict:
-        """A release of these bundles by the author, approved by the approver unless told;
+        """A release of these bundles by the author, approved by the approver unless told,
+        and then for each market that asks for type approval, with every vehicle type
+        assessed as unaffected (`approve_market` for a real assessment);
         `install_policy`: when and how cars may install it (docs/pouf.md)."""
         release = self.author.post(
             "manage/releases",
@@ -222,7 +224,35 @@ class OtaServer:
         )
         if approve:
             release = self.approver.post(f"manage/releases/{release['id']}/approve")
+            for market in self.approver.get(f"manage/releases/{release['id']}/markets"):
+                if market["type_approval"] == "awaiting":
+                    self.approve_market(release, market["market"])
         return release
+
+    def approve_market(
+        self, release: dict | int, market: str, assessments: Sequence[dict] | None = None
+    ) -> dict:
+        """The approver, also the test server's homologation engineer, approves the release
+        for `market`; without `assessments`, every vehicle type there is unaffected."""
+        release_id = release["id"] if isinstance(release, dict) else release
+        if assessments is None:
+            types = next(
+                m["vehicle_types"]
+                for m in self.approver.get(f"manage/releases/{release_id}/markets")
+                if m["market"] == market
+            )
+            assessments = [
+                {
+                    "model": model,
+                    "affects_type_approval": False,
+                    "rationale": "Test release: no type-approved system changes.",
+                }
+                for model in types
+            ]
+        return self.approver.post(
+            f"manage/releases/{release_id}/markets/{market}/approve",
+            {"assessments": list(assessments)},
+        )
 
     def rollout(
         self,

@@ -19,7 +19,7 @@ from ota import server_clock
 from ota_testing.api import ManagementClient
 from ota_testing.clock import clock_step
 from ota_testing.harness import OtaServer
-from rollouts.roles import APPROVER, RELEASE_ENGINEER, sync_roles
+from rollouts.roles import APPROVER, HOMOLOGATION, RELEASE_ENGINEER, sync_roles
 
 _numbers = itertools.count(1)
 
@@ -53,7 +53,7 @@ class LiveOtaServer(OtaServer):
         return bundle
 
 
-def _person(username: str, group: str, url: str) -> ManagementClient:
+def _person(username: str, group: str | tuple[str, ...], url: str) -> ManagementClient:
     _, token = staff_with_token(username=username, group=group, purpose="ota_live_server")
     return ManagementClient(url, token, username=username)
 
@@ -67,7 +67,7 @@ def live_ota_server(url: str, workdir: Path) -> tuple[LiveOtaServer, LocalClock]
     call_command("ota_init", verbosity=0)
     n = next(_numbers)
     author = _person(f"ota-author-{n}", RELEASE_ENGINEER, url)
-    approver = _person(f"ota-approver-{n}", APPROVER, url)
+    approver = _person(f"ota-approver-{n}", (APPROVER, HOMOLOGATION), url)
     clock = LocalClock()
     try:
         server = LiveOtaServer(

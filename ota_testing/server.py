@@ -20,13 +20,16 @@ _OURS = ("OTA_", "DJANGO_", "DATABASE_")
 
 
 class ServerProcess:
-    def __init__(self, workdir: Path):
+    """`settings`: OTA_* variables of this deployment beyond the embedded defaults (a second
+    deployment serving one market, say)."""
+
+    def __init__(self, workdir: Path, settings: dict[str, str] | None = None):
         self.workdir = Path(workdir)
         self.log_path = self.workdir / "server.log"
         self.process: subprocess.Popen | None = None
+        self.settings = dict(settings or {})
 
-    def start(self) -> OtaServer:
-        ready = self.workdir / "ready.json"
+    def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
         env.update(
             DJANGO_SETTINGS_MODULE="ota.settings",
@@ -40,6 +43,24 @@ class ServerProcess:
                 p for p in (str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH")) if p
             ),
         )
+        env.update(self.settings)
+        return env
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        """Run a management command against this server's deployment (its database, files
+        and keys), as its operator would."""
+        return subprocess.run(  # noqa: S603  (our interpreter, our command)
+            [sys.executable, "-m", "ota.cli", *args],
+            cwd=self.workdir,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def start(self) -> OtaServer:
+        ready = self.workdir / "ready.json"
+        env = self.environment()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603  (our interpreter, our command)
                 [

@@ -7,9 +7,15 @@ class RolloutsConfig(AppConfig):
     verbose_name = "Fleet and rollouts"
 
     def connect_roles(self) -> None:
-        from rollouts.roles import sync_roles
+        """After the migrate of the last app whose permissions the roles name: post_migrate
+        is sent app by app, and each app's permissions exist only after its own."""
+        from django.apps import apps
 
-        post_migrate.connect(sync_roles, sender=self, dispatch_uid="rollouts.sync_roles")
+        from rollouts.roles import ROLES, sync_roles
+
+        labels = {perm.split(".")[0] for perms in ROLES.values() for perm in perms}
+        last = [config for config in apps.get_app_configs() if config.label in labels][-1]
+        post_migrate.connect(sync_roles, sender=last, dispatch_uid="rollouts.sync_roles")
 
     def connect_signing(self) -> None:
         """`signing` never imports `rollouts`: it announces, and the decisions move here."""

@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 RELEASE_ENGINEER = "release engineer"
 APPROVER = "approver"
 KEY_CUSTODIAN = "key custodian"
+HOMOLOGATION = "homologation"
 
 _READ_FLEET = [
     "rollouts.view_vehicle",
@@ -26,6 +27,10 @@ _READ_FLEET = [
     "rollouts.view_cohort",
     "rollouts.view_cohortmember",
     "audit.view_auditevent",
+    "compliance.view_marketapproval",
+    "compliance.view_impactassessment",
+    "compliance.view_rxswinentry",
+    "compliance.view_vehiclerxswin",
 ]
 
 ROLES: dict[str, list[str]] = {
@@ -64,6 +69,17 @@ ROLES: dict[str, list[str]] = {
         "rollouts.approve_rollout",
         "rollouts.override_promotion_gate",
         "rollouts.change_rollout",
+    ],
+    HOMOLOGATION: [
+        *_READ_FLEET,
+        "signing.view_bundle",
+        "signing.view_bundlecopy",
+        "compliance.approve_market",
+        "compliance.add_rxswinentry",
+        "compliance.view_evidencerecord",
+        "compliance.view_evidenceexport",
+        "compliance.add_evidenceexport",
+        "compliance.view_exportkey",
     ],
     KEY_CUSTODIAN: [
         *_READ_FLEET,

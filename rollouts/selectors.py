@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
@@ -17,6 +18,7 @@ from rollouts.models import (
     Cohort,
     CohortKind,
     Ecu,
+    Release,
     Rollout,
     Vehicle,
     VehicleToken,
@@ -325,3 +327,18 @@ def delta_sources(*, bundle: Bundle, limit: int) -> list[Bundle]:
     ids = [row["installed_bundle"] for row in ranked]
     found = Bundle.objects.in_bulk(ids)
     return [found[i] for i in ids]
+
+
+def release_markets(release: Release) -> list[str]:
+    """The markets a release targets: those it names, or every market."""
+    return list(release.regions or settings.OTA_REGIONS)
+
+
+def rollout_markets(rollout: Rollout) -> list[str]:
+    return list(rollout.regions or release_markets(rollout.release))
+
+
+def awaiting_type_approval(release: Release, markets) -> list[str]:
+    """Of these markets, those that need a type approval (compliance/) the release lacks."""
+    approved = set(release.approved_markets)
+    return [m for m in markets if m in settings.OTA_TYPE_APPROVAL_MARKETS and m not in approved]

@@ -15,6 +15,7 @@ This module is the one place where that decision is made. Its rules (product bri
   (other components at a minimum release counter, installed or coming in the same release);
 - a release with an install policy only to a vehicle that obeys that policy's format (its
   manifest says so): an older car would install whenever offered;
+- a release only in the markets whose type approval it has, where one is required;
 - a release's bundles are offered together or not at all, so only once every one of them is
   in the vehicle's market (a market with storage of its own needs a verified copy there);
 - one release at a time: an install already under way is kept, otherwise a safety recall,
@@ -101,6 +102,8 @@ class Candidate:
     cohort_member: bool = False  # a static cohort lists this vehicle
     policy_version: int = 0  # the install policy format a car must obey (0: no policy)
     recall: bool = False  # a safety recall: before any other release not yet started
+    # Markets whose type approval of the release is still missing: no car there is in scope.
+    closed_markets: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ def in_scope(vehicle: VehicleState, candidate: Candidate) -> bool:
     return (
         (not candidate.models or vehicle.model in candidate.models)
         and (not candidate.regions or vehicle.region in candidate.regions)
+        and vehicle.region not in candidate.closed_markets
         and vehicle.policy_version >= candidate.policy_version
         and (
             candidate.assigned

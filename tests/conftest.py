@@ -11,7 +11,7 @@ from accounts.services import user_token_create
 from audit.models import AuditEvent
 from ota.devserver import disable_nagle
 from rollouts.models import Ecu, Vehicle, VehicleToken
-from rollouts.roles import APPROVER, RELEASE_ENGINEER
+from rollouts.roles import APPROVER, HOMOLOGATION, RELEASE_ENGINEER
 from signing import repository
 from signing.models import Repo
 from signing.services.bundles import BundleSpec, bundle_ingest_file, bundle_publish
@@ -35,6 +35,10 @@ def _isolated_files(settings, tmp_path):
         "bundles": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
             "OPTIONS": {"location": str(tmp_path / "bundles")},
+        },
+        "evidence": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "evidence")},
         },
     }
 
@@ -74,6 +78,24 @@ def _fresh_cache():
     manifests._last_minute[:] = [0, 0]  # the finished minute's count a process keeps
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_market_requires_type_approval(settings):
+    """A market's type approval is its own step (tests/compliance, `type_approval`): other
+    tests ship a release without it, as a deployment with OTA_TYPE_APPROVAL_MARKETS=none."""
+    settings.OTA_TYPE_APPROVAL_MARKETS = []
+
+
+@pytest.fixture
+def type_approval(settings):
+    """EU and CN ask for a homologation engineer's approval of each release."""
+    settings.OTA_TYPE_APPROVAL_MARKETS = ["EU", "CN"]
+
+
+@pytest.fixture
+def homologation_api(make_user) -> APIClient:
+    return _token_client(make_user("hana", HOMOLOGATION))
 
 
 @pytest.fixture(autouse=True)
@@ -237,7 +259,11 @@ def azurite(tmp_path_factory):
         )
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a loaded machine: Node may not stop in time
+            server.kill()
+            server.wait()
 
 
 @pytest.fixture

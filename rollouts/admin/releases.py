@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.db.models import F, QuerySet, Sum
 from django.http import HttpRequest
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -39,7 +39,7 @@ from rollouts.plans import (
     stages_as_text,
     stages_from_text,
 )
-from rollouts.selectors import recall_progress
+from rollouts.selectors import awaiting_type_approval, recall_progress, release_markets
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
 from rollouts.services.rollout_actions import (
@@ -192,6 +192,7 @@ class ReleaseAdmin(ReadOnlyAdmin):
         "bundle_paths",
         "model_names",
         "regions",
+        "type_approval",
         "created_by",
         "created_at",
         "approved_by",
@@ -199,6 +200,29 @@ class ReleaseAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     actions = ["approve"]
+
+    @admin.display(description="type approval per market")
+    def type_approval(self, release: Release):
+        """Each market it targets: approved (its assessment), awaiting (a link to approve,
+        once the release itself is approved) or not required (compliance/)."""
+        markets = release_markets(release)
+        awaiting = set(awaiting_type_approval(release, markets))
+        approvals = reverse("admin:compliance_marketapproval_changelist")
+        rows = []
+        for market in markets:
+            if market in release.approved_markets:
+                link = f"{approvals}?release__id__exact={release.pk}&market={market}"
+                rows.append(format_html('{}: <a href="{}">approved</a>', market, link))
+            elif market in awaiting and release.status == ReleaseStatus.APPROVED:
+                link = reverse("admin:compliance_marketapproval_approve", args=[release.pk, market])
+                rows.append(
+                    format_html('{}: awaiting — <a href="{}">assess and approve</a>', market, link)
+                )
+            elif market in awaiting:
+                rows.append(format_html("{}: awaiting (after the release's approval)", market))
+            else:
+                rows.append(format_html("{}: not required", market))
+        return format_html_join(mark_safe("<br>"), "{}", ((row,) for row in rows))
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("items__bundle")

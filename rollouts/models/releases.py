@@ -23,6 +23,9 @@ class Release(models.Model):
     regions = models.JSONField(default=list, blank=True)
     # When and how cars may install it (rollouts/install_policy.py); {}: whenever offered.
     install_policy = models.JSONField(default=dict, blank=True)
+    # Markets a homologation engineer approved it for (compliance.MarketApproval), copied here
+    # in the same transaction so that deciding for a car reads no other table.
+    approved_markets = models.JSONField(default=list, blank=True, editable=False)
     status = models.CharField(
         max_length=16, choices=ReleaseStatus.choices, default=ReleaseStatus.DRAFT
     )

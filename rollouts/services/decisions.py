@@ -65,6 +65,16 @@ def rollout_decisions_changed(*, rollout: Rollout, status: str | None = None) ->
     vehicles_decisions_changed(vehicle_ids=elsewhere)
 
 
+def release_decisions_changed(*, release_id: int) -> None:
+    """The release was approved for a market: the cars its rollouts reach decide again."""
+    rollouts = Rollout.objects.filter(
+        status__in=(RolloutStatus.RUNNING, RolloutStatus.PAUSED, RolloutStatus.COMPLETED),
+        release_id=release_id,
+    )
+    for rollout in rollouts:
+        rollout_decisions_changed(rollout=rollout)
+
+
 def bundle_decisions_changed(*, bundle_id: int) -> None:
     """A bundle's copy in a market was verified, or a delta to it became ready: the cars its
     rollouts offer to decide again (offered it now, or named the delta)."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -25,6 +26,7 @@ from rollouts.models import (
 )
 from rollouts.models.rollouts import FINISHED, OFFERING, OPEN, SETTLEABLE
 from rollouts.services.counters import count
+from rollouts.signals import AssignmentMove, announce
 from rollouts.targeting import (
     BundleOption,
     Candidate,
@@ -193,6 +195,9 @@ def candidate(
         cohort_member=cohort_member,
         policy_version=install_policy.required_version(rollout.effective_install_policy),
         recall=rollout.safety_recall,
+        closed_markets=frozenset(
+            set(settings.OTA_TYPE_APPROVAL_MARKETS) - set(release.approved_markets)
+        ),
     )
 
 
@@ -304,6 +309,7 @@ def director_entries(
             rollout=chosen, vehicle=vehicle, stage_index=chosen.stage_index
         )
         count(rollout_id=chosen.pk, stage_index=assignment.stage_index, offered=1)
+        announce([AssignmentMove(vehicle.pk, chosen.pk, AssignmentStatus.OFFERED, timezone.now())])
     policy = install_policy.for_vehicle(
         chosen.effective_install_policy, vehicle.effective_time_zone
     )

@@ -43,6 +43,7 @@ from rollouts.services.director import (
 )
 from rollouts.services.revert import revert_late_install
 from rollouts.services.vehicles import last_seen_due
+from rollouts.signals import AssignmentMove, announce
 from rollouts.targeting import release_satisfied
 from signing.canonical import canonical_json
 from signing.models import Bundle, BundleStatus
@@ -363,6 +364,9 @@ def _settle_assignments(
             status=AssignmentStatus.SUCCEEDED, finished_at=now
         )
         if moved:
+            announce(
+                [AssignmentMove(vehicle.pk, assignment.rollout_id, AssignmentStatus.SUCCEEDED, now)]
+            )
             late = -1 if assignment.status == AssignmentStatus.TIMED_OUT else 0
             count(
                 rollout_id=assignment.rollout_id,
@@ -390,6 +394,17 @@ def _confirm_or_refute(assignment: Assignment, installed: bool, now: datetime) -
     if awaiting.update(status=AssignmentStatus.FAILED, awaiting_manifest=False, finished_at=now):
         logger.info(
             "Assignment %s: reported installed, the manifest shows otherwise", assignment.pk
+        )
+        announce(
+            [
+                AssignmentMove(
+                    assignment.vehicle_id,
+                    assignment.rollout_id,
+                    AssignmentStatus.FAILED,
+                    now,
+                    "not_in_manifest",
+                )
+            ]
         )
         count(
             rollout_id=assignment.rollout_id,

@@ -25,6 +25,7 @@ from rollouts.models import (
 )
 from rollouts.services.counters import count, counters_prepare
 from rollouts.services.decisions import rollout_decisions_changed
+from rollouts.signals import AssignmentMove, announce
 from signing.models import Bundle, BundleStatus
 from signing.services.bundles import bundle_publish
 
@@ -67,6 +68,8 @@ def revert_start(*, rollout: Rollout, actor: Any = None, reason: str = "") -> Ro
         approved_at=now,
         model_names=rollout.release.model_names,
         regions=rollout.release.regions,
+        # Going back to what its markets had: no new type-approval assessment to make.
+        approved_markets=rollout.release.approved_markets,
     )
     ReleaseBundle.objects.bulk_create(
         ReleaseBundle(release=release, bundle=b, hardware_id=b.hardware_id) for b in bundles
@@ -90,6 +93,7 @@ def revert_start(*, rollout: Rollout, actor: Any = None, reason: str = "") -> Ro
     rollout_decisions_changed(rollout=revert)
     vehicles = list(affected.values_list("vehicle_id", flat=True))
     Assignment.objects.bulk_create(Assignment(rollout=revert, vehicle_id=v) for v in vehicles)
+    announce([AssignmentMove(v, revert.pk, AssignmentStatus.OFFERED, now) for v in vehicles])
     count(rollout_id=revert.pk, stage_index=0, offered=len(vehicles))
 
     from rollouts.services.rollouts import move_by_stage
@@ -128,6 +132,13 @@ def revert_late_install(*, assignment: Assignment) -> bool:
     )
     if created:
         count(rollout_id=revert.pk, stage_index=0, offered=1)
+        announce(
+            [
+                AssignmentMove(
+                    assignment.vehicle_id, revert.pk, AssignmentStatus.OFFERED, timezone.now()
+                )
+            ]
+        )
     from rollouts.services.rollouts import move_by_stage
 
     late = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.SUCCEEDED)

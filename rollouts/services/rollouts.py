@@ -25,10 +25,12 @@ from rollouts.models import (
 from rollouts.models.rollouts import ROLLOUT_TRANSITIONS
 from rollouts.plans import PlanError, validate_policy, validate_stages
 from rollouts.promotion import gate_closed_because
+from rollouts.selectors import awaiting_type_approval, rollout_markets
 from rollouts.services.counters import count, counters_prepare, leaving_deferred, totals
 from rollouts.services.decisions import rollout_decisions_changed, vehicles_decisions_changed
 from rollouts.services.notifications import notify_rollout
 from rollouts.services.releases import OwnApproval, checked_install_policy
+from rollouts.signals import AssignmentMove, announce
 from signing.metadata_cache import wait_until_image_servable
 
 # A rollout in one of these states offers, or keeps offers made: leaving or entering one
@@ -64,6 +66,14 @@ class PromotionGateClosed(Conflict):
 class OverrideNotAllowed(Forbidden):
     code = "override_not_allowed"
     message = "Only an approver may let a release skip the promotion gate."
+
+
+class MarketApprovalMissing(Conflict):
+    code = "market_approval_missing"
+    message = (
+        "No market of this rollout has approved the release yet: a homologation engineer "
+        "approves it per market with its type-approval impact assessment."
+    )
 
 
 class InvalidPlan(Malformed):
@@ -176,6 +186,12 @@ def rollout_start(*, rollout: Rollout, actor: Any, override_reason: str = "") ->
 
 @transaction.atomic
 def _rollout_start(*, rollout: Rollout, actor: Any, override_reason: str) -> Rollout:
+    markets = rollout_markets(rollout)
+    awaiting = awaiting_type_approval(rollout.release, markets)
+    if markets and len(awaiting) == len(markets):
+        raise MarketApprovalMissing(
+            detail={"release": rollout.release.version, "markets": awaiting}
+        )
     previous = previous_channel(rollout.channel)
     now = timezone.now()
     fields: dict[str, Any] = {"started_at": now, "stage_index": 0, "stage_started_at": now}
@@ -276,7 +292,9 @@ def move_by_stage(rollout: Rollout, assignments, to: str, counter: str, now) -> 
         ):
             for name, amount in leaving_deferred("deferred", deferred_at, now).items():
                 waited[name] = waited.get(name, 0) + amount
+        vehicle_ids = list(in_stage.values_list("vehicle_id", flat=True))
         n = in_stage.update(status=to, finished_at=now)
+        announce([AssignmentMove(v, rollout.pk, to, now) for v in vehicle_ids])
         count(rollout_id=rollout.pk, stage_index=stage_index, **{counter: n}, **waited)
         moved += n
     return moved

@@ -25,6 +25,7 @@ from rollouts.models import (
 from rollouts.models.rollouts import ASSIGNMENT_TRANSITIONS
 from rollouts.services.counters import count, leaving_deferred
 from rollouts.services.decisions import vehicles_decisions_changed
+from rollouts.signals import AssignmentMove, announce
 from rollouts.telemetry_bounds import event_problems, overlap_problems, window_problems
 from signing.models import Delta, DeltaStatus
 
@@ -325,6 +326,9 @@ def _advance(
         fields.update(started_at=None, deferred_at=at, deferral_reason=event.error_code)
     moved = Assignment.objects.filter(pk=assignment.pk, status=current).update(**fields)
     if moved:
+        announce(
+            [AssignmentMove(assignment.vehicle_id, assignment.rollout_id, to, at, event.error_code)]
+        )
         vehicles_decisions_changed(vehicle_ids=[assignment.vehicle_id])
         amounts = {counter: 1, **leaving_deferred(current, deferred_at, at)}
         if current in (AssignmentStatus.TIMED_OUT, AssignmentStatus.SUCCEEDED):

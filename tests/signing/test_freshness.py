@@ -69,4 +69,6 @@ def test_sync_schedules_upserts_the_declared_jobs_by_name():
     assert builds.func == "signing.tasks.resume_stalled_delta_builds"
     copies = Schedule.objects.get(name="signing.resume_stalled_copies")
     assert copies.func == "signing.tasks.resume_stalled_copies"
-    assert Schedule.objects.count() == 6
+    prune = Schedule.objects.get(name="compliance.prune_evidence")
+    assert prune.func == "compliance.tasks.prune_evidence" and prune.schedule_type == "D"
+    assert Schedule.objects.count() == 7

@@ -25,6 +25,7 @@ class Command(BaseCommand):
         )
         created = seed.ensure_fleet(vehicles, self.stderr.write)
         published = seed.ensure_bundles()
+        seed.ensure_rxswin_register()
         seed.ensure_releases()
         seed.ensure_staged_rollouts(vehicles, self.stderr.write)
         seed.ensure_cohorts(vehicles)

@@ -23,10 +23,13 @@ from django.core.wsgi import get_wsgi_application
 
 from accounts.services import staff_with_token
 from ota.devserver import NoDelayRequestHandler
-from rollouts.roles import APPROVER, RELEASE_ENGINEER
+from rollouts.roles import APPROVER, HOMOLOGATION, RELEASE_ENGINEER
 
 # The two people of the four-eyes rule: the author cannot approve their own release.
-USERS = {"author": ("ota-author", RELEASE_ENGINEER), "approver": ("ota-approver", APPROVER)}
+USERS = {
+    "author": ("ota-author", RELEASE_ENGINEER),
+    "approver": ("ota-approver", (APPROVER, HOMOLOGATION)),
+}
 
 
 class Command(BaseCommand):

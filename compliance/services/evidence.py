@@ -1,0 +1,139 @@
+"""Evidence of every update delivered (UN R156 §7.1.1.4): a record per offer, outcome,
+deferral and revert of each vehicle, written in the transaction that made it, with the
+vehicle's RXSWIN before and after; the RXSWIN moves when an install changes it."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from compliance.models import (
+    EvidenceKind,
+    EvidenceRecord,
+    ImpactAssessment,
+    RxswinEntry,
+    VehicleRxswin,
+)
+from rollouts.models import AssignmentStatus, Rollout, Vehicle
+from rollouts.signals import AssignmentMove
+
+KINDS = {
+    AssignmentStatus.OFFERED: EvidenceKind.OFFERED,
+    AssignmentStatus.SUCCEEDED: EvidenceKind.INSTALLED,
+    AssignmentStatus.FAILED: EvidenceKind.FAILED,
+    AssignmentStatus.TIMED_OUT: EvidenceKind.TIMED_OUT,
+    AssignmentStatus.DEFERRED: EvidenceKind.DEFERRED,
+}
+
+
+def evidence_record(*, moves: list[AssignmentMove]) -> list[EvidenceRecord]:
+    """Records for these moves (those that are evidence), and the RXSWINs they change."""
+    moves = [m for m in moves if m.status in KINDS]
+    if not moves:
+        return []
+    vehicles = Vehicle.objects.only("vin", "model", "region").in_bulk({m.vehicle_id for m in moves})
+    rollouts = (
+        Rollout.objects.select_related("reverts")
+        .only("release_id", "reverts__release_id")
+        .in_bulk({m.rollout_id for m in moves})
+    )
+    current = _current_rxswins(vehicles)
+    installed = [m for m in moves if m.status == AssignmentStatus.SUCCEEDED]
+    new_rxswins = _new_rxswins(installed, vehicles, rollouts)
+    records, moved = [], {}
+    for move in moves:
+        vehicle, rollout = vehicles[move.vehicle_id], rollouts[move.rollout_id]
+        reverts = rollout.reverts if rollout.reverts_id else None
+        release_id = reverts.release_id if reverts else rollout.release_id
+        before = current.get(vehicle.pk, "")
+        after = before
+        kind = KINDS[move.status]
+        if move.status == AssignmentStatus.SUCCEEDED:
+            if reverts:
+                kind = EvidenceKind.REVERTED
+                after = _before_install(vehicle.vin, release_id) or before
+            else:
+                after = new_rxswins.get((rollout.release_id, vehicle.region, vehicle.model), before)
+            if after != before:
+                moved[vehicle.pk] = (after, rollout.release_id, move.at)
+                current[vehicle.pk] = after
+        records.append(
+            EvidenceRecord(
+                vin=vehicle.vin,
+                model=vehicle.model,
+                market=vehicle.region,
+                release_id=release_id,
+                rollout_id=rollout.pk,
+                kind=kind,
+                at=move.at,
+                reason=move.reason[:64],
+                rxswin_before=before,
+                rxswin_after=after,
+            )
+        )
+    EvidenceRecord.objects.bulk_create(records)
+    for vehicle_id, (rxswin, release_id, at) in moved.items():
+        VehicleRxswin.objects.update_or_create(
+            vehicle_id=vehicle_id,
+            defaults={"rxswin": rxswin, "release_id": release_id, "since": at},
+        )
+    return records
+
+
+def _current_rxswins(vehicles: dict[int, Vehicle]) -> dict[int, str]:
+    """Each vehicle's RXSWIN: its own once an update moved it, else its type's first in the
+    register (as type-approved)."""
+    own = dict(
+        VehicleRxswin.objects.filter(vehicle_id__in=list(vehicles)).values_list(
+            "vehicle_id", "rxswin"
+        )
+    )
+    rest = [v for v in vehicles.values() if v.pk not in own]
+    if rest:
+        first: dict[tuple[str, str], str] = {}
+        for model, market, rxswin in (
+            RxswinEntry.objects.filter(
+                release__isnull=True,
+                model__in={v.model for v in rest},
+                market__in={v.region for v in rest},
+            )
+            .order_by("-recorded_at", "-pk")
+            .values_list("model", "market", "rxswin")
+        ):
+            first[(model, market)] = rxswin  # the oldest wins: read newest first
+        own.update({v.pk: first.get((v.model, v.region), "") for v in rest})
+    return own
+
+
+def _new_rxswins(
+    installed: list[AssignmentMove], vehicles: dict[int, Vehicle], rollouts: dict[int, Rollout]
+) -> dict[tuple[int, str, str], str]:
+    """(release, market, type) → the RXSWIN its assessment gave an install that affects
+    type approval."""
+    if not installed:
+        return {}
+    release_ids = {rollouts[m.rollout_id].release_id for m in installed}
+    return {
+        (release_id, market, model): rxswin
+        for release_id, market, model, rxswin in ImpactAssessment.objects.filter(
+            approval__release_id__in=release_ids, affects_type_approval=True
+        ).values_list("approval__release_id", "approval__market", "model", "new_rxswin")
+    }
+
+
+def _before_install(vin: str, release_id: int) -> str:
+    """The RXSWIN the vehicle had before it installed this release (a revert goes back)."""
+    record = (
+        EvidenceRecord.objects.filter(vin=vin, release_id=release_id, kind=EvidenceKind.INSTALLED)
+        .order_by("-at", "-pk")
+        .only("rxswin_before")
+        .first()
+    )
+    return record.rxswin_before if record else ""
+
+
+def evidence_prune(*, now: datetime | None = None) -> int:
+    """Delete evidence older than OTA_EVIDENCE_RETENTION_DAYS, and nothing else ever does."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.OTA_EVIDENCE_RETENTION_DAYS)
+    deleted, _ = EvidenceRecord.objects.filter(at__lt=cutoff).delete()
+    return deleted

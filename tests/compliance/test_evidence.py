@@ -1,0 +1,277 @@
+"""Each vehicle's RXSWIN moves with the updates that change it, every offer and outcome is
+kept as evidence with the release's approvals, and an export of it verifies with the
+published key and nothing but OpenSSL and sha256sum."""
+
+import subprocess
+
+import pytest
+
+from compliance.models import EvidenceRecord
+from tests.conftest import ALL_AT_ONCE
+
+pytestmark = pytest.mark.django_db
+
+
+def _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle):
+    for market in ("EU", "CN"):
+        registered = homologation_api.post(
+            "/api/v1/manage/rxswins",
+            {"model": "Aurora", "market": market, "rxswin": f"R156-AUR-{market}-0001"},
+            format="json",
+        )
+        assert registered.status_code == 201, registered.json()
+    release = engineer_api.post(
+        "/api/v1/manage/releases",
+        {"version": "10.0.0", "bundles": [bundle.pk], "regions": ["EU", "CN"]},
+        format="json",
+    ).json()
+    assert approver_api.post(f"/api/v1/manage/releases/{release['id']}/approve").status_code == 200
+    approve = f"/api/v1/manage/releases/{release['id']}/markets/{{}}/approve"
+    eu = homologation_api.post(
+        approve.format("EU"),
+        {
+            "assessments": [
+                {
+                    "model": "Aurora",
+                    "affects_type_approval": True,
+                    "rationale": "Emergency lane keeping (UN R79) thresholds change.",
+                    "new_rxswin": "R156-AUR-EU-0002",
+                }
+            ]
+        },
+        format="json",
+    )
+    assert eu.status_code == 201, eu.json()
+    cn = homologation_api.post(
+        approve.format("CN"),
+        {
+            "assessments": [
+                {
+                    "model": "Aurora",
+                    "affects_type_approval": False,
+                    "rationale": "The CN variant has no lane keeping.",
+                }
+            ]
+        },
+        format="json",
+    )
+    assert cn.status_code == 201, cn.json()
+    rollout = engineer_api.post(
+        "/api/v1/manage/rollouts",
+        {"release": release["id"], "channel": "stable", "stages": ALL_AT_ONCE},
+        format="json",
+    ).json()
+    approver_api.post(f"/api/v1/manage/rollouts/{rollout['id']}/approve")
+    started = approver_api.post(
+        f"/api/v1/manage/rollouts/{rollout['id']}/start",
+        {"override_reason": "test"},
+        format="json",
+    )
+    assert started.status_code == 200, started.json()
+    return release
+
+
+def test_an_update_that_changes_type_approval_moves_the_vehicles_rxswin_in_that_market_only(
+    type_approval, publish, car, engineer_api, approver_api, homologation_api
+):
+    eu, cn = car(region="EU"), car(region="CN")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle)
+    before = homologation_api.get(f"/api/v1/manage/vehicles/{eu.vin}/rxswin").json()
+    assert before["rxswin"] == "R156-AUR-EU-0001" and before["since"] is None
+
+    assert eu.poll_cycle().installed and cn.poll_cycle().installed
+
+    after = homologation_api.get(f"/api/v1/manage/vehicles/{eu.vin}/rxswin").json()
+    assert after["rxswin"] == "R156-AUR-EU-0002" and after["release"] == "10.0.0"
+    unchanged = homologation_api.get(f"/api/v1/manage/vehicles/{cn.vin}/rxswin").json()
+    assert unchanged["rxswin"] == "R156-AUR-CN-0001"
+    installed = EvidenceRecord.objects.get(vin=eu.vin, kind="installed")
+    assert (installed.rxswin_before, installed.rxswin_after) == (
+        "R156-AUR-EU-0001",
+        "R156-AUR-EU-0002",
+    )
+
+
+def _download(api, export: dict, folder) -> None:
+    for part, name in (
+        ("file", export["file_name"]),
+        ("sha256", export["file_name"] + ".sha256"),
+        ("signature", export["file_name"] + ".sha256.sig"),
+    ):
+        answer = api.get(export["links"][part])
+        assert answer.status_code == 200
+        (folder / name).write_bytes(
+            b"".join(answer.streaming_content) if answer.streaming else answer.content
+        )
+    pem = api.get(export["links"]["key"])
+    assert pem.status_code == 200
+    (folder / f"evidence-key-{export['key_id'][:16]}.pem").write_bytes(pem.content)
+
+
+def _verifies(export: dict, folder) -> bool:
+    run = subprocess.run(export["verify"], shell=True, cwd=folder, capture_output=True)  # noqa: S602
+    return run.returncode == 0
+
+
+@pytest.mark.parametrize("format", ["json", "csv"])
+def test_the_export_for_one_vin_lists_each_update_with_its_approvals_and_verifies(
+    type_approval,
+    publish,
+    car,
+    engineer_api,
+    approver_api,
+    homologation_api,
+    anonymous_api,
+    tmp_path,
+    format,
+    django_capture_on_commit_callbacks,
+):
+    eu = car(region="EU")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle)
+    eu.poll_cycle()
+
+    with django_capture_on_commit_callbacks(execute=True):  # the build task runs
+        asked = homologation_api.post(
+            "/api/v1/manage/evidence/exports",
+            {"scope": "vin", "vin": eu.vin, "format": format},
+            format="json",
+        )
+
+    assert asked.status_code == 202, asked.json()
+    export = homologation_api.get(asked.json()["links"]["self"]).json()
+    assert export["status"] == "ready" and export["rows"] == 2  # offered, installed
+    _download(homologation_api, export, tmp_path)
+    content = (tmp_path / export["file_name"]).read_text()
+    for fact in (
+        "offered",
+        "installed",
+        "10.0.0",
+        "hana",
+        "ada",
+        "erin",
+        "R156-AUR-EU-0002",
+        "Emergency lane keeping",
+    ):
+        assert fact in content, fact
+    published = anonymous_api.get("/api/v1/export-keys").json()
+    assert export["key_id"] in [k["keyid"] for k in published]  # anyone can fetch the key
+    assert _verifies(export, tmp_path)
+
+    changed = bytearray((tmp_path / export["file_name"]).read_bytes())
+    changed[len(changed) // 2] ^= 0x01
+    (tmp_path / export["file_name"]).write_bytes(bytes(changed))
+    assert not _verifies(export, tmp_path)
+
+
+def test_a_forged_digest_line_fails_the_signature_check(
+    type_approval,
+    publish,
+    car,
+    engineer_api,
+    approver_api,
+    homologation_api,
+    tmp_path,
+    django_capture_on_commit_callbacks,
+):
+    eu = car(region="EU")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle)
+    eu.poll_cycle()
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = homologation_api.post(
+            "/api/v1/manage/evidence/exports", {"scope": "vin", "vin": eu.vin}, format="json"
+        ).json()
+    export = homologation_api.get(asked["links"]["self"]).json()
+    _download(homologation_api, export, tmp_path)
+
+    # Someone edits the export and writes its new hash into the digest line.
+    edited = (tmp_path / export["file_name"]).read_bytes().replace(b"installed", b"failed!!!")
+    (tmp_path / export["file_name"]).write_bytes(edited)
+    import hashlib
+
+    line = f"{hashlib.sha256(edited).hexdigest()}  {export['file_name']}\n"
+    (tmp_path / (export["file_name"] + ".sha256")).write_text(line)
+
+    assert not _verifies(export, tmp_path)
+
+
+def test_only_people_with_the_right_see_evidence_exports(engineer_api, anonymous_api):
+    assert engineer_api.get("/api/v1/manage/evidence/exports").status_code == 403
+    assert anonymous_api.get("/api/v1/manage/evidence/exports").status_code in (401, 403)
+    assert (
+        engineer_api.post(
+            "/api/v1/manage/evidence/exports", {"scope": "market", "market": "EU"}, format="json"
+        ).status_code
+        == 403
+    )
+
+
+def test_after_a_key_rotation_older_exports_still_verify_with_the_retired_published_key(
+    type_approval,
+    publish,
+    car,
+    engineer_api,
+    approver_api,
+    homologation_api,
+    anonymous_api,
+    tmp_path,
+    django_capture_on_commit_callbacks,
+):
+    from django.core.management import call_command
+
+    eu = car(region="EU")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle)
+    eu.poll_cycle()
+
+    def export_now():
+        with django_capture_on_commit_callbacks(execute=True):
+            asked = homologation_api.post(
+                "/api/v1/manage/evidence/exports", {"scope": "vin", "vin": eu.vin}, format="json"
+            ).json()
+        return homologation_api.get(asked["links"]["self"]).json()
+
+    old = export_now()
+    call_command("rotate_export_key", "evidence")
+    new = export_now()
+
+    assert new["key_id"] != old["key_id"]
+    keys = {k["keyid"]: k for k in anonymous_api.get("/api/v1/export-keys").json()}
+    assert keys[old["key_id"]]["retired_at"] and not keys[new["key_id"]]["retired_at"]
+    for export, folder in ((old, tmp_path / "old"), (new, tmp_path / "new")):
+        folder.mkdir()
+        _download(homologation_api, export, folder)
+        assert _verifies(export, folder)
+
+
+def test_evidence_is_pruned_only_after_its_own_retention(settings, db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from compliance.services.evidence import evidence_prune
+    from rollouts.models import Release
+
+    release = Release.objects.create(version="0.1", created_by=_someone())
+    now = timezone.now()
+    settings.OTA_EVIDENCE_RETENTION_DAYS = 3650
+    for age in (3649, 3651):
+        EvidenceRecord.objects.create(
+            vin="WNX00000000000001",
+            model="Aurora",
+            market="EU",
+            release=release,
+            kind="installed",
+            at=now - timedelta(days=age),
+        )
+
+    assert evidence_prune(now=now) == 1
+    assert EvidenceRecord.objects.get().at == now - timedelta(days=3649)
+
+
+def _someone():
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("someone")
