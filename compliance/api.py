@@ -1,7 +1,6 @@
 """Management API for markets: a release's state per market (type approval, copies), the
 per-market approval with its impact assessment, and the RXSWIN register."""
 
-from django.db.models import Count, Q
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,7 +21,7 @@ from compliance.models import (
     MarketApproval,
     RxswinEntry,
 )
-from compliance.selectors import current_rxswins, vehicle_rxswin, vehicle_types
+from compliance.selectors import markets_overview, release_market_states, vehicle_rxswin
 from compliance.services.approvals import market_approve, rxswin_register
 from compliance.services.exports import digest_line, evidence_export_request
 from compliance.services.exports import storage as exports_storage
@@ -35,9 +34,6 @@ from ota.serializers import (
     StrictCharField,
 )
 from rollouts.models import Release, Vehicle
-from rollouts.selectors import awaiting_type_approval, release_markets
-from signing.models import BundleCopy, CopyStatus
-from signing.storage import replica_regions
 
 
 class ReleaseNotFound(NotFound):
@@ -121,56 +117,40 @@ def _release(release_id: int) -> Release:
     return release
 
 
-def release_market_states(release: Release) -> list[dict]:
-    """Each market the release targets: its type approval, the types to assess, and its
-    bundles' copies where the market keeps its own storage."""
-    approvals = {
-        a.market: a
-        for a in MarketApproval.objects.filter(release=release)
-        .select_related("release", "approved_by")
-        .prefetch_related("assessments")
-    }
-    own = set(replica_regions())
-    bundle_ids = list(release.items.values_list("bundle_id", flat=True))
-    copies = {
-        row["market"]: row
-        for row in BundleCopy.objects.filter(bundle_id__in=bundle_ids)
-        .values("market")
-        .annotate(
-            verified=Count("pk", filter=Q(status=CopyStatus.VERIFIED)),
-            copying=Count("pk", filter=Q(status=CopyStatus.COPYING)),
-            failed=Count("pk", filter=Q(status=CopyStatus.FAILED)),
-        )
-    }
-    states = []
-    for market in release_markets(release):
-        types = sorted(vehicle_types(release=release, market=market))
-        if market in release.approved_markets:
-            approval_state = "approved"
-        elif awaiting_type_approval(release, [market]):
-            approval_state = "awaiting"
-        else:
-            approval_state = "not_required"
-        row = copies.get(market, {"verified": 0, "copying": 0, "failed": 0})
-        states.append(
-            {
-                "market": market,
-                "type_approval": approval_state,
-                "approval": approvals.get(market),
-                "vehicle_types": types,
-                "current_rxswins": current_rxswins(market=market, models=types),
-                "storage": "own" if market in own else "home",
-                "copies": {
-                    "verified": row["verified"],
-                    "copying": row["copying"],
-                    "failed": row["failed"],
-                    "bundles": len(bundle_ids),
-                }
-                if market in own
-                else None,
-            }
-        )
-    return states
+class StorageSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["local", "s3", "azure"])
+    location = serializers.CharField(help_text="Bucket, container or folder.")
+    endpoint = serializers.CharField()
+    own = serializers.BooleanField(help_text="Storage of its own (else the home storage).")
+
+
+class VehicleTypeSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    rxswin = serializers.CharField(help_text="The register's newest for this type and market.")
+
+
+class MarketReleaseSerializer(ReleaseMarketSerializer):
+    release = serializers.CharField()
+
+
+class MarketSerializer(serializers.Serializer):
+    market = serializers.CharField()
+    storage = StorageSerializer()
+    time_zone = serializers.CharField(help_text="Of install windows, for cars without their own.")
+    type_approval_required = serializers.BooleanField()
+    vehicles = serializers.IntegerField()
+    vehicle_types = VehicleTypeSerializer(many=True)
+    releases = MarketReleaseSerializer(
+        many=True, help_text="The latest approved releases: approval and copies here."
+    )
+
+
+class MarketsApi(APIView):
+    required_permissions = ("rollouts.view_release",)
+
+    @extend_schema(operation_id="markets_list", responses=MarketSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(MarketSerializer(markets_overview(), many=True).data)
 
 
 class ReleaseMarketsApi(APIView):

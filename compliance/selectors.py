@@ -1,7 +1,13 @@
 """Reads of the type-approval records: vehicle types per market, the register, approvals."""
 
-from compliance.models import RxswinEntry, VehicleRxswin
-from rollouts.models import Release, Vehicle
+from django.conf import settings
+from django.db.models import Count, Q
+
+from compliance.models import MarketApproval, RxswinEntry, VehicleRxswin
+from rollouts.models import Release, ReleaseStatus, Vehicle
+from rollouts.selectors import awaiting_type_approval, release_markets
+from signing import storage
+from signing.models import BundleCopy, CopyStatus
 
 
 def vehicle_types(*, release: Release, market: str) -> set[str]:
@@ -45,3 +51,89 @@ def vehicle_rxswin(vehicle: Vehicle) -> dict:
         "since": since,
         "release": release,
     }
+
+
+def release_market_states(release: Release) -> list[dict]:
+    """Each market the release targets: its type approval, the types to assess, and its
+    bundles' copies where the market keeps its own storage."""
+    approvals = {
+        a.market: a
+        for a in MarketApproval.objects.filter(release=release)
+        .select_related("release", "approved_by")
+        .prefetch_related("assessments")
+    }
+    own = set(storage.replica_regions())
+    bundle_ids = list(release.items.values_list("bundle_id", flat=True))
+    copies = {
+        row["market"]: row
+        for row in BundleCopy.objects.filter(bundle_id__in=bundle_ids)
+        .values("market")
+        .annotate(
+            verified=Count("pk", filter=Q(status=CopyStatus.VERIFIED)),
+            copying=Count("pk", filter=Q(status=CopyStatus.COPYING)),
+            failed=Count("pk", filter=Q(status=CopyStatus.FAILED)),
+        )
+    }
+    states = []
+    for market in release_markets(release):
+        types = sorted(vehicle_types(release=release, market=market))
+        if market in release.approved_markets:
+            approval_state = "approved"
+        elif awaiting_type_approval(release, [market]):
+            approval_state = "awaiting"
+        else:
+            approval_state = "not_required"
+        row = copies.get(market, {"verified": 0, "copying": 0, "failed": 0})
+        states.append(
+            {
+                "market": market,
+                "type_approval": approval_state,
+                "approval": approvals.get(market),
+                "vehicle_types": types,
+                "current_rxswins": current_rxswins(market=market, models=types),
+                "storage": "own" if market in own else "home",
+                "copies": {
+                    "verified": row["verified"],
+                    "copying": row["copying"],
+                    "failed": row["failed"],
+                    "bundles": len(bundle_ids),
+                }
+                if market in own
+                else None,
+            }
+        )
+    return states
+
+
+def markets_overview(*, releases: int = 10) -> list[dict]:
+    """Each market: where its bundles live, whether it asks for type approval, its cars and
+    vehicle types with their RXSWINs, and the latest approved releases' state there."""
+    cars = dict(Vehicle.objects.values_list("region").annotate(n=Count("pk")).order_by("region"))
+    recent = list(
+        Release.objects.filter(status=ReleaseStatus.APPROVED).order_by("-approved_at")[:releases]
+    )
+    states = {release.pk: release_market_states(release) for release in recent}
+    overview = []
+    for market in settings.OTA_REGIONS:
+        types = sorted(
+            set(Vehicle.objects.filter(region=market).values_list("model", flat=True).distinct())
+            | set(RxswinEntry.objects.filter(market=market).values_list("model", flat=True))
+        )
+        rxswins = current_rxswins(market=market, models=types)
+        overview.append(
+            {
+                "market": market,
+                "storage": storage.describe(market),
+                "time_zone": settings.OTA_MARKET_TIME_ZONES.get(market, "UTC"),
+                "type_approval_required": market in settings.OTA_TYPE_APPROVAL_MARKETS,
+                "vehicles": cars.get(market, 0),
+                "vehicle_types": [{"model": t, "rxswin": rxswins.get(t, "")} for t in types],
+                "releases": [
+                    {"release": release.version, "release_id": release.pk, **state}
+                    for release in recent
+                    for state in states[release.pk]
+                    if state["market"] == market
+                ],
+            }
+        )
+    return overview

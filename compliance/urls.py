@@ -4,6 +4,7 @@ from compliance import api
 
 # Under api/v1/manage/
 urlpatterns = [
+    path("markets", api.MarketsApi.as_view(), name="manage-markets"),
     path(
         "releases/<int:release_id>/markets",
         api.ReleaseMarketsApi.as_view(),

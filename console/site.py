@@ -24,6 +24,7 @@ class ConsoleSite(admin.AdminSite):
         return [
             path("dashboard/live/", page(views.dashboard_live), name="console_dashboard_live"),
             path("pipeline/", page(views.pipeline_page), name="console_pipeline"),
+            path("markets/", page(views.markets_page), name="console_markets"),
             path(
                 "rollouts/rollout/<int:rollout_id>/charts/",
                 page(views.rollout_charts),

@@ -106,3 +106,22 @@ def pipeline_page(request: HttpRequest) -> TemplateResponse:
             "rows": [(row, next_step(row, request.user)) for row in rows],
         },
     )
+
+
+def markets_page(request: HttpRequest) -> TemplateResponse:
+    """Each market: its storage, type approval, vehicle types and RXSWINs, and where the
+    latest releases stand there (approval, copies)."""
+    if not request.user.has_perm("rollouts.view_release"):
+        raise PermissionDenied
+    from compliance.selectors import markets_overview
+
+    return TemplateResponse(
+        request,
+        "console/markets.html",
+        {
+            **admin.site.each_context(request),
+            "title": "Markets",
+            "markets": markets_overview(),
+            "may_approve": request.user.has_perm("compliance.approve_market"),
+        },
+    )

@@ -9,7 +9,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def approved_release(type_approval, publish, car, engineer_api, approver_api):
+def approved_release(
+    type_approval, publish, car, engineer_api, approver_api, django_capture_on_commit_callbacks
+):
     car(region="CN", model="Aurora")
     bundle, _ = publish(hardware_id="hu-gen7")
     release = engineer_api.post(
@@ -17,7 +19,8 @@ def approved_release(type_approval, publish, car, engineer_api, approver_api):
         {"version": "11.0.0", "bundles": [bundle.pk], "regions": ["EU", "CN"]},
         format="json",
     ).json()
-    approver_api.post(f"/api/v1/manage/releases/{release['id']}/approve")
+    with django_capture_on_commit_callbacks(execute=True):  # copies into own-storage markets
+        approver_api.post(f"/api/v1/manage/releases/{release['id']}/approve")
     return release
 
 
@@ -90,3 +93,31 @@ def test_an_evidence_export_is_asked_for_in_the_admin_and_offers_its_three_files
     assert export.status == "ready"
     page = client.get(f"/admin/compliance/evidenceexport/{export.pk}/change/").content.decode()
     assert "signature" in page and "openssl" in page and "sha256sum -c" in page
+
+
+def test_the_markets_page_shows_storage_type_approval_and_each_releases_copies(
+    azure_markets, approved_release, staff
+):
+    client = staff("hana", "homologation")
+
+    page = client.get("/admin/markets/")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'id="market-CN"' in text and "azure" in text and "s3" in text
+    assert "11.0.0" in text and "1 of 1 verified" in text  # CN's own container holds it
+    assert "assess and approve" in text  # CN awaits its approval
+    assert "AccountKey" not in text  # never a secret of the storage
+
+
+def test_the_markets_api_lists_each_market_with_its_releases(
+    azure_markets, approved_release, engineer_api
+):
+    markets = {m["market"]: m for m in engineer_api.get("/api/v1/manage/markets").json()}
+
+    cn = markets["CN"]
+    assert cn["storage"]["kind"] == "azure" and cn["storage"]["own"] is True
+    assert cn["type_approval_required"] is True and cn["vehicles"] == 1
+    assert [(r["release"], r["type_approval"]) for r in cn["releases"]] == [("11.0.0", "awaiting")]
+    assert cn["releases"][0]["copies"]["verified"] == 1
+    assert markets["US"]["type_approval_required"] is False
