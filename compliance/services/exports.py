@@ -81,7 +81,9 @@ def _records(export: EvidenceExport):
         found = found.filter(
             market=export.market, at__gte=export.period_from, at__lt=export.period_to
         )
-    return found.order_by("at", "pk")
+    # In the order the server recorded them: `at` is when it happened, by the car's clock
+    # for what a car reports, and two clocks need not agree to the millisecond.
+    return found.order_by("pk")
 
 
 @transaction.atomic
