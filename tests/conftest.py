@@ -294,6 +294,32 @@ def azure_markets(settings, azurite, s3_regions):
 
 
 @pytest.fixture
+def mixed_markets(settings, azurite, s3_regions):
+    """US the home S3 bucket, EU a bucket of its own on S3, CN a container of its own on
+    Azure (China's cloud is operated apart): (buckets, container)."""
+    import uuid
+
+    from azure.storage.blob import BlobServiceClient
+
+    buckets, _ = s3_regions
+    container = f"ota-cn-{uuid.uuid4().hex[:8]}"
+    BlobServiceClient.from_connection_string(azurite).create_container(container)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "bundles-CN": {
+            "BACKEND": "storages.backends.azure_storage.AzureStorage",
+            "OPTIONS": {
+                "connection_string": azurite,
+                "azure_container": container,
+                "expiration_secs": 300,
+                "overwrite_files": True,
+            },
+        },
+    }
+    return buckets, container
+
+
+@pytest.fixture
 def aws_credentials(monkeypatch):
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",

@@ -78,3 +78,25 @@ def test_the_admin_lists_each_markets_copy(publish, ship, azure_markets, staff):
         bundle.path in listing.content.decode()
         and "Copied and verified" in listing.content.decode()
     )
+
+
+def test_one_release_is_replicated_into_an_s3_market_and_an_azure_market_and_each_car_reads_its_own(
+    car_over_http, publish, ship, mixed_markets
+):
+    buckets, container = mixed_markets
+    us, eu, cn = (car_over_http(region=m) for m in ("US", "EU", "CN"))
+    bundle, _ = publish(hardware_id="hu-gen7")
+
+    ship([bundle])  # approved: copied into EU's bucket and CN's container, each verified
+
+    copies = dict(BundleCopy.objects.filter(bundle=bundle).values_list("market", "status"))
+    assert copies == {"EU": "verified", "CN": "verified"}
+    for car, where in (
+        (us, f"/{buckets['US']}/"),
+        (eu, f"/{buckets['EU']}/"),
+        (cn, f"/{container}/"),
+    ):
+        cycle = car.poll_cycle()  # Uptane: Director and Image verified with python-tuf
+        assert cycle.installed, car.vin
+        located = vehicle_api(car.token).get(f"/api/v1/tuf/image/targets/{bundle.path}")
+        assert located.status_code == 302 and where in located["Location"]
