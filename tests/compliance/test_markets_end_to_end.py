@@ -1,8 +1,8 @@
 """The whole of a regulated release through the management API: EU and CN keep bundles in
 Azure containers of their own; a release for both cannot start in CN before its CN approval;
 approved, copied, verified and rolled out, each car downloads from its own market's storage,
-its RXSWIN moves where the assessment says, and the evidence export of one VIN lists the
-update with its approvals and verifies with the published key."""
+its RXSWIN moves as its market's assessment says, and the evidence export of each VIN lists
+the update with its approvals and verifies with the published key, until a byte changes."""
 
 import subprocess
 
@@ -12,6 +12,11 @@ from tests.compliance.test_evidence import _download
 from tests.conftest import ALL_AT_ONCE, vehicle_api
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def _verifies(export: dict, folder) -> bool:
+    run = subprocess.run(export["verify"], shell=True, cwd=folder, capture_output=True)  # noqa: S602
+    return run.returncode == 0
 
 
 def test_a_regulated_release_reaches_eu_and_cn_from_their_own_storage_with_its_evidence(
@@ -25,8 +30,8 @@ def test_a_regulated_release_reaches_eu_and_cn_from_their_own_storage_with_its_e
     tmp_path,
 ):
     containers, _ = azure_markets
-    eu, cn = car_over_http(region="EU"), car_over_http(region="CN")
-    for market in ("EU", "CN"):
+    cars = {"EU": car_over_http(region="EU"), "CN": car_over_http(region="CN")}
+    for market in cars:
         homologation_api.post(
             "/api/v1/manage/rxswins",
             {"model": "Aurora", "market": market, "rxswin": f"R156-AUR-{market}-0001"},
@@ -41,19 +46,15 @@ def test_a_regulated_release_reaches_eu_and_cn_from_their_own_storage_with_its_e
     assert approver_api.post(f"/api/v1/manage/releases/{release['id']}/approve").status_code == 200
     rollout = engineer_api.post(
         "/api/v1/manage/rollouts",
-        {"release": release["id"], "channel": "stable", "stages": ALL_AT_ONCE, "regions": ["CN"]},
+        {"release": release["id"], "channel": "stable", "stages": ALL_AT_ONCE},
         format="json",
     ).json()
     approver_api.post(f"/api/v1/manage/rollouts/{rollout['id']}/approve")
     start = f"/api/v1/manage/rollouts/{rollout['id']}/start"
     body = {"override_reason": "test"}
-
-    refused = approver_api.post(start, body, format="json")
-    assert refused.status_code == 409
-    assert refused.json()["error"]["code"] == "market_approval_missing"
-
     approve = f"/api/v1/manage/releases/{release['id']}/markets/{{}}/approve"
-    for market in ("EU", "CN"):
+
+    def approve_market(market: str):
         answer = homologation_api.post(
             approve.format(market),
             {
@@ -69,27 +70,46 @@ def test_a_regulated_release_reaches_eu_and_cn_from_their_own_storage_with_its_e
             format="json",
         )
         assert answer.status_code == 201, answer.json()
+
+    refused = approver_api.post(start, body, format="json")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "market_approval_missing"
+    assert refused.json()["error"]["detail"]["markets"] == ["EU", "CN"]
+
+    approve_market("EU")
     assert approver_api.post(start, body, format="json").status_code == 200
+    assert cars["EU"].poll_cycle().installed
+    assert cars["CN"].poll_cycle().offered == []  # not in CN before CN approves
+
+    approve_market("CN")
     markets = {
         m["market"]: m
         for m in engineer_api.get(f"/api/v1/manage/releases/{release['id']}/markets").json()
     }
-    assert markets["CN"]["copies"] == {"verified": 1, "copying": 0, "failed": 0, "bundles": 1}
+    assert {m: (s["type_approval"], s["copies"]["verified"]) for m, s in markets.items()} == {
+        "EU": ("approved", 1),
+        "CN": ("approved", 1),
+    }
+    assert cars["CN"].poll_cycle().installed  # python-tuf verified, through a SAS URL
 
-    assert cn.poll_cycle().installed  # verified by python-tuf, downloaded through a SAS URL
-    located = vehicle_api(cn.token).get(f"/api/v1/tuf/image/targets/{bundle.path}")
-    assert f"/{containers['CN']}/" in located["Location"]
-    assert eu.poll_cycle().offered == []  # this rollout is CN's only
-
-    moved = homologation_api.get(f"/api/v1/manage/vehicles/{cn.vin}/rxswin").json()
-    assert moved["rxswin"] == "R156-AUR-CN-0002"
-    asked = homologation_api.post(
-        "/api/v1/manage/evidence/exports", {"scope": "vin", "vin": cn.vin}, format="json"
-    ).json()
-    export = homologation_api.get(asked["links"]["self"]).json()
-    assert export["status"] == "ready"
-    _download(homologation_api, export, tmp_path)
-    text = (tmp_path / export["file_name"]).read_text()
-    assert all(fact in text for fact in ("13.0.0", "installed", "hana", "ada", "R156-AUR-CN-0002"))
-    verified = subprocess.run(export["verify"], shell=True, cwd=tmp_path, capture_output=True)  # noqa: S602
-    assert verified.returncode == 0
+    for market, car in cars.items():
+        located = vehicle_api(car.token).get(f"/api/v1/tuf/image/targets/{bundle.path}")
+        assert f"/{containers[market]}/" in located["Location"]  # its own market's storage
+        moved = homologation_api.get(f"/api/v1/manage/vehicles/{car.vin}/rxswin").json()
+        assert moved["rxswin"] == f"R156-AUR-{market}-0002"
+        asked = homologation_api.post(
+            "/api/v1/manage/evidence/exports", {"scope": "vin", "vin": car.vin}, format="json"
+        ).json()
+        export = homologation_api.get(asked["links"]["self"]).json()
+        assert export["status"] == "ready"
+        folder = tmp_path / market
+        folder.mkdir()
+        _download(homologation_api, export, folder)
+        text = (folder / export["file_name"]).read_text()
+        facts = ("13.0.0", "offered", "installed", "hana", "ada", f"R156-AUR-{market}-0002")
+        assert all(fact in text for fact in facts)
+        assert _verifies(export, folder)
+        changed = bytearray((folder / export["file_name"]).read_bytes())
+        changed[-5] ^= 0x20
+        (folder / export["file_name"]).write_bytes(bytes(changed))
+        assert not _verifies(export, folder)
