@@ -275,3 +275,67 @@ def _someone():
     from django.contrib.auth.models import User
 
     return User.objects.create_user("someone")
+
+
+def test_a_revert_moves_the_rxswin_back_and_is_kept_as_evidence(
+    type_approval, publish, car, engineer_api, approver_api, homologation_api
+):
+    from rollouts.models import Rollout
+
+    eu = car(region="EU")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle)
+    eu.poll_cycle()
+    bad, _ = publish(hardware_id="hu-gen7")
+    release = engineer_api.post(
+        "/api/v1/manage/releases", {"version": "10.1.0", "bundles": [bad.pk]}, format="json"
+    ).json()
+    approver_api.post(f"/api/v1/manage/releases/{release['id']}/approve")
+    homologation_api.post(
+        f"/api/v1/manage/releases/{release['id']}/markets/EU/approve",
+        {
+            "assessments": [
+                {
+                    "model": "Aurora",
+                    "affects_type_approval": True,
+                    "rationale": "Lane keeping retuned.",
+                    "new_rxswin": "R156-AUR-EU-0003",
+                }
+            ]
+        },
+        format="json",
+    )
+    rollout = engineer_api.post(
+        "/api/v1/manage/rollouts",
+        {
+            "release": release["id"],
+            "channel": "stable",
+            "stages": ALL_AT_ONCE,
+            "policy": {"on_halt": "revert"},
+        },
+        format="json",
+    ).json()
+    approver_api.post(f"/api/v1/manage/rollouts/{rollout['id']}/approve")
+    approver_api.post(
+        f"/api/v1/manage/rollouts/{rollout['id']}/start", {"override_reason": "t"}, format="json"
+    )
+    eu.poll_cycle()
+    assert (
+        homologation_api.get(f"/api/v1/manage/vehicles/{eu.vin}/rxswin").json()["rxswin"]
+        == "R156-AUR-EU-0003"
+    )
+
+    engineer_api.post(
+        f"/api/v1/manage/rollouts/{rollout['id']}/halt", {"reason": "crashes"}, format="json"
+    )
+    assert Rollout.objects.filter(reverts_id=rollout["id"]).exists()
+    assert eu.poll_cycle().installed  # the revert: the previous image under a new counter
+
+    now = homologation_api.get(f"/api/v1/manage/vehicles/{eu.vin}/rxswin").json()
+    assert now["rxswin"] == "R156-AUR-EU-0002"  # back to what 10.0.0 gave it
+    reverted = EvidenceRecord.objects.get(vin=eu.vin, kind="reverted")
+    assert reverted.release.version == "10.1.0"
+    assert (reverted.rxswin_before, reverted.rxswin_after) == (
+        "R156-AUR-EU-0003",
+        "R156-AUR-EU-0002",
+    )
