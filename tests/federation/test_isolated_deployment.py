@@ -141,3 +141,17 @@ def test_a_manifest_not_signed_by_the_trusted_key_is_refused(exported, cn_deploy
 
     assert refused.returncode != 0 and "not by a trusted key" in refused.stderr
     assert "12.0.0" not in _versions(server)
+
+
+def test_a_trusted_key_file_that_cannot_be_read_fails_the_start_up_checks(settings, tmp_path):
+    from django.core.checks import run_checks
+
+    (tmp_path / "not-a-key.pem").write_text("hello")
+    settings.OTA_RELEASE_IMPORT_KEYS = [
+        str(tmp_path / "missing.pem"),
+        str(tmp_path / "not-a-key.pem"),
+    ]
+
+    found = [e.id for e in run_checks() if e.id.startswith("federation.")]
+
+    assert found == ["federation.E001", "federation.E001"]  # missing; not a PEM key
