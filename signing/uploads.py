@@ -27,6 +27,11 @@ class Digests:
             "sha512": self.sha512.hexdigest(),
         }
 
+    def matches(self, *, length: int, sha256: str, sha512: str) -> bool:
+        """The bytes hashed are exactly these: same length and both hashes."""
+        found = self.as_dict()
+        return (found["length"], found["sha256"], found["sha512"]) == (length, sha256, sha512)
+
 
 def digest_stream(stream: BinaryIO, *, chunk: int = CHUNK) -> Digests:
     digests = Digests()

@@ -61,12 +61,8 @@ def _check_bundle_file(folder: Path, entry: dict) -> None:
     if not path.is_file():
         raise PackageError(f"{entry['path']}: its file {entry['file']} is missing")
     with path.open("rb") as handle:
-        found = digest_stream(handle).as_dict()
-    if (found["length"], found["sha256"], found["sha512"]) != (
-        entry["length"],
-        entry["sha256"],
-        entry["sha512"],
-    ):
+        found = digest_stream(handle)
+    if not found.matches(length=entry["length"], sha256=entry["sha256"], sha512=entry["sha512"]):
         raise PackageError(f"{entry['path']}: the file does not match its length and hashes")
 
 

@@ -95,12 +95,8 @@ def copy_make(*, copy_id: int) -> BundleCopy:
 def _matches(target, bundle: Bundle) -> bool:
     """The copy read back: its length and both hashes are the bundle's."""
     with target.open(bundle.blob_name, "rb") as handle:
-        found = digest_stream(handle).as_dict()
-    return (found["length"], found["sha256"], found["sha512"]) == (
-        bundle.length,
-        bundle.sha256,
-        bundle.sha512,
-    )
+        found = digest_stream(handle)
+    return found.matches(length=bundle.length, sha256=bundle.sha256, sha512=bundle.sha512)
 
 
 @transaction.atomic
