@@ -146,6 +146,7 @@ def nodes(settings, tmp_path, shared_redis, repos):
         "OTA_VAR_DIR": str(var),
         "OTA_BUNDLE_STORAGE": "local",
         "OTA_REDIS_URL": shared_redis,
+        "OTA_TYPE_APPROVAL_MARKETS": "none",  # as the suite runs (tests/compliance for it)
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "two-nodes-" * 6,
         "DJANGO_SECURE_SSL_REDIRECT": "0",  # plain HTTP on 127.0.0.1, no proxy
