@@ -202,6 +202,8 @@ class EvidenceExport(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     requested_at = models.DateTimeField(auto_now_add=True)
+    # When the status last changed or a sweep re-queued it (signing/services/stalled.py).
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     rows = models.PositiveBigIntegerField(default=0)
     expected_rows = models.PositiveBigIntegerField(default=0)

@@ -6,4 +6,10 @@ SCHEDULES = [
         "func": "compliance.tasks.prune_evidence",
         "schedule_type": "D",  # daily
     },
+    {
+        "name": "compliance.resume_stalled_exports",
+        "func": "compliance.tasks.resume_stalled_exports",
+        "schedule_type": "I",  # minutes
+        "minutes": 30,
+    },
 ]

@@ -11,3 +11,9 @@ def build_export(export_id: int) -> None:
     from compliance.services.exports import evidence_export_build
 
     evidence_export_build(export_id=export_id)
+
+
+def resume_stalled_exports() -> list[int]:
+    from compliance.services.exports import evidence_exports_resume
+
+    return evidence_exports_resume()

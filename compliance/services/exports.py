@@ -34,6 +34,7 @@ from compliance.models import (
 from compliance.services.keys import export_key_active, export_sign
 from ota.errors import Malformed
 from rollouts.models import Release
+from signing.services.stalled import long_task_stalled_after, resume_stalled
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def evidence_export_request(
         period_to=period_to if scope == ExportScope.MARKET else None,
         format=format,
         requested_by=actor,
+        status_changed_at=timezone.now(),
     )
     export.expected_rows = _records(export).count()
     export.file_name = _file_name(export)
@@ -125,12 +127,24 @@ def evidence_export_request(
         target=export,
         data={"scope": scope, "file": export.file_name, "rows": export.expected_rows},
     )
-    transaction.on_commit(
-        lambda: async_task(
-            "compliance.tasks.build_export", export.pk, cluster=settings.OTA_LONG_QUEUE
-        )
-    )
+    transaction.on_commit(lambda: _enqueue(export.pk))
     return export
+
+
+def _enqueue(export_id: int) -> None:
+    async_task("compliance.tasks.build_export", export_id, cluster=settings.OTA_LONG_QUEUE)
+
+
+def evidence_exports_resume(*, now: datetime | None = None) -> list[int]:
+    """Queue again every export `building` for longer than the long queue lets a task run
+    (lost with its task): it is written again from the start."""
+    return resume_stalled(
+        EvidenceExport,
+        status=ExportStatus.BUILDING,
+        after=long_task_stalled_after(),
+        now=now or timezone.now(),
+        enqueue=_enqueue,
+    )
 
 
 def _file_name(export: EvidenceExport) -> str:
@@ -162,12 +176,15 @@ def evidence_export_build(*, export_id: int) -> EvidenceExport:
     except Exception as exc:
         logger.exception("Evidence export %s failed", export.pk)
         EvidenceExport.objects.filter(pk=export.pk).update(
-            status=ExportStatus.FAILED, failure=f"{type(exc).__name__}: {exc}"[:2000]
+            status=ExportStatus.FAILED,
+            failure=f"{type(exc).__name__}: {exc}"[:2000],
+            status_changed_at=timezone.now(),
         )
         return EvidenceExport.objects.get(pk=export.pk)
     EvidenceExport.objects.filter(pk=export.pk, status=ExportStatus.BUILDING).update(
         status=ExportStatus.READY,
         finished_at=timezone.now(),
+        status_changed_at=timezone.now(),
         rows=rows,
         sha256=digest,
         key=key,

@@ -339,3 +339,38 @@ def test_a_revert_moves_the_rxswin_back_and_is_kept_as_evidence(
         "R156-AUR-EU-0003",
         "R156-AUR-EU-0002",
     )
+
+
+def test_an_export_lost_with_its_task_is_built_again_by_the_sweep(
+    homologation_api, monkeypatch, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.conf import Conf
+
+    from compliance.models import EvidenceExport
+    from compliance.services.exports import evidence_exports_resume
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # queued, and then lost with its task
+    with django_capture_on_commit_callbacks(execute=True):
+        homologation_api.post(
+            "/api/v1/manage/evidence/exports",
+            {
+                "scope": "market",
+                "market": "EU",
+                "from": "2026-01-01T00:00:00Z",
+                "to": "2027-01-01T00:00:00Z",
+            },
+            format="json",
+        )
+    export = EvidenceExport.objects.get()
+    assert export.status == "building"
+    assert evidence_exports_resume() == []  # it may still be running
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = evidence_exports_resume(now=timezone.now() + timedelta(days=1))
+
+    assert resumed == [export.pk]
+    assert EvidenceExport.objects.get().status == "ready"

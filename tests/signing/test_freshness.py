@@ -71,4 +71,6 @@ def test_sync_schedules_upserts_the_declared_jobs_by_name():
     assert copies.func == "signing.tasks.resume_stalled_copies"
     prune = Schedule.objects.get(name="compliance.prune_evidence")
     assert prune.func == "compliance.tasks.prune_evidence" and prune.schedule_type == "D"
-    assert Schedule.objects.count() == 7
+    exports = Schedule.objects.get(name="compliance.resume_stalled_exports")
+    assert exports.func == "compliance.tasks.resume_stalled_exports"
+    assert Schedule.objects.count() == 8
