@@ -66,7 +66,7 @@ def release_market_states(release: Release) -> list[dict]:
     bundle_ids = list(release.items.values_list("bundle_id", flat=True))
     copies = {
         row["market"]: row
-        for row in BundleCopy.objects.filter(bundle_id__in=bundle_ids)
+        for row in BundleCopy.objects.filter(bundle_id__in=bundle_ids, delta=None)
         .values("market")
         .annotate(
             verified=Count("pk", filter=Q(status=CopyStatus.VERIFIED)),

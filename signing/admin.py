@@ -254,10 +254,10 @@ class BundleCopyAdmin(ReadOnlyAdmin):
     """Each bundle's copy in each market's own storage: a market's cars are offered a bundle
     once its copy there is verified."""
 
-    list_display = ["bundle", "market", "status", "verified_at", "failure"]
+    list_display = ["bundle", "delta", "market", "status", "verified_at", "failure"]
     list_filter = ["status", "market"]
-    search_fields = ["bundle__path"]
-    list_select_related = ["bundle"]
+    search_fields = ["bundle__path", "delta__path"]
+    list_select_related = ["bundle", "delta"]
     show_full_result_count = False
     readonly_fields = [
         "bundle",

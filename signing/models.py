@@ -213,9 +213,14 @@ class CopyStatus(models.TextChoices):
 
 class BundleCopy(models.Model):
     """A bundle's copy in one market's own storage (docs/operations.md, "Markets on S3 or
-    Azure"): the Director offers the bundle to that market's cars only once it is verified."""
+    Azure"): the Director offers the bundle to that market's cars only once it is verified.
+    With `delta`, the copy is of that delta to the bundle: named to the market's cars once
+    verified."""
 
     bundle = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="copies")
+    delta = models.ForeignKey(
+        "Delta", null=True, blank=True, on_delete=models.PROTECT, related_name="copies"
+    )
     market = models.CharField(max_length=16)
     status = models.CharField(max_length=16, choices=CopyStatus.choices)
     failure = models.TextField(blank=True)
@@ -228,8 +233,22 @@ class BundleCopy(models.Model):
         ordering = ["-created_at"]
         verbose_name_plural = "bundle copies"
         constraints = [
-            models.UniqueConstraint(fields=["bundle", "market"], name="copy_one_per_market")
+            models.UniqueConstraint(
+                fields=["bundle", "market"],
+                condition=Q(delta__isnull=True),
+                name="copy_one_per_market",
+            ),
+            models.UniqueConstraint(
+                fields=["delta", "market"],
+                condition=Q(delta__isnull=False),
+                name="delta_copy_one_per_market",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.bundle} in {self.market}"
+        return f"{self.delta or self.bundle} in {self.market}"
+
+    @property
+    def item(self):
+        """What is copied: the delta, or else the bundle (both have blob, length, hashes)."""
+        return self.delta if self.delta_id else self.bundle

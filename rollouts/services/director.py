@@ -318,9 +318,8 @@ def director_entries(
 
 def ready_deltas(decision: Decision, state: VehicleState) -> dict[str, str]:
     """ECU serial → the ready delta from the image that ECU runs to the one it is offered
-    (no query when no offered ECU runs an image the server knows)."""
-    if state.region in storage.replica_regions():
-        return {}  # deltas are kept in the home storage only, for now
+    (no query when no offered ECU runs an image the server knows). In a market with storage
+    of its own, only a delta with a verified copy there."""
     running = {e.serial: e.installed_sha256 for e in state.ecus if e.installed_sha256}
     wanted = {
         (t.bundle.path, running[t.ecu_serial]): t.ecu_serial
@@ -329,15 +328,16 @@ def ready_deltas(decision: Decision, state: VehicleState) -> dict[str, str]:
     }
     if not wanted:
         return {}
+    own_storage = state.region in storage.replica_regions()
     found = Delta.objects.filter(
         status=DeltaStatus.READY,
         result__path__in={path for path, _ in wanted},
         source__sha256__in={sha for _, sha in wanted},
-    ).values_list("result__path", "source__sha256", "path")
+    ).values_list("result__path", "source__sha256", "path", "regions")
     return {
         wanted[(result, source)]: path
-        for result, source, path in found
-        if (result, source) in wanted
+        for result, source, path, regions in found
+        if (result, source) in wanted and (not own_storage or state.region in regions)
     }
 
 

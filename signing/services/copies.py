@@ -21,7 +21,7 @@ from django_q.tasks import async_task
 
 from audit.services import audit_record
 from signing import storage
-from signing.models import Bundle, BundleCopy, CopyStatus
+from signing.models import Bundle, BundleCopy, CopyStatus, Delta
 from signing.services.stalled import long_task_stalled_after, resume_stalled
 from signing.uploads import digest_stream
 
@@ -42,6 +42,7 @@ def copies_request(*, bundle: Bundle, markets=None) -> list[BundleCopy]:
     for market in wanted:
         copy, created = BundleCopy.objects.get_or_create(
             bundle=bundle,
+            delta=None,
             market=market,
             defaults={"status": CopyStatus.COPYING, "status_changed_at": timezone.now()},
         )
@@ -63,15 +64,42 @@ def copies_request(*, bundle: Bundle, markets=None) -> list[BundleCopy]:
     return requested
 
 
+def delta_copies_request(*, delta: Delta) -> list[BundleCopy]:
+    """A ready delta follows its bundle into each market the bundle is copied to, so that the
+    market's cars are named it (and download it there) once its own copy is verified."""
+    requested = []
+    markets = BundleCopy.objects.filter(bundle_id=delta.result_id, delta=None).values_list(
+        "market", flat=True
+    )
+    for market in markets:
+        copy, created = BundleCopy.objects.get_or_create(
+            bundle_id=delta.result_id,
+            delta=delta,
+            market=market,
+            defaults={"status": CopyStatus.COPYING, "status_changed_at": timezone.now()},
+        )
+        if created:
+            audit_record(
+                actor=None,
+                actor_label=COPIER,
+                action="delta.copy_requested",
+                target=delta,
+                data={"market": market},
+            )
+            transaction.on_commit(lambda pk=copy.pk: _enqueue(pk))
+            requested.append(copy)
+    return requested
+
+
 def _enqueue(copy_id: int) -> None:
     async_task("signing.tasks.copy_bundle", copy_id, cluster=settings.OTA_LONG_QUEUE)
 
 
 def copy_make(*, copy_id: int) -> BundleCopy:
-    copy = BundleCopy.objects.select_related("bundle").get(pk=copy_id)
+    copy = BundleCopy.objects.select_related("bundle", "delta").get(pk=copy_id)
     if copy.status != CopyStatus.COPYING:
         return copy
-    bundle = copy.bundle
+    bundle = copy.item  # a bundle, or a delta to it
     home, target = storage.bundle_storage(), storage.bundle_storage(copy.market)
     try:
         with storage.reachable():
@@ -92,7 +120,7 @@ def copy_make(*, copy_id: int) -> BundleCopy:
     return _verified(copy)
 
 
-def _matches(target, bundle: Bundle) -> bool:
+def _matches(target, bundle: Bundle | Delta) -> bool:
     """The copy read back: its length and both hashes are the bundle's."""
     with target.open(bundle.blob_name, "rb") as handle:
         found = digest_stream(handle)
@@ -106,17 +134,20 @@ def _verified(copy: BundleCopy) -> BundleCopy:
         status=CopyStatus.VERIFIED, verified_at=now, status_changed_at=now
     ):
         return BundleCopy.objects.get(pk=copy.pk)
-    bundle = Bundle.objects.select_for_update().get(pk=copy.bundle_id)
-    if copy.market not in bundle.regions:
-        bundle.regions = [*bundle.regions, copy.market]
-        bundle.save(update_fields=["regions"])
+    model = Delta if copy.delta_id else Bundle
+    item = model.objects.select_for_update().get(pk=copy.delta_id or copy.bundle_id)
+    if copy.market not in item.regions:
+        item.regions = [*item.regions, copy.market]
+        item.save(update_fields=["regions"])
     audit_record(
         actor=None,
         actor_label=COPIER,
-        action="bundle.copy_verified",
-        target=bundle,
+        action="delta.copy_verified" if copy.delta_id else "bundle.copy_verified",
+        target=item,
         data={"market": copy.market},
     )
+    # The bundle's cars in the market decide again: offered it now, or named the delta.
+    bundle = Bundle.objects.get(pk=copy.bundle_id)
     bundle_copy_verified.send(sender=BundleCopy, bundle=bundle, market=copy.market)
     return BundleCopy.objects.get(pk=copy.pk)
 
@@ -129,8 +160,8 @@ def _failed(copy: BundleCopy, why: str) -> BundleCopy:
         audit_record(
             actor=None,
             actor_label=COPIER,
-            action="bundle.copy_failed",
-            target=copy.bundle,
+            action="delta.copy_failed" if copy.delta_id else "bundle.copy_failed",
+            target=copy.item,
             reason=why,
             data={"market": copy.market},
         )

@@ -25,6 +25,7 @@ from django_q.tasks import async_task
 from audit.services import audit_record
 from signing import deltas, repository, storage
 from signing.models import Bundle, Delta, DeltaStatus
+from signing.services.copies import delta_copies_request
 from signing.services.stalled import long_task_stalled_after, resume_stalled
 from signing.uploads import digest_stream
 
@@ -162,6 +163,7 @@ def _ready(delta: Delta, digests: dict, name: str, seconds: float) -> Delta:
         data={"length": delta.length, "saves": delta.saves, "seconds": delta.build_seconds},
     )
     delta_ready.send(sender=Delta, delta=delta)
+    delta_copies_request(delta=delta)  # into the markets its bundle went to
     return delta
 
 

@@ -100,3 +100,41 @@ def test_one_release_is_replicated_into_an_s3_market_and_an_azure_market_and_eac
         assert cycle.installed, car.vin
         located = vehicle_api(car.token).get(f"/api/v1/tuf/image/targets/{bundle.path}")
         assert located.status_code == 302 and where in located["Location"]
+
+
+def test_a_delta_follows_its_bundle_into_a_market_and_is_named_there_once_its_copy_is_verified(
+    car_over_http, publish, ship, azure_markets, monkeypatch
+):
+    from bench.delta_images import image_pair
+    from signing.models import Delta
+    from signing.services.deltas import delta_build
+
+    containers, _ = azure_markets
+    old, new = image_pair(1)
+    eu, early = car_over_http(region="EU"), car_over_http(region="EU")
+    v1, _ = publish(old, path="hu-gen7/firmware-n.bin")
+    ship([v1], regions=["EU"])  # copied into EU and installed from there in full
+    for car in (eu, early):
+        assert car.poll_cycle().installed
+        car.put_manifest()  # the server learns what it runs
+    v2, _ = publish(new, path="hu-gen7/firmware-n1.bin")
+    monkeypatch.setattr(Conf, "SYNC", False)  # the delta waits on the queue
+    ship([v2], regions=["EU"])
+    copy_make(copy_id=BundleCopy.objects.get(bundle=v2, delta=None).pk)
+
+    delta = Delta.objects.get()
+    delta_build(delta_id=delta.pk)  # ready: a copy into EU is asked for, not yet made
+    delta_copy = BundleCopy.objects.get(delta=delta)
+    assert (delta_copy.market, delta_copy.status) == ("EU", "copying")
+    assert Delta.objects.get().regions == []
+    (full,) = early.poll_cycle().offered
+    assert full.delta == ""  # no copy in EU yet: the full image, from EU's container
+
+    copy_make(copy_id=delta_copy.pk)  # verified: EU's cars are named the delta
+
+    cycle = eu.poll_cycle()
+    (offer,) = cycle.offered
+    assert offer.delta == delta.path and cycle.installed and cycle.delta_refused == {}
+    assert eu.ecus[offer.ecu.serial].installed.sha256 == v2.sha256
+    located = vehicle_api(eu.token).get(f"/api/v1/tuf/image/targets/{delta.path}")
+    assert f"/{containers['EU']}/" in located["Location"]  # from EU's own container
