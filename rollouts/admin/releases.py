@@ -39,7 +39,12 @@ from rollouts.plans import (
     stages_as_text,
     stages_from_text,
 )
-from rollouts.selectors import awaiting_type_approval, recall_progress, release_markets
+from rollouts.selectors import (
+    awaiting_type_approval,
+    recall_progress,
+    release_markets,
+    rollout_markets,
+)
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
 from rollouts.services.rollout_actions import (
@@ -337,6 +342,7 @@ class RolloutAdmin(ReadOnlyAdmin):
         "recall_explained",
         "latest_evaluations",
         "regions",
+        "type_approval_awaited",
         "model_names",
         "cohort",
         "created_by",
@@ -349,6 +355,13 @@ class RolloutAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     actions = [_rollout_action(name) for name in ROLLOUT_ACTIONS]
+
+    @admin.display(description="markets awaiting type approval")
+    def type_approval_awaited(self, rollout: Rollout) -> str:
+        awaiting = awaiting_type_approval(rollout.release, rollout_markets(rollout))
+        if not awaiting:
+            return "none: every market of this rollout may be offered the release"
+        return f"{', '.join(awaiting)}: no car there is offered it until approved"
 
     def get_queryset(self, request):
         # Summed from the per-stage counters: no COUNT over assignments, whatever the fleet.

@@ -12,7 +12,7 @@ from ota.serializers import MAX_BIGINT, RejectUnknownFieldsMixin, StrictCharFiel
 from rollouts.errors import UnknownChannel, UnknownCohort
 from rollouts.health import wilson
 from rollouts.models import Channel, Cohort, Release, Rollout
-from rollouts.selectors import recall_progress
+from rollouts.selectors import awaiting_type_approval, recall_progress, rollout_markets
 from rollouts.services import counters
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
@@ -299,8 +299,16 @@ class RolloutDetailOutputSerializer(RolloutOutputSerializer):
         help_text="A safety recall's progress per market against its deadline (null: none)."
     )
 
+    awaiting_type_approval = serializers.SerializerMethodField(
+        help_text="Its markets whose type approval of the release is still missing: no car "
+        "there is offered it yet (docs/compliance.md)."
+    )
+
     class Meta(RolloutOutputSerializer.Meta):
-        fields = [*RolloutOutputSerializer.Meta.fields, "recall"]
+        fields = [*RolloutOutputSerializer.Meta.fields, "recall", "awaiting_type_approval"]
+
+    def get_awaiting_type_approval(self, rollout: Rollout) -> list[str]:
+        return awaiting_type_approval(rollout.release, rollout_markets(rollout))
 
     @extend_schema_field(RecallProgressSerializer(allow_null=True))
     def get_recall(self, rollout: Rollout) -> dict | None:

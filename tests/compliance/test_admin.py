@@ -121,3 +121,17 @@ def test_the_markets_api_lists_each_market_with_its_releases(
     assert [(r["release"], r["type_approval"]) for r in cn["releases"]] == [("11.0.0", "awaiting")]
     assert cn["releases"][0]["copies"]["verified"] == 1
     assert markets["US"]["type_approval_required"] is False
+
+
+def test_a_rollouts_page_names_the_markets_still_awaiting_type_approval(
+    approved_release, engineer_api, staff
+):
+    rollout = engineer_api.post(
+        "/api/v1/manage/rollouts",
+        {"release": approved_release["id"], "channel": "stable"},
+        format="json",
+    ).json()
+
+    page = staff("rita", "release engineer").get(f"/admin/rollouts/rollout/{rollout['id']}/change/")
+
+    assert "EU, CN: no car there is offered it until approved" in page.content.decode()

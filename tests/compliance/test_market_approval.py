@@ -98,6 +98,8 @@ def test_a_rollout_over_two_markets_runs_in_the_approved_one_and_joins_the_other
     )
 
     assert _start(approver_api, both).status_code == 200
+    detail = approver_api.get(f"/api/v1/manage/rollouts/{both}").json()
+    assert detail["awaiting_type_approval"] == ["CN"]
     assert eu.poll_cycle().installed
     assert cn.poll_cycle().offered == []  # CN has not approved it: not offered there
 
@@ -108,6 +110,9 @@ def test_a_rollout_over_two_markets_runs_in_the_approved_one_and_joins_the_other
     )
 
     assert cn.poll_cycle().installed  # the approval moved the CN cars' decision
+    assert (
+        approver_api.get(f"/api/v1/manage/rollouts/{both}").json()["awaiting_type_approval"] == []
+    )
 
 
 def test_an_assessment_must_cover_each_vehicle_type_and_name_the_new_rxswin_when_affected(
