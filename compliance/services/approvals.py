@@ -1,6 +1,7 @@
 """Per-market approval of a release by a homologation engineer, with the type-approval
 impact assessment of each vehicle type (UN R156 §7.1.1: assess before release)."""
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from audit.services import audit_record
@@ -31,6 +32,21 @@ class MarketNotTargeted(Unprocessable):
 class MarketApprovedAlready(Conflict):
     code = "market_approved_already"
     message = "The release is approved for this market already."
+
+
+class InvalidRxswin(Malformed):
+    code = "invalid_rxswin"
+    message = "An RXSWIN is 1 to 64 letters, digits and . _ : / + - or spaces inside."
+
+
+class RxswinRegistered(Conflict):
+    code = "rxswin_registered"
+    message = "This vehicle type carries this RXSWIN in this market already."
+
+
+class UnknownMarket(Unprocessable):
+    code = "unknown_market"
+    message = "No such market (OTA_REGIONS)."
 
 
 class InvalidAssessment(Malformed):
@@ -129,17 +145,17 @@ def market_approve(
 def rxswin_register(*, model: str, market: str, value: str, actor, note: str = "") -> RxswinEntry:
     """Enter a vehicle type's RXSWIN in a market as granted by its type approval (its first,
     or one set by the authority outside an update)."""
+    if market not in settings.OTA_REGIONS:
+        raise UnknownMarket(detail={"market": market, "markets": settings.OTA_REGIONS})
     if not rxswin.valid_rxswin(value):
-        raise InvalidAssessment("Not a valid RXSWIN.", detail={"rxswin": [value[:80]]})
+        raise InvalidRxswin(detail={"rxswin": value[:80]})
     try:
         with transaction.atomic():
             entry = RxswinEntry.objects.create(
                 model=model, market=market, rxswin=value, recorded_by=actor, note=note
             )
     except IntegrityError:
-        raise InvalidAssessment(
-            "This RXSWIN is in the register already.", detail={"rxswin": [value]}
-        ) from None
+        raise RxswinRegistered(detail={"model": model, "market": market, "rxswin": value}) from None
     audit_record(
         actor=actor,
         action="rxswin.registered",

@@ -201,3 +201,19 @@ def test_a_draft_release_is_not_approved_for_a_market_before_its_four_eyes_appro
 
     assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "release_not_approved"
+
+
+def test_the_register_refuses_an_unknown_market_a_malformed_rxswin_and_a_second_entry(
+    homologation_api,
+):
+    def register(**overrides):
+        body = {"model": "Aurora", "market": "EU", "rxswin": "R156-AUR-EU-0001", **overrides}
+        return homologation_api.post("/api/v1/manage/rxswins", body, format="json")
+
+    assert register(market="XX").json()["error"]["code"] == "unknown_market"
+    assert register(rxswin="R156!").json()["error"]["code"] == "invalid_rxswin"
+    assert register().status_code == 201
+    again = register()
+    assert again.status_code == 409 and again.json()["error"]["code"] == "rxswin_registered"
+    listed = homologation_api.get("/api/v1/manage/rxswins?market=EU").json()
+    assert [e["rxswin"] for e in listed] == ["R156-AUR-EU-0001"]
