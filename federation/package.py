@@ -28,8 +28,21 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise PackageError(f"not a release export of format {FORMAT}")
     release = manifest.get("release")
-    if not isinstance(release, dict) or not isinstance(release.get("version"), str):
-        raise PackageError("the manifest names no release")
+    if not isinstance(release, dict) or not _strings(
+        release, "version", "author", "approved_by", "approved_at"
+    ):
+        raise PackageError("the manifest's release lacks its version, author or approval")
+    for approval in _list(manifest, "market_approvals"):
+        if not _strings(approval, "market", "approved_by", "approved_at"):
+            raise PackageError("a market approval lacks its market or approver")
+        for item in _list(approval, "assessments"):
+            if not _strings(item, "model", "rationale") or not isinstance(
+                item.get("affects_type_approval"), bool
+            ):
+                raise PackageError("an assessment lacks its vehicle type, verdict or rationale")
+    for entry in _list(manifest, "rxswins"):
+        if not _strings(entry, "model", "market", "rxswin"):
+            raise PackageError("an RXSWIN register entry is malformed")
     bundles = manifest.get("bundles")
     if not isinstance(bundles, list) or not bundles:
         raise PackageError("the manifest lists no bundle")
@@ -51,3 +64,14 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
     if not isinstance(manifest.get("markets"), list):
         raise PackageError("the manifest names no market")
     return manifest
+
+
+def _strings(item: Any, *names: str) -> bool:
+    return isinstance(item, dict) and all(isinstance(item.get(n), str) for n in names)
+
+
+def _list(item: dict, name: str) -> list:
+    found = item.get(name, [])
+    if not isinstance(found, list):
+        raise PackageError(f"{name} is not a list")
+    return found
