@@ -15,18 +15,24 @@ from compliance.services.keys import export_key_active, export_sign
 from federation.package import FORMAT, MANIFEST, SIGNATURE
 from ota.errors import Conflict
 from rollouts.models import Release, ReleaseStatus
+from rollouts.selectors import release_markets
 from signing import storage
 
 
 class ReleaseNotExportable(Conflict):
     code = "release_not_exportable"
-    message = "Only an approved release, approved for every market exported to, leaves."
+    message = "Only an approved release leaves, for markets it targets and is approved for there."
 
 
 def release_export(*, release: Release, markets: list[str], out: Path, actor=None) -> Path:
     """Write `out/release.json`, its signature and `out/bundles/<sha256>`; answer `out`."""
     if release.status != ReleaseStatus.APPROVED:
         raise ReleaseNotExportable(detail={"release": release.version, "status": release.status})
+    outside = [m for m in markets if m not in release_markets(release)]
+    if outside or not markets:
+        raise ReleaseNotExportable(
+            detail={"release": release.version, "not_targeted": outside or markets}
+        )
     missing = [
         m
         for m in markets

@@ -155,3 +155,22 @@ def test_a_trusted_key_file_that_cannot_be_read_fails_the_start_up_checks(settin
     found = [e.id for e in run_checks() if e.id.startswith("federation.")]
 
     assert found == ["federation.E001", "federation.E001"]  # missing; not a PEM key
+
+
+def test_a_release_leaves_only_for_a_market_it_targets_and_is_approved_in(
+    type_approval, publish, engineer_api, approver_api, tmp_path
+):
+    from django.core.management.base import CommandError
+
+    bundle, _ = publish(hardware_id="hu-gen7")
+    release = engineer_api.post(
+        "/api/v1/manage/releases",
+        {"version": "12.1.0", "bundles": [bundle.pk], "regions": ["EU", "CN"]},
+        format="json",
+    ).json()
+    approver_api.post(f"/api/v1/manage/releases/{release['id']}/approve")
+
+    for market, why in (("US", "not_targeted"), ("CN", "unapproved")):
+        with pytest.raises(CommandError, match=why):
+            call_command("release_export", "12.1.0", "--out", str(tmp_path), "--market", market)
+    assert not (tmp_path / "release.json").exists()
