@@ -11,7 +11,7 @@ class ComplianceConfig(AppConfig):
         from compliance.services.evidence import evidence_record
         from rollouts.signals import assignments_moved
 
-        def record(sender, moves, **kwargs):
-            evidence_record(moves=moves)
+        def record(sender, moves, rollouts=(), **kwargs):
+            evidence_record(moves=moves, rollouts=rollouts)
 
         assignments_moved.connect(record, weak=False, dispatch_uid="compliance.evidence")

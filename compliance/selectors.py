@@ -1,7 +1,8 @@
 """Reads of the type-approval records: vehicle types per market, the register, approvals."""
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from compliance.models import MarketApproval, RxswinEntry, VehicleRxswin
 from rollouts.models import Release, ReleaseStatus, Vehicle
@@ -30,26 +31,30 @@ def current_rxswins(*, market: str, models) -> dict[str, str]:
     return current
 
 
+def with_rxswin(vehicles: QuerySet[Vehicle]) -> QuerySet[Vehicle]:
+    """Each vehicle with `rxswin_now`: its own once an update moved it, else its type's
+    first in the register (as type-approved), else ""."""
+    own = VehicleRxswin.objects.filter(vehicle=OuterRef("pk")).values("rxswin")[:1]
+    first = (
+        RxswinEntry.objects.filter(model=OuterRef("model"), market=OuterRef("region"), release=None)
+        .order_by("recorded_at", "pk")
+        .values("rxswin")[:1]
+    )
+    return vehicles.annotate(rxswin_now=Coalesce(Subquery(own), Subquery(first), Value("")))
+
+
 def vehicle_rxswin(vehicle: Vehicle) -> dict:
-    """The vehicle's RXSWIN now: moved by its last update that changed it, or its type's
-    first in the register."""
+    """The vehicle's RXSWIN now, and since when and by which update it moved (none: as
+    type-approved)."""
+    now = with_rxswin(Vehicle.objects.filter(pk=vehicle.pk)).values_list("rxswin_now", flat=True)
     own = VehicleRxswin.objects.select_related("release").filter(vehicle=vehicle).first()
-    if own is not None:
-        rxswin, since, release = own.rxswin, own.since, own.release.version if own.release else None
-    else:
-        first = (
-            RxswinEntry.objects.filter(model=vehicle.model, market=vehicle.region, release=None)
-            .order_by("recorded_at", "pk")
-            .first()
-        )
-        rxswin, since, release = (first.rxswin if first else ""), None, None
     return {
         "vin": vehicle.vin,
         "model": vehicle.model,
         "market": vehicle.region,
-        "rxswin": rxswin,
-        "since": since,
-        "release": release,
+        "rxswin": now.get(),
+        "since": own.since if own else None,
+        "release": own.release.version if own and own.release else None,
     }
 
 

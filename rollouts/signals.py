@@ -1,6 +1,7 @@
 """What `rollouts` announces to the apps above it, which it never imports (compliance keeps
 the evidence of every offer and outcome from these)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,10 +20,11 @@ class AssignmentMove:
 
 
 # Sent with `moves` (a list of AssignmentMove) inside the transaction that made them, so that
-# what a receiver writes is stored with them or not at all.
+# what a receiver writes is stored with them or not at all; `rollouts`: those of the moves the
+# sender holds already, so that a receiver on the poll path need not read them again.
 assignments_moved = Signal()
 
 
-def announce(moves: list[AssignmentMove]) -> None:
+def announce(moves: list[AssignmentMove], *, rollouts: Iterable = ()) -> None:
     if moves:
-        assignments_moved.send(sender=AssignmentMove, moves=moves)
+        assignments_moved.send(sender=AssignmentMove, moves=moves, rollouts=tuple(rollouts))

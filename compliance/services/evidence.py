@@ -2,18 +2,14 @@
 deferral and revert of each vehicle, written in the transaction that made it, with the
 vehicle's RXSWIN before and after; the RXSWIN moves when an install changes it."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from compliance.models import (
-    EvidenceKind,
-    EvidenceRecord,
-    ImpactAssessment,
-    RxswinEntry,
-    VehicleRxswin,
-)
+from compliance.models import EvidenceKind, EvidenceRecord, ImpactAssessment, VehicleRxswin
+from compliance.selectors import with_rxswin
 from rollouts.models import AssignmentStatus, Rollout, Vehicle
 from rollouts.signals import AssignmentMove
 
@@ -26,26 +22,35 @@ KINDS = {
 }
 
 
-def evidence_record(*, moves: list[AssignmentMove]) -> list[EvidenceRecord]:
-    """Records for these moves (those that are evidence), and the RXSWINs they change."""
+def evidence_record(
+    *, moves: list[AssignmentMove], rollouts: Iterable[Rollout] = ()
+) -> list[EvidenceRecord]:
+    """Records for these moves (those that are evidence), and the RXSWINs they change.
+    `rollouts`: those the caller holds already (the poll's), not read again."""
     moves = [m for m in moves if m.status in KINDS]
     if not moves:
         return []
-    vehicles = Vehicle.objects.only("vin", "model", "region").in_bulk({m.vehicle_id for m in moves})
-    rollouts = (
-        Rollout.objects.select_related("reverts")
-        .only("release_id", "reverts__release_id")
-        .in_bulk({m.rollout_id for m in moves})
+    # One read: each car's VIN, type and market with its RXSWIN now.
+    vehicles = with_rxswin(Vehicle.objects.only("vin", "model", "region")).in_bulk(
+        {m.vehicle_id for m in moves}
     )
-    current = _current_rxswins(vehicles)
+    held = {r.pk: r for r in rollouts}
+    missing = {m.rollout_id for m in moves} - set(held)
+    if missing:
+        held.update(
+            Rollout.objects.select_related("reverts")
+            .only("release_id", "reverts__release_id")
+            .in_bulk(missing)
+        )
+    current = {pk: v.rxswin_now for pk, v in vehicles.items()}
     installed = [m for m in moves if m.status == AssignmentStatus.SUCCEEDED]
-    new_rxswins = _new_rxswins(installed, vehicles, rollouts)
+    new_rxswins = _new_rxswins(installed, held)
     records, moved = [], {}
     for move in moves:
-        vehicle, rollout = vehicles[move.vehicle_id], rollouts[move.rollout_id]
+        vehicle, rollout = vehicles[move.vehicle_id], held[move.rollout_id]
         reverts = rollout.reverts if rollout.reverts_id else None
         release_id = reverts.release_id if reverts else rollout.release_id
-        before = current.get(vehicle.pk, "")
+        before = current[vehicle.pk]
         after = before
         kind = KINDS[move.status]
         if move.status == AssignmentStatus.SUCCEEDED:
@@ -80,33 +85,8 @@ def evidence_record(*, moves: list[AssignmentMove]) -> list[EvidenceRecord]:
     return records
 
 
-def _current_rxswins(vehicles: dict[int, Vehicle]) -> dict[int, str]:
-    """Each vehicle's RXSWIN: its own once an update moved it, else its type's first in the
-    register (as type-approved)."""
-    own = dict(
-        VehicleRxswin.objects.filter(vehicle_id__in=list(vehicles)).values_list(
-            "vehicle_id", "rxswin"
-        )
-    )
-    rest = [v for v in vehicles.values() if v.pk not in own]
-    if rest:
-        first: dict[tuple[str, str], str] = {}
-        for model, market, rxswin in (
-            RxswinEntry.objects.filter(
-                release__isnull=True,
-                model__in={v.model for v in rest},
-                market__in={v.region for v in rest},
-            )
-            .order_by("-recorded_at", "-pk")
-            .values_list("model", "market", "rxswin")
-        ):
-            first[(model, market)] = rxswin  # the oldest wins: read newest first
-        own.update({v.pk: first.get((v.model, v.region), "") for v in rest})
-    return own
-
-
 def _new_rxswins(
-    installed: list[AssignmentMove], vehicles: dict[int, Vehicle], rollouts: dict[int, Rollout]
+    installed: list[AssignmentMove], rollouts: dict[int, Rollout]
 ) -> dict[tuple[int, str, str], str]:
     """(release, market, type) → the RXSWIN its assessment gave an install that affects
     type approval."""

@@ -309,7 +309,10 @@ def director_entries(
             rollout=chosen, vehicle=vehicle, stage_index=chosen.stage_index
         )
         count(rollout_id=chosen.pk, stage_index=assignment.stage_index, offered=1)
-        announce([AssignmentMove(vehicle.pk, chosen.pk, AssignmentStatus.OFFERED, timezone.now())])
+        announce(
+            [AssignmentMove(vehicle.pk, chosen.pk, AssignmentStatus.OFFERED, timezone.now())],
+            rollouts=[chosen],
+        )
     policy = install_policy.for_vehicle(
         chosen.effective_install_policy, vehicle.effective_time_zone
     )
