@@ -76,29 +76,25 @@ def presigned_put_url(storage: Storage, name: str, expires: int) -> str:
     )
 
 
-def describe(market: str | None = None) -> dict[str, str]:
-    """Where a market's bundles live, for people: the kind and the bucket or container (no
-    secret: never the connection string)."""
-    alias = (
-        f"bundles-{market}" if market and f"bundles-{market}" in settings.STORAGES else "bundles"
-    )
-    config = settings.STORAGES[alias]
-    options = config.get("OPTIONS", {})
-    own = alias != "bundles" and market in replica_regions()
-    if "azure" in config["BACKEND"]:
-        kind, location = "azure", options.get("azure_container", "")
-        endpoint = _azure_endpoint(options.get("connection_string", ""))
-    elif "s3" in config["BACKEND"]:
-        kind, location = "s3", options.get("bucket_name", "")
-        endpoint = options.get("endpoint_url") or options.get("region_name") or "AWS"
-    else:
-        kind, location, endpoint = "local", str(options.get("location", "")), "this server"
-    return {"kind": kind, "location": location, "endpoint": endpoint, "own": own}
-
-
-def _azure_endpoint(connection_string: str) -> str:
-    """The account's endpoint from its connection string, without its key."""
-    parts = dict(item.split("=", 1) for item in connection_string.split(";") if "=" in item)
-    if "BlobEndpoint" in parts:
-        return parts["BlobEndpoint"]
-    return f"{parts.get('AccountName', '?')}.blob.{parts.get('EndpointSuffix', 'core.windows.net')}"
+def describe(market: str | None = None) -> dict[str, str | bool]:
+    """Where a market's bundles live, for people: the kind, the bucket or container and the
+    endpoint as the storage's own client sees them (never a key or connection string)."""
+    store = bundle_storage(market)
+    own = market in replica_regions()
+    if is_local(store):
+        return {
+            "kind": "local",
+            "location": str(store.location),
+            "endpoint": "this server",
+            "own": own,
+        }
+    if hasattr(store, "azure_container"):
+        endpoint = store.service_client.primary_endpoint  # parsed by the Azure SDK, no I/O
+        return {
+            "kind": "azure",
+            "location": store.azure_container,
+            "endpoint": endpoint,
+            "own": own,
+        }
+    endpoint = store.endpoint_url or store.region_name or "AWS"
+    return {"kind": "s3", "location": store.bucket_name, "endpoint": endpoint, "own": own}
