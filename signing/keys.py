@@ -64,6 +64,11 @@ def generate_kms_key() -> NewKey:
     return NewKey(public=kms_public_key(key_id), backend=KeyBackend.KMS, kms_key_id=key_id)
 
 
+def generate_online_key(backend: str) -> NewKey:
+    """A key that signs unattended: in AWS KMS, or local and encrypted at rest."""
+    return generate_kms_key() if backend == KeyBackend.KMS else generate_local_key()
+
+
 def encrypt_private_key(private) -> bytes:
     return private.private_bytes(
         serialization.Encoding.PEM,

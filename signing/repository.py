@@ -153,7 +153,7 @@ def repository_initialize(
     ]
     new_keys = {RoleName.ROOT: root_keys}
     for role in (RoleName.TARGETS, RoleName.SNAPSHOT, RoleName.TIMESTAMP):
-        new_keys[role] = [_generate_online_key(online_backend)]
+        new_keys[role] = [keys.generate_online_key(online_backend)]
     custody_files = [
         path
         for role, generated in new_keys.items()
@@ -185,10 +185,6 @@ def repository_initialize(
         data={"root_threshold": root_threshold, "offline_root": bool(offline_root_dir)},
     )
     return InitResult(repo, 1, [k.public.keyid for k in root_keys], custody_files)
-
-
-def _generate_online_key(backend: str) -> keys.NewKey:
-    return keys.generate_kms_key() if backend == KeyBackend.KMS else keys.generate_local_key()
 
 
 def _keep_key(repo: str, role: str, new: keys.NewKey, offline_dir: Path | None) -> Path | None:
@@ -428,7 +424,7 @@ def _new_key_like(old: SigningKey | None, role: str, offline_root_dir: Path | No
     if role == RoleName.ROOT:
         return keys.generate_offline_key() if offline_root_dir else keys.generate_local_key()
     backend = old.backend if old else settings.OTA_ONLINE_KEY_BACKEND
-    return _generate_online_key(backend)
+    return keys.generate_online_key(backend)
 
 
 def _unique(signers: list[Signer]) -> list[Signer]:

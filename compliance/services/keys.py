@@ -12,7 +12,6 @@ from django.utils import timezone
 from audit.services import audit_record
 from compliance.models import ExportKey
 from signing import keys
-from signing.models import KeyBackend
 from signing.public_keys import parse_public_key
 
 
@@ -41,16 +40,11 @@ def export_key_rotate(*, purpose: str, actor=None) -> ExportKey:
 
 
 def _export_key_new(purpose: str) -> ExportKey:
-    backend = settings.OTA_ONLINE_KEY_BACKEND
-    new = keys.generate_kms_key() if backend == KeyBackend.KMS else keys.generate_local_key()
+    new = keys.generate_online_key(settings.OTA_ONLINE_KEY_BACKEND)
     return ExportKey.objects.create(
         purpose=purpose,
         keyid=new.public.keyid,
-        public_key={
-            "keytype": new.public.keytype,
-            "scheme": new.public.scheme,
-            "keyval": new.public.keyval,
-        },
+        public_key=new.public.to_dict(),
         backend=new.backend,
         encrypted_private_key=new.encrypted_private_key,
         kms_key_id=new.kms_key_id,

@@ -7,14 +7,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from securesystemslib.signer import SSlibKey
 
 from audit.services import audit_record
 from compliance.models import ImpactAssessment, MarketApproval, RxswinEntry
@@ -24,6 +23,7 @@ from rollouts.services.releases import release_request_copies, release_request_d
 from signing.models import Bundle, BundleStatus
 from signing.services.bundles import BundleSpec, bundle_ingest_file, bundle_publish
 from signing.uploads import digest_stream
+from signing.verify import signature_verifies
 
 
 @dataclass(frozen=True)
@@ -33,26 +33,20 @@ class Imported:
     bundles_published: int
 
 
-def trusted_keys() -> list:
+def trusted_keys() -> list[SSlibKey]:
     """The main deployment's `releases` export keys this deployment trusts (PEM files)."""
-    loaded = []
-    for path in settings.OTA_RELEASE_IMPORT_KEYS:
-        loaded.append(serialization.load_pem_public_key(Path(path).read_bytes()))
-    return loaded
+    return [
+        SSlibKey.from_crypto(serialization.load_pem_public_key(Path(path).read_bytes()))
+        for path in settings.OTA_RELEASE_IMPORT_KEYS
+    ]
 
 
 def verify_signature(data: bytes, signature: bytes) -> None:
+    """By one of the trusted keys, checked as the poll checks what cars sign."""
     for key in trusted_keys():
-        try:
-            if isinstance(key, ed25519.Ed25519PublicKey):
-                key.verify(signature, data)
-            elif isinstance(key, ec.EllipticCurvePublicKey):
-                key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-            else:
-                continue
-        except InvalidSignature:
-            continue
-        return
+        entry = {"keyid": key.keyid, "sig": signature.hex()}
+        if signature_verifies(key.keyid, key.to_dict(), [entry], data):
+            return
     raise PackageError("the manifest's signature is not by a trusted key (OTA_RELEASE_IMPORT_KEYS)")
 
 
