@@ -42,9 +42,19 @@ class RejectUnknownFieldsMixin:
     # would repeat a docstring as the description of every serializer that mixes this in.
     # The schema says it as `additionalProperties: false` (ota/schema.py).
 
+    # A read-only field sent in a request is refused the same way: DRF would drop it silently,
+    # and a client that sets it would believe it had.
+
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            problems = {
+                name: ["Read-only: set by the server."]
+                if name in self.fields
+                else ["Unknown field."]
+                for name in data
+                if name not in writable
+            }
+            if problems:
+                raise serializers.ValidationError(dict(sorted(problems.items())))
         return super().to_internal_value(data)

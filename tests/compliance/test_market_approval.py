@@ -156,6 +156,26 @@ def test_an_assessment_must_cover_each_vehicle_type_and_name_the_new_rxswin_when
     assert entry.rxswin == "R79-AUR-CN-0002" and entry.release_id == release_id
 
 
+def test_an_assessment_that_sets_the_read_only_rxswin_before_is_refused_not_ignored(
+    type_approval, publish, car, engineer_api, approver_api, homologation_api
+):
+    car(region="CN", model="Aurora")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    release_id = _release(engineer_api, approver_api, bundle)
+
+    answer = homologation_api.post(
+        f"/api/v1/manage/releases/{release_id}/markets/CN/approve",
+        {"assessments": [{**UNAFFECTED, "rxswin_before": "R10-FORGED"}]},
+        format="json",
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["detail"]["assessments"] == {
+        "0": {"rxswin_before": ["Read-only: set by the server."]}
+    }
+    assert not RxswinEntry.objects.filter(rxswin="R10-FORGED").exists()
+
+
 def test_only_a_homologation_engineer_other_than_the_author_approves_a_market(
     type_approval, publish, car, engineer, engineer_api, approver_api, homologation_api
 ):
