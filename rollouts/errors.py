@@ -31,3 +31,18 @@ class InvalidEcuSet(Malformed):
 class TokenConflict(Conflict):
     code = "token_conflict"
     message = "The vehicle's token changed at the same time; try again."
+
+
+class RolloutStateConflict(Conflict):
+    code = "rollout_state_conflict"
+    message = "The rollout is not in a state that allows this."
+
+
+class RevertNotPossible(Conflict):
+    code = "revert_not_possible"
+    message = "Only a halted rollout can be reverted."
+
+
+class ReleaseStateConflict(Conflict):
+    code = "release_state_conflict"
+    message = "The release is not in a state that allows this."

@@ -3,16 +3,22 @@
 from django.conf import settings
 from django.db import models
 
+from ota.lifecycle import Lifecycle, move
+from rollouts.errors import ReleaseStateConflict
+
 
 class ReleaseStatus(models.TextChoices):
     DRAFT = "draft"
     APPROVED = "approved"
 
 
-RELEASE_TRANSITIONS: dict[str, set[str]] = {
-    ReleaseStatus.DRAFT: {ReleaseStatus.APPROVED},
-    ReleaseStatus.APPROVED: set(),
-}
+# A release is created as a draft (or arrives approved: an import, a revert) and is approved
+# once, by someone other than its author; immutable from then on.
+RELEASE_LIFECYCLE = Lifecycle(
+    {"approve": move([ReleaseStatus.DRAFT], [ReleaseStatus.APPROVED], checks=["four_eyes"])},
+    conflict=ReleaseStateConflict,
+)
+RELEASE_TRANSITIONS = RELEASE_LIFECYCLE.transitions
 
 
 class Release(models.Model):

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ota.lifecycle import Lifecycle, move
+from rollouts.errors import RevertNotPossible, RolloutStateConflict
 from rollouts.halts import halt_description
 
 
@@ -20,20 +22,31 @@ class RolloutStatus(models.TextChoices):
     ABORTED = "aborted"
 
 
-ROLLOUT_TRANSITIONS: dict[str, set[str]] = {
-    RolloutStatus.DRAFT: {RolloutStatus.APPROVED, RolloutStatus.ABORTED},
-    RolloutStatus.APPROVED: {RolloutStatus.RUNNING, RolloutStatus.ABORTED},
-    RolloutStatus.RUNNING: {
-        RolloutStatus.PAUSED,
-        RolloutStatus.HALTED,
-        RolloutStatus.COMPLETED,
-        RolloutStatus.ABORTED,
+S = RolloutStatus
+# Every change of a rollout's status is one of these actions (rollouts/services/transitions.py),
+# from the states it names and after its checks; the only way out of `approved` into
+# `running` is a start, with the start's checks. The admin and the API offer the same table
+# (services/rollout_actions.py).
+ROLLOUT_LIFECYCLE = Lifecycle(
+    {
+        "approve": move([S.DRAFT], [S.APPROVED], checks=["four_eyes"]),
+        "start": move([S.APPROVED], [S.RUNNING], checks=["market_approval", "promotion_gate"]),
+        "pause": move([S.RUNNING], [S.PAUSED]),
+        "resume": move([S.PAUSED, S.HALTED], [S.RUNNING], checks=["reason_after_halt"]),
+        # To the next stage, or past the last one: completed.
+        "advance": move([S.RUNNING], [S.RUNNING, S.COMPLETED]),
+        "halt": move([S.RUNNING, S.PAUSED], [S.HALTED]),
+        "abort": move([S.DRAFT, S.APPROVED, S.RUNNING, S.PAUSED, S.HALTED], [S.ABORTED]),
+        # Stays halted: a revert rollout of its own sends the cars back (services/revert.py).
+        "revert": move([S.HALTED]),
     },
-    RolloutStatus.PAUSED: {RolloutStatus.RUNNING, RolloutStatus.HALTED, RolloutStatus.ABORTED},
-    RolloutStatus.HALTED: {RolloutStatus.RUNNING, RolloutStatus.ABORTED},
-    RolloutStatus.COMPLETED: set(),
-    RolloutStatus.ABORTED: set(),
-}
+    conflict=RolloutStateConflict,
+    conflicts={"revert": RevertNotPossible},
+)
+ROLLOUT_TRANSITIONS = ROLLOUT_LIFECYCLE.transitions
+# A rollout in one of these states has started (it has `started_at`: a database constraint),
+# and offers or keeps the offers it made: entering or leaving one changes decisions.
+DELIVERING = (S.RUNNING, S.PAUSED, S.HALTED, S.COMPLETED)
 # Vehicles are offered the release while its rollout is in one of these states.
 OFFERING = (RolloutStatus.RUNNING, RolloutStatus.COMPLETED)
 
@@ -115,7 +128,13 @@ class Rollout(models.Model):
                 fields=["release", "channel"],
                 condition=~Q(status__in=["aborted"]),
                 name="rollout_one_live_per_release_channel",
-            )
+            ),
+            # No path makes a rollout deliver without the start that stamps these.
+            models.CheckConstraint(
+                condition=~Q(status__in=DELIVERING)
+                | Q(started_at__isnull=False, stage_started_at__isnull=False),
+                name="rollout_started_before_delivering",
+            ),
         ]
 
     def __str__(self) -> str:

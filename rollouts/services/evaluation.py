@@ -29,14 +29,10 @@ from rollouts.models import (
     RolloutStatus,
 )
 from rollouts.services import counters
+from rollouts.services.assignments import move_by_stage
 from rollouts.services.notifications import notify_rollout
-from rollouts.services.rollouts import (
-    EVALUATOR,
-    _transition,
-    move_by_stage,
-    rollout_advance,
-    rollout_halt_for,
-)
+from rollouts.services.rollouts import rollout_advance, rollout_halt_for, rollout_pause
+from rollouts.services.transitions import EVALUATOR
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +129,7 @@ def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Evaluat
             rollout=rollout, actor=None, actor_label=EVALUATOR, reason="healthy after soak"
         )
     elif outcome == Outcome.PAUSE:
-        _transition(
-            rollout, RolloutStatus.PAUSED, actor=None, actor_label=EVALUATOR, reason=reason["text"]
-        )
+        rollout_pause(rollout=rollout, actor=None, actor_label=EVALUATOR, reason=reason["text"])
     elif outcome == Outcome.AWAIT_APPROVAL and not _asked_already(rollout):
         notify_rollout(rollout=rollout, event="gate_waiting", detail={"stage": rollout.stage_index})
         audit_record(

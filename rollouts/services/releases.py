@@ -1,16 +1,18 @@
 """Releases: created by one person, approved by another, immutable once approved."""
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
 from ota.errors import Conflict, Forbidden, Malformed, Unprocessable
 from rollouts import install_policy
-from rollouts.models import Release, ReleaseBundle, ReleaseStatus
+from rollouts.errors import ReleaseStateConflict
+from rollouts.models import Release, ReleaseBundle
+from rollouts.models.releases import RELEASE_LIFECYCLE
 from rollouts.selectors import delta_sources
 from signing.models import Bundle, BundleStatus, Delta
 from signing.services.copies import copies_request
@@ -50,11 +52,6 @@ class OwnApproval(Forbidden):
     message = "Approval must come from someone other than the author (four eyes)."
 
 
-class ReleaseStateConflict(Conflict):
-    code = "release_state_conflict"
-    message = "The release is not in a state that allows this."
-
-
 @dataclass(frozen=True)
 class ReleaseSpec:
     version: str
@@ -67,7 +64,7 @@ class ReleaseSpec:
 
 
 @transaction.atomic
-def release_create(*, spec: ReleaseSpec, actor: Any) -> Release:
+def release_create(*, spec: ReleaseSpec, actor: User) -> Release:
     policy = checked_install_policy(spec.install_policy)
     bundles = list(Bundle.objects.filter(pk__in=spec.bundle_ids))
     missing = sorted(set(spec.bundle_ids) - {b.pk for b in bundles})
@@ -108,15 +105,27 @@ def release_create(*, spec: ReleaseSpec, actor: Any) -> Release:
     return release
 
 
-@transaction.atomic
-def release_approve(*, release: Release, actor: Any) -> Release:
+def _four_eyes(release: Release, actor: User) -> None:
     if release.created_by_id == actor.pk:
         raise OwnApproval(detail={"author": release.created_by.get_username()})
-    updated = Release.objects.filter(pk=release.pk, status=ReleaseStatus.DRAFT).update(
-        status=ReleaseStatus.APPROVED, approved_by=actor, approved_at=timezone.now()
+
+
+# The checks each action of RELEASE_LIFECYCLE names, by name.
+RELEASE_CHECKS = {"four_eyes": _four_eyes}
+
+
+@transaction.atomic
+def release_approve(*, release: Release, actor: User) -> Release:
+    to = RELEASE_LIFECYCLE.target("approve", release.status)
+    for name in RELEASE_LIFECYCLE.checks("approve"):
+        RELEASE_CHECKS[name](release, actor)
+    updated = Release.objects.filter(pk=release.pk, status=release.status).update(
+        status=to, approved_by=actor, approved_at=timezone.now()
     )
     if updated != 1:
-        raise ReleaseStateConflict(detail={"status": release.status, "wanted": "approved"})
+        raise ReleaseStateConflict(
+            detail={"status": "changed concurrently", "action": "approve", "wanted": to}
+        )
     audit_record(actor=actor, action="release.approved", target=release)
     release.refresh_from_db()
     release_request_copies(release=release)

@@ -6,14 +6,12 @@ path, and a release counter above the halted one. A revert rollout, offered only
 vehicles that installed the halted release, delivers it.
 """
 
-from typing import Any
-
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import audit_record
-from ota.errors import Conflict
 from rollouts.models import (
     Assignment,
     AssignmentStatus,
@@ -23,8 +21,10 @@ from rollouts.models import (
     Rollout,
     RolloutStatus,
 )
-from rollouts.services.counters import count, counters_prepare
-from rollouts.services.decisions import rollout_decisions_changed
+from rollouts.models.rollouts import ROLLOUT_LIFECYCLE
+from rollouts.services.assignments import move_by_stage
+from rollouts.services.counters import count
+from rollouts.services.transitions import EVALUATOR, rollout_move
 from rollouts.signals import AssignmentMove, announce
 from signing.models import Bundle, BundleStatus
 from signing.services.bundles import bundle_publish
@@ -34,17 +34,13 @@ REVERT_PLAN = [
 ]
 
 
-class RevertNotPossible(Conflict):
-    code = "revert_not_possible"
-    message = "Only a halted or aborted rollout can be reverted."
-
-
 @transaction.atomic
-def revert_start(*, rollout: Rollout, actor: Any = None, reason: str = "") -> Rollout | None:
+def revert_start(
+    *, rollout: Rollout, actor: User | None = None, reason: str = ""
+) -> Rollout | None:
     """Start a revert rollout for the vehicles that installed this one's release. None when
     no vehicle installed it, or none of its parts has an earlier image to go back to."""
-    if rollout.status not in (RolloutStatus.HALTED, RolloutStatus.ABORTED):
-        raise RevertNotPossible(detail={"status": rollout.status})
+    ROLLOUT_LIFECYCLE.target("revert", rollout.status)  # halted, else revert_not_possible
     affected = Assignment.objects.filter(rollout=rollout, status=AssignmentStatus.SUCCEEDED)
     if not affected.exists():
         return None
@@ -79,29 +75,36 @@ def revert_start(*, rollout: Rollout, actor: Any = None, reason: str = "") -> Ro
         channel=rollout.channel,
         regions=rollout.regions,
         model_names=rollout.model_names,
-        status=RolloutStatus.RUNNING,
+        status=RolloutStatus.APPROVED,
         created_by=rollout.created_by,
         approved_by=rollout.approved_by,
         stages=REVERT_PLAN,
         policy={**rollout.policy, "on_halt": "stop"},
         only_assigned=True,
         reverts=rollout,
-        started_at=now,
-        stage_started_at=now,
     )
-    counters_prepare(rollout=revert)
-    rollout_decisions_changed(rollout=revert)
+    audit_record(
+        actor=actor,
+        actor_label="" if actor else EVALUATOR,
+        action="rollout.created",
+        target=revert,
+        data={"reverts": rollout.pk},
+    )
+    # Started as any rollout is, with the start's checks. It cannot wait here for the Image
+    # metadata just signed to be served (this is one transaction with the halt): a car that
+    # polls within the lease meets the target a moment later.
+    revert = rollout_move(
+        revert, "start", actor=actor, actor_label="" if actor else EVALUATOR, reason=reason
+    )
     vehicles = list(affected.values_list("vehicle_id", flat=True))
     Assignment.objects.bulk_create(Assignment(rollout=revert, vehicle_id=v) for v in vehicles)
     announce([AssignmentMove(v, revert.pk, AssignmentStatus.OFFERED, now) for v in vehicles])
     count(rollout_id=revert.pk, stage_index=0, offered=len(vehicles))
 
-    from rollouts.services.rollouts import move_by_stage
-
     move_by_stage(rollout, affected, AssignmentStatus.REVERTED, "reverted", now)
     audit_record(
         actor=actor,
-        actor_label="" if actor else "evaluator",
+        actor_label="" if actor else EVALUATOR,
         action="rollout.reverted",
         target=rollout,
         reason=reason,
@@ -139,8 +142,6 @@ def revert_late_install(*, assignment: Assignment) -> bool:
                 )
             ]
         )
-    from rollouts.services.rollouts import move_by_stage
-
     late = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.SUCCEEDED)
     move_by_stage(rollout, late, AssignmentStatus.REVERTED, "reverted", timezone.now())
     audit_record(
@@ -153,7 +154,7 @@ def revert_late_install(*, assignment: Assignment) -> bool:
     return True
 
 
-def _republish_previous(bad: Bundle, actor: Any) -> Bundle | None:
+def _republish_previous(bad: Bundle, actor: User | None) -> Bundle | None:
     previous = (
         Bundle.objects.filter(
             hardware_id=bad.hardware_id,

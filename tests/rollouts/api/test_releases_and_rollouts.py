@@ -203,7 +203,11 @@ def test_impossible_transitions_are_conflicts(engineer_api, approver_api, publis
     _, rollout_id = approved_rollout(engineer_api, approver_api, bundle, "dev")
     answer = engineer_api.post(f"/api/v1/manage/rollouts/{rollout_id}/pause")
     assert answer.status_code == 409
-    assert answer.json()["error"]["detail"] == {"status": "approved", "wanted": "paused"}
+    assert answer.json()["error"]["detail"] == {
+        "status": "approved",
+        "action": "pause",
+        "allowed_from": ["running"],
+    }
     assert Rollout.objects.get().status == "approved"
 
 
