@@ -36,6 +36,24 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID as a JSON string (DRF would read the number 12345 or true as a UUID)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A finite JSON number, never a string or a boolean."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class RejectUnknownFieldsMixin:
     # A misspelt field is an error, not silently ignored (a typo in "channel" would otherwise
     # leave a vehicle on the default channel). A comment, not a docstring: the OpenAPI schema

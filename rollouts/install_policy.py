@@ -7,10 +7,11 @@ the Director signs into a target's `custom` is the policy with its format `versi
 vehicle's `time_zone`, so a car reads its windows on its own wall clock.
 """
 
+import functools
 import re
 from collections.abc import Mapping
-from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 # The format a car must announce (manifest `install_policy_version`) to be offered a release
 # with a policy: an older car would ignore the policy, so it gets none of those releases.
@@ -40,8 +41,14 @@ class PolicyError(ValueError):
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in problems.items()))
 
 
-def validate(policy: Mapping | None) -> dict:
-    """A policy in its normal form ({} for none), or PolicyError naming each bad field."""
+# A recall's deadline is a real date: not the epoch or a sentinel year, at most ten years out.
+EARLIEST_DEADLINE = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_DEADLINE_AHEAD = timedelta(days=3653)
+
+
+def validate(policy: Mapping | None, *, now: datetime | None = None) -> dict:
+    """A policy in its normal form ({} for none), or PolicyError naming each bad field.
+    `now`: the server's clock, which bounds a deadline from above (else the year 2100)."""
     if not policy:
         return {}
     problems: dict[str, list[str]] = {}
@@ -104,8 +111,14 @@ def validate(policy: Mapping | None) -> dict:
         skip_soak = False
     if urgency == "safety_recall":
         moment = _moment(deadline)
+        latest = now + LATEST_DEADLINE_AHEAD if now else datetime(2100, 1, 1, tzinfo=UTC)
         if moment is None:
             bad("deadline", "A recall has a deadline: an ISO 8601 time with its offset.")
+        elif not EARLIEST_DEADLINE <= moment <= latest:
+            bad(
+                "deadline",
+                f"A real date: from {EARLIEST_DEADLINE:%Y-%m-%d} to {latest:%Y-%m-%d}.",
+            )
         else:
             normal["deadline"] = moment.isoformat()
         if deferrals is not None and not _int_in(deferrals, 0, 100):
@@ -154,7 +167,20 @@ def deadline(policy: Mapping | None) -> datetime | None:
     return _moment(policy.get("deadline")) if is_recall(policy) else None
 
 
+# Files a zoneinfo folder holds that are not zones of the IANA database: the system's own
+# zone under another name, POSIX rules, and a placeholder zone for unconfigured machines.
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@functools.lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones()) - NOT_ZONES
+
+
 def valid_time_zone(name: str) -> bool:
+    """A zone of the IANA database, by its name (Europe/Paris, UTC)."""
+    if not isinstance(name, str) or name not in _zones():
+        return False
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

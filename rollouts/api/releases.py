@@ -8,7 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ota.errors import NotFound
-from ota.serializers import MAX_BIGINT, RejectUnknownFieldsMixin, StrictCharField
+from ota.serializers import (
+    MAX_BIGINT,
+    RejectUnknownFieldsMixin,
+    StrictCharField,
+    StrictIntegerField,
+)
 from rollouts.errors import UnknownChannel, UnknownCohort
 from rollouts.health import wilson
 from rollouts.models import Channel, Cohort, Release, Rollout
@@ -34,14 +39,12 @@ class ReleaseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     version = StrictCharField(max_length=64)
     notes = StrictCharField(allow_blank=True, required=False, default="", max_length=20000)
     bundles = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_BIGINT),
+        child=StrictIntegerField(min_value=1, max_value=MAX_BIGINT),
         allow_empty=False,
         max_length=64,
     )
     requires = serializers.DictField(
-        child=serializers.DictField(
-            child=serializers.IntegerField(min_value=0, max_value=MAX_BIGINT)
-        ),
+        child=serializers.DictField(child=StrictIntegerField(min_value=0, max_value=MAX_BIGINT)),
         required=False,
         help_text='Per bundle id, e.g. {"7": {"bms-v2": 205}}: a bms-v2 ECU at counter 205+.',
     )
@@ -169,7 +172,7 @@ class ReleaseApproveApi(APIView):
 
 
 class RolloutInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    release = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT)
+    release = StrictIntegerField(min_value=1, max_value=MAX_BIGINT)
     channel = StrictCharField(max_length=40)
     stages = serializers.ListField(
         child=serializers.DictField(),

@@ -18,7 +18,9 @@ from ota.serializers import (
     MAX_BIGINT,
     RejectUnknownFieldsMixin,
     StrictCharField,
+    StrictFloatField,
     StrictIntegerField,
+    StrictUUIDField,
 )
 from rollouts.api.auth import (
     IsPathVehicle,
@@ -165,7 +167,7 @@ class ManifestApi(VehicleApiView):
 
 
 class EventSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     correlation_id = StrictCharField(max_length=64, required=False, allow_blank=True)
     ecu_serial = StrictCharField(max_length=64, required=False, allow_blank=True)
     type = serializers.ChoiceField(choices=EventType.choices)
@@ -208,7 +210,7 @@ class HealthWindowSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """The shape of a window. What no car can report (driving longer than the window, counts
     beyond rollouts/telemetry_bounds.py, overlapping windows) is refused whole with 422."""
 
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     driving_seconds = StrictIntegerField(min_value=0)
@@ -216,7 +218,7 @@ class HealthWindowSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     crashes = StrictIntegerField(min_value=0)
     reboots = StrictIntegerField(min_value=0)
     dtcs = serializers.DictField(child=StrictIntegerField(min_value=0), required=False)
-    metrics = serializers.DictField(child=serializers.FloatField(), required=False)
+    metrics = serializers.DictField(child=StrictFloatField(), required=False)
 
     def validate(self, data):
         if data["end"] <= data["start"]:

@@ -42,7 +42,7 @@ class InvalidInstallPolicy(Malformed):
 def checked_install_policy(policy: dict | None) -> dict:
     """The policy in its normal form, or InvalidInstallPolicy naming what is wrong."""
     try:
-        return install_policy.validate(policy)
+        return install_policy.validate(policy, now=timezone.now())
     except install_policy.PolicyError as exc:
         raise InvalidInstallPolicy(detail=exc.problems) from None
 

@@ -1,5 +1,7 @@
 """Install policies as release engineers write them (rollouts/install_policy.py)."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from rollouts import install_policy
@@ -48,6 +50,8 @@ def test_a_policy_is_kept_in_its_normal_form():
             "skip_soak",
         ),
         ({"when": "later"}, "policy"),
+        ({"urgency": "safety_recall", "deadline": "1970-01-01T00:00:00Z"}, "deadline"),
+        ({"urgency": "safety_recall", "deadline": "9999-12-31T23:59:59Z"}, "deadline"),
     ],
 )
 def test_each_mistake_is_named_by_its_field(policy, field):
@@ -55,6 +59,20 @@ def test_each_mistake_is_named_by_its_field(policy, field):
         validate(policy)
 
     assert field in refused.value.problems
+
+
+def test_a_recall_deadline_is_at_most_ten_years_past_the_servers_clock():
+    recall = {"urgency": "safety_recall", "deadline": "2040-01-01T00:00:00Z"}
+    assert validate(recall)["deadline"] == "2040-01-01T00:00:00+00:00"
+    with pytest.raises(PolicyError) as refused:
+        validate(recall, now=datetime(2026, 12, 7, tzinfo=UTC))
+    assert refused.value.problems == {"deadline": ["A real date: from 2000-01-01 to 2036-12-07."]}
+
+
+@pytest.mark.parametrize("alias", ["localtime", "posixrules", "Factory", "", "Europe/../UTC"])
+def test_only_iana_time_zone_names_are_time_zones(alias):
+    assert not install_policy.valid_time_zone(alias)
+    assert install_policy.valid_time_zone("Europe/Paris") and install_policy.valid_time_zone("UTC")
 
 
 def test_a_policy_reads_as_a_sentence():

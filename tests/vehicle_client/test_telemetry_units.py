@@ -262,3 +262,34 @@ def test_a_manifest_with_nul_in_its_state_is_400_from_the_parser(car):
     answer = vehicle.put_manifest(manifest)
     assert answer.status == 400
     assert answer.json()["error"]["code"] == "malformed_request"
+
+
+# --- strict JSON types ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("not_a_string", [False, True, 12345])
+def test_an_event_id_that_is_not_a_json_string_is_refused_and_nothing_is_stored(
+    in_rollout, not_a_string
+):
+    vehicle, _ = in_rollout
+    event = {**vehicle.event("download_started", "", ""), "id": not_a_string}
+    answer = post(vehicle, "events", [event])
+    assert answer.status == 400
+    assert "id" in json.dumps(answer.json()["error"]["detail"])
+    assert InstallEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("not_a_string", [False, True, 12345])
+def test_a_window_id_that_is_not_a_json_string_is_refused(in_rollout, not_a_string):
+    vehicle, _ = in_rollout
+    answer = post(vehicle, "health", [window(vehicle, ending=NOW, id=not_a_string)])
+    assert answer.status == 400
+    assert HealthWindow.objects.count() == 0
+
+
+@pytest.mark.parametrize("not_a_number", ["1.5", True, None])
+def test_a_window_metric_that_is_not_a_json_number_is_refused(in_rollout, not_a_number):
+    vehicle, _ = in_rollout
+    answer = post(vehicle, "health", [window(vehicle, ending=NOW, metrics={"x": not_a_number})])
+    assert answer.status == 400
+    assert HealthWindow.objects.count() == 0
