@@ -4,6 +4,9 @@ from collections.abc import Mapping
 from typing import Any
 
 GATES = ("auto", "manual")
+# A stage soaks and lasts at most a year and a day: the evaluator adds these to the clock, and
+# a larger number would overflow its dates (and stop it for every rollout).
+MAX_STAGE_MINUTES = 366 * 24 * 60
 ON_HALT = ("stop", "retract", "revert")
 POLICY_NUMBERS = {
     "max_failure_rate": (0.0, 1.0),
@@ -39,10 +42,17 @@ def validate_stages(stages: Any) -> list[dict]:
             raise PlanError({where: f"percent must rise above {previous:g} and be at most 100"})
         soak = stage.get("min_soak_minutes", 0)
         longest = stage.get("max_duration_minutes", max(soak * 4, 60))
-        if not _integer(soak) or soak < 0:
-            raise PlanError({where: "min_soak_minutes is a whole number, 0 or more"})
-        if not _integer(longest) or longest < max(soak, 1):
-            raise PlanError({where: "max_duration_minutes is a whole number, at least the soak"})
+        if not _integer(soak) or not 0 <= soak <= MAX_STAGE_MINUTES:
+            raise PlanError(
+                {f"{where}.min_soak_minutes": f"a whole number from 0 to {MAX_STAGE_MINUTES}"}
+            )
+        if not _integer(longest) or not max(soak, 1) <= longest <= MAX_STAGE_MINUTES:
+            raise PlanError(
+                {
+                    f"{where}.max_duration_minutes": "a whole number, at least the soak and at "
+                    f"most {MAX_STAGE_MINUTES}"
+                }
+            )
         gate = stage.get("gate", "auto")
         if gate not in GATES:
             raise PlanError({where: f"gate is one of {', '.join(GATES)}"})

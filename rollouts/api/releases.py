@@ -21,7 +21,7 @@ from rollouts.selectors import awaiting_type_approval, recall_progress, rollout_
 from rollouts.services import counters
 from rollouts.services import releases as release_services
 from rollouts.services import rollouts as rollout_services
-from rollouts.services.evaluation import rollout_evaluate
+from rollouts.services.evaluation import rollout_evaluate_or_report
 from rollouts.services.rollout_actions import ROLLOUT_ACTIONS
 
 
@@ -409,7 +409,7 @@ class RolloutEvaluateApi(APIView):
         operation_id="rollouts_evaluate", request=None, responses=EvaluationOutputSerializer
     )
     def post(self, request: Request, rollout_id: int) -> Response:
-        evaluation = rollout_evaluate(rollout_id=_rollout(rollout_id).pk)
+        evaluation = rollout_evaluate_or_report(rollout_id=_rollout(rollout_id).pk)
         return Response(EvaluationOutputSerializer(evaluation).data)
 
 

@@ -11,6 +11,7 @@ class Outcome(models.TextChoices):
     PAUSE = "pause", "Paused: inconclusive past the stage's maximum duration"
     HALT = "halt", "Halted"
     SKIPPED = "skipped", "Not running"
+    ERROR = "error", "Not evaluated: the evaluator failed on it (see the audit trail)"
 
 
 class Evaluation(models.Model):

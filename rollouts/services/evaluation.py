@@ -60,9 +60,41 @@ def halt_on_critical(*, rollout: Rollout, signal: str, stage_index: int, vin: st
 
 
 def evaluate_running(*, now: datetime | None = None) -> list[Evaluation]:
-    """Evaluate every running rollout (the scheduled job)."""
+    """Evaluate every running rollout (the scheduled job). Each in its own transaction: one
+    that fails is logged, audited and stored as an `error` evaluation, and the others are
+    evaluated still (one broken rollout must not stop the automatic halts of all)."""
     ids = list(Rollout.objects.filter(status=RolloutStatus.RUNNING).values_list("pk", flat=True))
-    return [e for rollout_id in ids if (e := rollout_evaluate(rollout_id=rollout_id, now=now))]
+    return [rollout_evaluate_or_report(rollout_id=rollout_id, now=now) for rollout_id in ids]
+
+
+def rollout_evaluate_or_report(*, rollout_id: int, now: datetime | None = None) -> Evaluation:
+    """The evaluation, or an `error` one that says why there is none."""
+    try:
+        return rollout_evaluate(rollout_id=rollout_id, now=now)
+    except Exception as exc:
+        logger.exception("Evaluating rollout %s failed", rollout_id)
+        return _evaluation_failed(rollout_id=rollout_id, now=now, error=exc)
+
+
+@transaction.atomic
+def _evaluation_failed(*, rollout_id: int, now: datetime | None, error: Exception) -> Evaluation:
+    rollout = Rollout.objects.get(pk=rollout_id)
+    why = f"{type(error).__name__}: {error}"[:2000]
+    audit_record(
+        actor=None,
+        actor_label=EVALUATOR,
+        action="rollout.evaluation_failed",
+        target=rollout,
+        reason=why,
+    )
+    return Evaluation.objects.create(
+        rollout=rollout,
+        at=now or timezone.now(),
+        stage_index=rollout.stage_index,
+        outcome=Outcome.ERROR,
+        numbers={"error": why},
+        reason={"text": f"not evaluated: {why}"},
+    )
 
 
 @transaction.atomic

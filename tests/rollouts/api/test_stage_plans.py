@@ -60,7 +60,19 @@ def test_a_rollout_takes_its_own_plan_and_policy_overrides(engineer_api, approve
         ({"stages": [{"percent": 100, "gate": "sometimes"}]}, "stages[0]"),
         (
             {"stages": [{"percent": 100, "min_soak_minutes": 60, "max_duration_minutes": 10}]},
-            "stages[0]",
+            "stages[0].max_duration_minutes",
+        ),
+        (
+            {"stages": [{"percent": 100, "max_duration_minutes": 9223372036854775808}]},
+            "stages[0].max_duration_minutes",
+        ),
+        (
+            {"stages": [{"percent": 100, "min_soak_minutes": 9223372036854775808}]},
+            "stages[0].min_soak_minutes",
+        ),
+        (
+            {"stages": [{"percent": 100, "min_soak_minutes": 10, "max_duration_minutes": 527041}]},
+            "stages[0].max_duration_minutes",
         ),
         ({"stages": [{"percent": "100"}]}, "stages[0]"),
         ({"policy": {"max_failure_rate": 2}}, "policy.max_failure_rate"),
