@@ -79,7 +79,7 @@ def validate(policy: Mapping | None, *, now: datetime | None = None) -> dict:
             bad("windows", f"Window {index + 1}: it opens and closes at {start}.")
             continue
         days = window.get("days") or list(DAYS)
-        if not isinstance(days, list) or not set(days) <= set(DAYS):
+        if not isinstance(days, list) or not all(isinstance(d, str) and d in DAYS for d in days):
             bad("windows", f"Window {index + 1}: days among {', '.join(DAYS)}.")
             continue
         normal_windows.append({"days": [d for d in DAYS if d in days], "start": start, "end": end})

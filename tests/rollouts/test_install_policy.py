@@ -38,6 +38,8 @@ def test_a_policy_is_kept_in_its_normal_form():
         ({"windows": [{"start": "25:00", "end": "05:00"}]}, "windows"),
         ({"windows": [{"start": "01:00", "end": "01:00"}]}, "windows"),
         ({"windows": [{"days": ["someday"], "start": "01:00", "end": "02:00"}]}, "windows"),
+        ({"windows": [{"days": [["mon"]], "start": "01:00", "end": "02:00"}]}, "windows"),
+        ({"windows": [{"days": [{"d": 1}], "start": "01:00", "end": "02:00"}]}, "windows"),
         ({"min_battery_soc_pct": 120}, "min_battery_soc_pct"),
         ({"require_parked": "yes"}, "require_parked"),
         ({"urgency": "asap"}, "urgency"),
