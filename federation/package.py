@@ -60,14 +60,15 @@ def parse_manifest(data: bytes, *, max_bundle_bytes: int = MAX_BIGINT) -> dict[s
     for market in markets:
         _text(market, "a market", max_length=16)
     _once(markets, "market")
+    exported = set(markets)
     _release(manifest["release"])
     approved = [
-        _market_approval(item, markets)
+        _market_approval(item, exported)
         for item in _list(manifest.get("market_approvals", []), "market_approvals")
     ]
     _once(approved, "market approval for")
     for entry in _list(manifest.get("rxswins", []), "rxswins"):
-        _rxswin_entry(entry, markets)
+        _rxswin_entry(entry, exported)
     bundles = _list(manifest["bundles"], "the manifest's bundles")
     if not bundles or len(bundles) > MAX_BUNDLES:
         raise PackageError(f"the manifest lists no bundle, or more than {MAX_BUNDLES}")
@@ -106,7 +107,7 @@ def _release(release: Any) -> None:
         raise PackageError("the release's install_policy is not valid") from None
 
 
-def _market_approval(approval: Any, markets: list[str]) -> str:
+def _market_approval(approval: Any, markets: set[str]) -> str:
     _fields(
         approval,
         "a market approval",
@@ -114,7 +115,7 @@ def _market_approval(approval: Any, markets: list[str]) -> str:
         optional={"note", "assessments"},
     )
     market = approval["market"]
-    if market not in markets:
+    if not isinstance(market, str) or market not in markets:
         raise PackageError(f"a market approval is for {_shown(market)}, not a market exported")
     where = f"the approval for {market}"
     _person(approval["approved_by"], f"{where}: its approver")
@@ -156,12 +157,12 @@ def _market_approval(approval: Any, markets: list[str]) -> str:
     return market
 
 
-def _rxswin_entry(entry: Any, markets: list[str]) -> None:
+def _rxswin_entry(entry: Any, markets: set[str]) -> None:
     _fields(
         entry, "an RXSWIN register entry", required={"model", "market", "rxswin"}, optional={"note"}
     )
     _text(entry["model"], "an RXSWIN register entry's vehicle type", max_length=64)
-    if entry["market"] not in markets:
+    if not isinstance(entry["market"], str) or entry["market"] not in markets:
         raise PackageError(f"an RXSWIN register entry is for {_shown(entry['market'])}")
     value = _text(entry["rxswin"], "an RXSWIN register entry's RXSWIN", max_length=64)
     if not rxswin.valid_rxswin(value):
@@ -256,9 +257,11 @@ def _list(value: Any, where: str) -> list:
 
 
 def _once(values: list[str], what: str) -> None:
-    twice = sorted({v for v in values if values.count(v) > 1})
-    if twice:
-        raise PackageError(f"{what} {_shown(twice[0])} is listed twice")
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise PackageError(f"{what} {_shown(value)} is listed twice")
+        seen.add(value)
 
 
 def _storable(manifest: Any) -> None:

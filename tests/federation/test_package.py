@@ -88,6 +88,8 @@ def test_a_complete_manifest_is_accepted():
         lambda m: m.update(markets=[]),
         lambda m: m["market_approvals"].append(m["market_approvals"][0]),
         lambda m: m["market_approvals"][0].update(market="EU"),  # not exported for EU
+        lambda m: m["market_approvals"][0].update(market=["CN"]),
+        lambda m: m["rxswins"][0].update(market={"CN": 1}),
         lambda m: m["market_approvals"][0]["assessments"][0].update(rationale=" "),
         lambda m: m["market_approvals"][0]["assessments"][0].update(
             affects_type_approval=True, new_rxswin="R156!"
