@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -16,7 +17,6 @@ from ota.admin import ReadOnlyAdmin
 from ota.errors import DomainError
 from signing.models import Bundle, BundleCopy, Delta, Repository, RoleMetadata, SigningKey
 from signing.services import bundles
-from signing.uploads import HashingUploadHandler
 
 ADMIN_UPLOAD_LIMIT = 512 * 1024 * 1024  # larger files: the API, upload_bundle, or direct to S3
 
@@ -85,7 +85,7 @@ class BundleAdmin(ReadOnlyAdmin):
             if int(request.META.get("CONTENT_LENGTH") or 0) > ADMIN_UPLOAD_LIMIT:
                 messages.error(request, "Files this large go through the API or upload_bundle.")
                 return HttpResponseRedirect(request.path)
-            request.upload_handlers = [HashingUploadHandler(request)]
+            request.upload_handlers = [TemporaryFileUploadHandler(request)]
             form = BundleUploadForm(request.POST, request.FILES)
             if form.is_valid():
                 data = form.cleaned_data
@@ -97,8 +97,8 @@ class BundleAdmin(ReadOnlyAdmin):
                 )
                 upload = data["file"]
                 try:
-                    bundle = bundles.bundle_ingest(
-                        spec=spec, stream=upload.file, digests=upload.digests, actor=request.user
+                    bundle = bundles.bundle_ingest_file(
+                        spec=spec, stream=upload.file, actor=request.user
                     )
                 except DomainError as exc:
                     form.add_error(None, exc.message)

@@ -1,6 +1,7 @@
 """Management API for bundles: upload (streamed), direct-to-S3 upload, publish."""
 
 from django.conf import settings
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -13,7 +14,6 @@ from ota.errors import Malformed, NotFound
 from ota.serializers import RejectUnknownFieldsMixin, StrictCharField, StrictIntegerField
 from signing.models import Bundle, validate_target_path
 from signing.services import bundles
-from signing.uploads import HashingUploadHandler
 
 HARDWARE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -78,12 +78,13 @@ class BundleCollectionApi(APIView):
     parser_classes = [MultiPartParser]
 
     def initial(self, request, *args, **kwargs):
-        # Hash while the upload streams to a temporary file: the bundle is never in memory.
+        # The upload streams to a temporary file (the bundle is never in memory), then into
+        # storage, hashed as it is stored.
         if request.method == "POST":
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
             if declared > settings.OTA_MAX_BUNDLE_BYTES:
                 raise PayloadTooLarge(settings.OTA_MAX_BUNDLE_BYTES)
-            request._request.upload_handlers = [HashingUploadHandler(request._request)]
+            request._request.upload_handlers = [TemporaryFileUploadHandler(request._request)]
         super().initial(request, *args, **kwargs)
 
     @extend_schema(operation_id="bundles_list", responses=BundleOutputSerializer(many=True))
@@ -114,11 +115,8 @@ class BundleCollectionApi(APIView):
         serializer.is_valid(raise_exception=True)
         if upload is None:
             raise MissingFile()
-        bundle = bundles.bundle_ingest(
-            spec=serializer.to_spec(),
-            stream=upload.file,
-            digests=upload.digests,
-            actor=request.user,
+        bundle = bundles.bundle_ingest_file(
+            spec=serializer.to_spec(), stream=upload.file, actor=request.user
         )
         return Response(BundleOutputSerializer(bundle).data, status=status.HTTP_201_CREATED)
 

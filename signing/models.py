@@ -5,6 +5,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from signing.names import TARGET_PATH_MESSAGE, TARGET_PATH_PATTERN
+
 
 class Repo(models.TextChoices):
     IMAGE = "image", "Image repository"
@@ -93,11 +95,7 @@ class RoleMetadata(models.Model):
         return f"{self.repo}{'/' + self.scope if self.scope else ''} {self.version}.{self.role}"
 
 
-validate_target_path = RegexValidator(
-    r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._+-]*(/[A-Za-z0-9][A-Za-z0-9._+-]*)*$",
-    "A target path is segments of letters, digits and . _ + - separated by /, without '..'.",
-    code="invalid_path",
-)
+validate_target_path = RegexValidator(TARGET_PATH_PATTERN, TARGET_PATH_MESSAGE, code="invalid_path")
 
 
 class BundleStatus(models.TextChoices):

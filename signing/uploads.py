@@ -4,8 +4,6 @@ import hashlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from django.core.files.uploadhandler import TemporaryFileUploadHandler
-
 CHUNK = 1024 * 1024
 
 
@@ -45,20 +43,31 @@ def iter_chunks(stream: BinaryIO, chunk: int = CHUNK) -> Iterator[bytes]:
         yield block
 
 
-class HashingUploadHandler(TemporaryFileUploadHandler):
-    """Django's temporary-file upload handler that also hashes each chunk as it arrives."""
+class HashingReader:
+    """A stream's bytes for whoever reads them (a storage backend), hashed as they pass: it
+    cannot seek back, so each byte is read and hashed once and the digests are those of the
+    bytes handed on, whatever the source holds before or after. At most `limit` bytes."""
 
-    chunk_size = CHUNK
-
-    def new_file(self, *args, **kwargs) -> None:
-        super().new_file(*args, **kwargs)
+    def __init__(self, stream: BinaryIO, *, limit: int | None = None) -> None:
         self.digests = Digests()
+        self._stream = stream
+        self._left = limit
 
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
-        self.digests.update(raw_data)
-        return super().receive_data_chunk(raw_data, start)
+    def read(self, size: int | None = -1) -> bytes:
+        if self._left is not None:
+            size = self._left if size is None or size < 0 else min(size, self._left)
+        block = self._stream.read(size)
+        if self._left is not None:
+            self._left -= len(block)
+        self.digests.update(block)
+        return block
 
-    def file_complete(self, file_size: int):
-        uploaded = super().file_complete(file_size)
-        uploaded.digests = self.digests
-        return uploaded
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False

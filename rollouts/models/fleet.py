@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from rollouts.vin import VIN_PATTERN
+from signing.names import HARDWARE_ID_MESSAGE, HARDWARE_ID_PATTERN
 
 validate_vin = RegexValidator(
     rf"^{VIN_PATTERN}$",
@@ -16,9 +17,7 @@ validate_serial = RegexValidator(
     r"^[A-Za-z0-9._:-]{1,64}$", "Letters, digits and . _ : - only.", code="invalid_serial"
 )
 validate_hardware_id = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
-    "Letters, digits and . _ - only, starting with a letter or digit.",
-    code="invalid_hardware_id",
+    HARDWARE_ID_PATTERN, HARDWARE_ID_MESSAGE, code="invalid_hardware_id"
 )
 
 

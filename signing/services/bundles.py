@@ -1,13 +1,13 @@
-"""Bundle lifecycle: ingest (streamed, hashed), direct upload, verify, replicate, publish."""
+"""Bundle lifecycle: ingest (hashed as it is stored), direct upload, verify, replicate, publish."""
 
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -23,7 +23,7 @@ from signing.errors import (
 )
 from signing.models import BUNDLE_TRANSITIONS, Bundle, BundleStatus
 from signing.services.stalled import resume_stalled
-from signing.uploads import Digests, digest_stream
+from signing.uploads import Digests, HashingReader, digest_stream
 
 logger = logging.getLogger(__name__)
 
@@ -54,30 +54,71 @@ def bundle_check_new(spec: BundleSpec) -> None:
         )
 
 
-def bundle_ingest(*, spec: BundleSpec, stream: BinaryIO, digests: Digests, actor: Any) -> Bundle:
-    """Store bytes already hashed while they streamed in (upload handler, command) and
-    record a verified bundle. The blob is content-addressed, so storing it twice is harmless."""
+@dataclass(frozen=True)
+class StoredBlob:
+    """Bytes in the home storage under a temporary name, with the digests of exactly them."""
+
+    name: str
+    digests: Digests
+
+
+def blob_store(*, stream: BinaryIO, limit: int | None = None) -> StoredBlob:
+    """Stream into the home storage under a temporary name, hashing each byte as storage reads
+    it: the source is read once, so what it holds before or after does not matter, only what
+    was stored. At most `limit` bytes are read."""
+    reader = HashingReader(stream, limit=limit)
+    blob = StoredBlob(name=f"incoming/{uuid.uuid4().hex}", digests=reader.digests)
+    try:
+        with storage.reachable():
+            storage.bundle_storage().save(blob.name, reader)
+    except BaseException:
+        blob_discard(blob)  # what was written before it failed
+        raise
+    return blob
+
+
+def blob_discard(blob: StoredBlob) -> None:
+    """Delete stored bytes no bundle took (nothing once `bundle_ingest_stored` moved them)."""
+    try:
+        storage.bundle_storage().delete(blob.name)
+    except Exception:  # a leftover under incoming/ is never served: log it, keep the first error
+        logger.warning("Could not delete %s", blob.name, exc_info=True)
+
+
+def bundle_ingest_stored(*, spec: BundleSpec, blob: StoredBlob, actor: Any) -> Bundle:
+    """Record a verified bundle of bytes `blob_store` stored, moved to the content address of
+    those very bytes, so its name and hashes are the digests of what storage holds."""
     bundle_check_new(spec)
-    name = storage.blob_name(digests.sha256.hexdigest())
+    name = storage.blob_name(blob.digests.sha256.hexdigest())
     home = storage.bundle_storage()
     with storage.reachable():
-        if not home.exists(name):
-            stream.seek(0)
-            home.save(name, File(stream))
+        if home.exists(name):  # the same bytes, stored before
+            home.delete(blob.name)
+        elif storage.is_local(home):
+            os.makedirs(os.path.dirname(home.path(name)), exist_ok=True)
+            os.replace(home.path(blob.name), home.path(name))
+        else:
+            _copy_within(home, blob.name, name)
+            home.delete(blob.name)
     return _create(
         spec,
         actor=actor,
         status=BundleStatus.VERIFIED,
         blob_name=name,
-        **_digest_fields(digests),
+        **_digest_fields(blob.digests),
     )
 
 
 def bundle_ingest_file(*, spec: BundleSpec, stream: BinaryIO, actor: Any) -> Bundle:
-    """Hash a seekable local stream, then store it (the management command's path)."""
-    bundle_check_new(spec)
-    digests = digest_stream(stream)
-    return bundle_ingest(spec=spec, stream=stream, digests=digests, actor=actor)
+    """Store a stream (a local file, an upload's temporary file) as a verified bundle: read
+    once, hashed as it is stored."""
+    bundle_check_new(spec)  # before reading what may be gigabytes
+    blob = blob_store(stream=stream)
+    try:
+        return bundle_ingest_stored(spec=spec, blob=blob, actor=actor)
+    except BaseException:
+        blob_discard(blob)
+        raise
 
 
 @dataclass(frozen=True)

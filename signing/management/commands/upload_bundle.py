@@ -9,10 +9,10 @@ from signing.services.bundles import BundleSpec, bundle_ingest_file, bundle_publ
 
 
 class Progress:
-    """A one-line progress bar on stderr (hashing, then storing: each byte is read twice)."""
+    """A one-line progress bar on stderr (each byte is read once, hashed as it is stored)."""
 
     def __init__(self, total: int, stream, width: int = 30):
-        self.total, self.done, self.stream, self.width = max(total * 2, 1), 0, stream, width
+        self.total, self.done, self.stream, self.width = max(total, 1), 0, stream, width
         self.shown = -1
 
     def __call__(self, count: int) -> None:
