@@ -119,8 +119,11 @@ def _release(release_id: int) -> Release:
 
 class StorageSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["local", "s3", "azure"])
-    location = serializers.CharField(help_text="Bucket, container or folder.")
-    endpoint = serializers.CharField()
+    account = serializers.CharField(help_text="Azure: the storage account; else empty.")
+    location = serializers.CharField(help_text="Bucket or container; local: not a path.")
+    endpoint = serializers.CharField(
+        help_text="Scheme and host (and port) only: never a path, query or credential."
+    )
     own = serializers.BooleanField(help_text="Storage of its own (else the home storage).")
 
 
