@@ -29,6 +29,7 @@ from compliance.services.keys import public_key_pem, verify_command
 from ota.admin import ReadOnlyAdmin
 from rollouts.admin.actions import service_form_page
 from rollouts.models import Release
+from rollouts.vin import is_valid_vin, normalize_vin
 
 
 class AssessmentInline(admin.TabularInline):
@@ -194,8 +195,16 @@ class VehicleRxswinAdmin(ReadOnlyAdmin):
 class EvidenceRecordAdmin(ReadOnlyAdmin):
     list_display = ["at", "vin", "model", "market", "kind", "reason", "release", "rxswin_change"]
     list_filter = ["kind", "market"]
-    search_fields = ["=vin", "release__version"]
+    search_fields = ["release__version"]
     list_select_related = ["release"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # A VIN in either case is matched as stored (upper-case) on the column, which its
+        # index serves; a "=vin" search would compare UPPER() of every record.
+        vin = normalize_vin(search_term)
+        if is_valid_vin(vin):
+            return queryset.filter(vin=vin), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="RXSWIN")
     def rxswin_change(self, record: EvidenceRecord) -> str:
@@ -279,8 +288,8 @@ class EvidenceExportAdmin(ReadOnlyAdmin):
                 scope=data["scope"],
                 format=data["format"],
                 actor=request.user,
-                vin=data["vin"].strip(),
-                release=data["release"],
+                vin=data["vin"],
+                release_id=data["release"].pk if data["release"] else None,
                 market=data["market"],
                 period_from=data["period_from"],
                 period_to=data["period_to"],

@@ -34,6 +34,7 @@ from ota.serializers import (
     StrictCharField,
 )
 from rollouts.models import Release, Vehicle
+from rollouts.vin import VIN_RULE, is_valid_vin, normalize_vin
 
 
 class ReleaseNotFound(NotFound):
@@ -249,9 +250,20 @@ class KeyNotFound(NotFound):
 class ExportInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     scope = serializers.ChoiceField(choices=ExportScope.choices)
     format = serializers.ChoiceField(choices=ExportFormat.choices, default=ExportFormat.JSON)
-    vin = StrictCharField(max_length=17, required=False, default="")
+    vin = StrictCharField(
+        max_length=17,
+        required=False,
+        default="",
+        help_text="Upper-cased and stripped, as everywhere a VIN is looked up.",
+    )
     release = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, required=False)
-    market = StrictCharField(max_length=16, required=False, default="")
+    market = StrictCharField(max_length=16, required=False, default="", trim_whitespace=False)
+
+    def validate_vin(self, value: str) -> str:
+        vin = normalize_vin(value)
+        if vin and not is_valid_vin(vin):
+            raise serializers.ValidationError(VIN_RULE)
+        return vin
 
     def get_fields(self):
         fields = super().get_fields()
@@ -351,7 +363,7 @@ class ExportCollectionApi(APIView):
             format=given["format"],
             actor=request.user,
             vin=given["vin"],
-            release=_release(given["release"]) if given.get("release") else None,
+            release_id=given.get("release"),
             market=given["market"],
             period_from=given["from"],
             period_to=given["to"],
