@@ -67,6 +67,7 @@ def approval_form(release: Release, market: str) -> type[forms.Form]:
             label=f"{model}: new RXSWIN",
             required=False,
             max_length=64,
+            strip=False,  # as the API: spaces around an RXSWIN are refused, not trimmed
             help_text="Only when type approval is affected.",
         )
     fields["note"] = forms.CharField(
@@ -83,7 +84,7 @@ def assessments_from(data: dict, types: list[str]) -> list[rxswin.Assessment]:
             model=model,
             affects_type_approval=data[f"affects__{model}"],
             rationale=data[f"rationale__{model}"],
-            new_rxswin=data[f"new_rxswin__{model}"].strip(),
+            new_rxswin=data[f"new_rxswin__{model}"],
         )
         for model in types
     ]
@@ -145,7 +146,7 @@ class MarketApprovalAdmin(ReadOnlyAdmin):
 class RxswinForm(forms.Form):
     model = forms.CharField(label="Vehicle type", max_length=64)
     market = forms.ChoiceField(choices=[])
-    rxswin = forms.CharField(label="RXSWIN", max_length=64)
+    rxswin = forms.CharField(label="RXSWIN", max_length=64, strip=False)
     note = forms.CharField(required=False, max_length=5000, widget=forms.Textarea({"rows": 2}))
 
     def __init__(self, *args, **kwargs):

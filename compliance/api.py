@@ -51,6 +51,7 @@ class AssessmentSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         required=False,
         default="",
         allow_blank=True,
+        trim_whitespace=False,  # refused with spaces around it, not trimmed into another
         help_text="Only when type approval is affected: the RXSWIN after the update.",
     )
     rxswin_before = serializers.CharField(read_only=True)
@@ -96,7 +97,7 @@ class ReleaseMarketSerializer(serializers.Serializer):
 class RxswinInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     model = StrictCharField(max_length=64)
     market = StrictCharField(max_length=16)
-    rxswin = StrictCharField(max_length=64)
+    rxswin = StrictCharField(max_length=64, trim_whitespace=False)  # refused, not trimmed
     note = StrictCharField(required=False, default="", allow_blank=True, max_length=5000)
 
 
