@@ -3,7 +3,7 @@ per-market approval with its impact assessment, and the RXSWIN register."""
 
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -26,6 +26,7 @@ from compliance.services.approvals import market_approve, rxswin_register
 from compliance.services.exports import digest_line, evidence_export_request
 from compliance.services.exports import storage as exports_storage
 from compliance.services.keys import export_key_active, public_key_pem, verify_command
+from ota.api import JsonOnlyNegotiation
 from ota.errors import NotFound
 from ota.serializers import (
     MAX_BIGINT,
@@ -380,10 +381,20 @@ class ExportDetailApi(APIView):
         return Response(ExportSerializer(_export(export_id)).data)
 
 
+EXPORT_MEDIA_TYPES = {ExportFormat.JSON: "application/json", ExportFormat.CSV: "text/csv"}
+EXPORT_FILE = (
+    "The export, an attachment in the format it was asked in: JSON (`export`, what was "
+    "asked; `records`; `approvals`) or CSV (a header line, then one record a line)."
+)
+
+
 class ExportFileApi(APIView):
     """The export itself."""
 
     required_permissions = ("compliance.view_evidenceexport",)
+    # The file whatever Accept says (DRF would answer `Accept: text/csv` with 406: no
+    # renderer of its own makes CSV); a refusal in the one JSON error format.
+    content_negotiation_class = JsonOnlyNegotiation
 
     def ready(self, export_id: int) -> EvidenceExport:
         export = _export(export_id)
@@ -393,11 +404,15 @@ class ExportFileApi(APIView):
 
     @extend_schema(
         operation_id="evidence_exports_file",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        # What the server sends: the export's own format (an attachment either way).
+        responses={
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, EXPORT_FILE),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, EXPORT_FILE),
+        },
     )
     def get(self, request: Request, export_id: int) -> HttpResponse:
         export = self.ready(export_id)
-        kind = "text/csv" if export.format == ExportFormat.CSV else "application/json"
+        kind = EXPORT_MEDIA_TYPES[export.format]
         return FileResponse(
             exports_storage().open(export.file_name, "rb"),
             as_attachment=True,

@@ -163,3 +163,28 @@ def test_the_vehicle_api_still_takes_only_its_own_vin_as_the_token_names_it(offe
     assert api.get(f"/api/v1/vehicles/{vehicle.vin.lower()}").status_code == 404
     mismatch = api.get(f"/api/v1/vehicles/{other.vin}")
     assert refused(mismatch, 403, "vin_mismatch")
+
+
+@pytest.mark.parametrize(("format", "served"), [("json", "application/json"), ("csv", "text/csv")])
+def test_an_export_file_is_served_as_the_schema_documents_it(
+    homologation_api, offered, client, format, served, django_capture_on_commit_callbacks
+):
+    vehicle, _ = offered
+    schema = client.get("/api/schema/?format=json").json()["paths"]
+    with django_capture_on_commit_callbacks(execute=True):
+        export = ask(homologation_api, scope="vin", vin=vehicle.vin, format=format).json()
+    links = homologation_api.get(export["links"]["self"]).json()["links"]
+
+    for part in ("file", "sha256", "signature"):
+        answer = homologation_api.get(links[part])
+        documented = schema[f"{EXPORTS}/{{export_id}}/{part}"]["get"]["responses"]["200"]
+        media_type = answer["Content-Type"].split(";")[0]
+        assert answer.status_code == 200
+        assert media_type in documented["content"], (part, media_type, documented)
+        # A client that asks for what the schema documents gets it, not 406.
+        assert homologation_api.get(links[part], HTTP_ACCEPT=media_type).status_code == 200
+    assert homologation_api.get(links["file"])["Content-Type"] == served
+    assert set(schema[f"{EXPORTS}/{{export_id}}/file"]["get"]["responses"]["200"]["content"]) == {
+        "application/json",
+        "text/csv",
+    }
