@@ -29,6 +29,7 @@ from compliance.services.keys import public_key_pem, verify_command
 from ota.admin import ReadOnlyAdmin
 from rollouts.admin.actions import service_form_page
 from rollouts.models import Release
+from rollouts.vin import is_valid_vin, normalize_vin
 
 
 class AssessmentInline(admin.TabularInline):
@@ -66,6 +67,7 @@ def approval_form(release: Release, market: str) -> type[forms.Form]:
             label=f"{model}: new RXSWIN",
             required=False,
             max_length=64,
+            strip=False,  # as the API: spaces around an RXSWIN are refused, not trimmed
             help_text="Only when type approval is affected.",
         )
     fields["note"] = forms.CharField(
@@ -82,7 +84,7 @@ def assessments_from(data: dict, types: list[str]) -> list[rxswin.Assessment]:
             model=model,
             affects_type_approval=data[f"affects__{model}"],
             rationale=data[f"rationale__{model}"],
-            new_rxswin=data[f"new_rxswin__{model}"].strip(),
+            new_rxswin=data[f"new_rxswin__{model}"],
         )
         for model in types
     ]
@@ -144,7 +146,7 @@ class MarketApprovalAdmin(ReadOnlyAdmin):
 class RxswinForm(forms.Form):
     model = forms.CharField(label="Vehicle type", max_length=64)
     market = forms.ChoiceField(choices=[])
-    rxswin = forms.CharField(label="RXSWIN", max_length=64)
+    rxswin = forms.CharField(label="RXSWIN", max_length=64, strip=False)
     note = forms.CharField(required=False, max_length=5000, widget=forms.Textarea({"rows": 2}))
 
     def __init__(self, *args, **kwargs):
@@ -194,8 +196,16 @@ class VehicleRxswinAdmin(ReadOnlyAdmin):
 class EvidenceRecordAdmin(ReadOnlyAdmin):
     list_display = ["at", "vin", "model", "market", "kind", "reason", "release", "rxswin_change"]
     list_filter = ["kind", "market"]
-    search_fields = ["=vin", "release__version"]
+    search_fields = ["release__version"]
     list_select_related = ["release"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # A VIN in either case is matched as stored (upper-case) on the column, which its
+        # index serves; a "=vin" search would compare UPPER() of every record.
+        vin = normalize_vin(search_term)
+        if is_valid_vin(vin):
+            return queryset.filter(vin=vin), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="RXSWIN")
     def rxswin_change(self, record: EvidenceRecord) -> str:
@@ -279,8 +289,8 @@ class EvidenceExportAdmin(ReadOnlyAdmin):
                 scope=data["scope"],
                 format=data["format"],
                 actor=request.user,
-                vin=data["vin"].strip(),
-                release=data["release"],
+                vin=data["vin"],
+                release_id=data["release"].pk if data["release"] else None,
                 market=data["market"],
                 period_from=data["period_from"],
                 period_to=data["period_to"],

@@ -3,7 +3,7 @@ per-market approval with its impact assessment, and the RXSWIN register."""
 
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -26,6 +26,7 @@ from compliance.services.approvals import market_approve, rxswin_register
 from compliance.services.exports import digest_line, evidence_export_request
 from compliance.services.exports import storage as exports_storage
 from compliance.services.keys import export_key_active, public_key_pem, verify_command
+from ota.api import JsonOnlyNegotiation
 from ota.errors import NotFound
 from ota.serializers import (
     MAX_BIGINT,
@@ -34,6 +35,7 @@ from ota.serializers import (
     StrictCharField,
 )
 from rollouts.models import Release, Vehicle
+from rollouts.vin import VIN_RULE, is_valid_vin, normalize_vin
 
 
 class ReleaseNotFound(NotFound):
@@ -50,6 +52,7 @@ class AssessmentSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         required=False,
         default="",
         allow_blank=True,
+        trim_whitespace=False,  # refused with spaces around it, not trimmed into another
         help_text="Only when type approval is affected: the RXSWIN after the update.",
     )
     rxswin_before = serializers.CharField(read_only=True)
@@ -95,7 +98,7 @@ class ReleaseMarketSerializer(serializers.Serializer):
 class RxswinInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     model = StrictCharField(max_length=64)
     market = StrictCharField(max_length=16)
-    rxswin = StrictCharField(max_length=64)
+    rxswin = StrictCharField(max_length=64, trim_whitespace=False)  # refused, not trimmed
     note = StrictCharField(required=False, default="", allow_blank=True, max_length=5000)
 
 
@@ -119,8 +122,11 @@ def _release(release_id: int) -> Release:
 
 class StorageSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["local", "s3", "azure"])
-    location = serializers.CharField(help_text="Bucket, container or folder.")
-    endpoint = serializers.CharField()
+    account = serializers.CharField(help_text="Azure: the storage account; else empty.")
+    location = serializers.CharField(help_text="Bucket or container; local: not a path.")
+    endpoint = serializers.CharField(
+        help_text="Scheme and host (and port) only: never a path, query or credential."
+    )
     own = serializers.BooleanField(help_text="Storage of its own (else the home storage).")
 
 
@@ -246,9 +252,20 @@ class KeyNotFound(NotFound):
 class ExportInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     scope = serializers.ChoiceField(choices=ExportScope.choices)
     format = serializers.ChoiceField(choices=ExportFormat.choices, default=ExportFormat.JSON)
-    vin = StrictCharField(max_length=17, required=False, default="")
+    vin = StrictCharField(
+        max_length=17,
+        required=False,
+        default="",
+        help_text="Upper-cased and stripped, as everywhere a VIN is looked up.",
+    )
     release = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, required=False)
-    market = StrictCharField(max_length=16, required=False, default="")
+    market = StrictCharField(max_length=16, required=False, default="", trim_whitespace=False)
+
+    def validate_vin(self, value: str) -> str:
+        vin = normalize_vin(value)
+        if vin and not is_valid_vin(vin):
+            raise serializers.ValidationError(VIN_RULE)
+        return vin
 
     def get_fields(self):
         fields = super().get_fields()
@@ -348,7 +365,7 @@ class ExportCollectionApi(APIView):
             format=given["format"],
             actor=request.user,
             vin=given["vin"],
-            release=_release(given["release"]) if given.get("release") else None,
+            release_id=given.get("release"),
             market=given["market"],
             period_from=given["from"],
             period_to=given["to"],
@@ -364,10 +381,20 @@ class ExportDetailApi(APIView):
         return Response(ExportSerializer(_export(export_id)).data)
 
 
+EXPORT_MEDIA_TYPES = {ExportFormat.JSON: "application/json", ExportFormat.CSV: "text/csv"}
+EXPORT_FILE = (
+    "The export, an attachment in the format it was asked in: JSON (`export`, what was "
+    "asked; `records`; `approvals`) or CSV (a header line, then one record a line)."
+)
+
+
 class ExportFileApi(APIView):
     """The export itself."""
 
     required_permissions = ("compliance.view_evidenceexport",)
+    # The file whatever Accept says (DRF would answer `Accept: text/csv` with 406: no
+    # renderer of its own makes CSV); a refusal in the one JSON error format.
+    content_negotiation_class = JsonOnlyNegotiation
 
     def ready(self, export_id: int) -> EvidenceExport:
         export = _export(export_id)
@@ -377,11 +404,15 @@ class ExportFileApi(APIView):
 
     @extend_schema(
         operation_id="evidence_exports_file",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        # What the server sends: the export's own format (an attachment either way).
+        responses={
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, EXPORT_FILE),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, EXPORT_FILE),
+        },
     )
     def get(self, request: Request, export_id: int) -> HttpResponse:
         export = self.ready(export_id)
-        kind = "text/csv" if export.format == ExportFormat.CSV else "application/json"
+        kind = EXPORT_MEDIA_TYPES[export.format]
         return FileResponse(
             exports_storage().open(export.file_name, "rb"),
             as_attachment=True,

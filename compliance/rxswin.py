@@ -7,7 +7,11 @@ import re
 from dataclasses import dataclass
 
 # R156 leaves the RXSWIN's form to the approval authority: printable, short, no spaces at ends.
-RXSWIN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/ +-]{0,62}[A-Za-z0-9]$|^[A-Za-z0-9]$")
+# Matched whole (fullmatch): `$` alone would let a trailing newline through.
+RXSWIN_PATTERN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._:/ +-]{0,62}[A-Za-z0-9])?")
+RXSWIN_RULE = (
+    "An RXSWIN is 1 to 64 letters, digits and . _ : / + - or spaces inside, with nothing around it."
+)
 MAX_RATIONALE = 5000
 
 
@@ -26,7 +30,8 @@ class AssessmentError(ValueError):
 
 
 def valid_rxswin(value: str) -> bool:
-    return bool(RXSWIN_PATTERN.match(value))
+    """As given: an RXSWIN with spaces around it is refused, never trimmed into another."""
+    return bool(RXSWIN_PATTERN.fullmatch(value))
 
 
 def check_assessments(assessments: list[Assessment], *, vehicle_types: set[str]) -> None:
@@ -45,9 +50,11 @@ def check_assessments(assessments: list[Assessment], *, vehicle_types: set[str])
             found.append("A rationale is required.")
         if len(item.rationale) > MAX_RATIONALE:
             found.append(f"The rationale is longer than {MAX_RATIONALE} characters.")
-        if item.affects_type_approval and not valid_rxswin(item.new_rxswin):
+        if item.new_rxswin and not valid_rxswin(item.new_rxswin):
+            found.append(f"new_rxswin is not an RXSWIN: {RXSWIN_RULE}")
+        elif item.affects_type_approval and not item.new_rxswin:
             found.append("An update that affects type approval needs the new RXSWIN.")
-        if not item.affects_type_approval and item.new_rxswin:
+        elif not item.affects_type_approval and item.new_rxswin:
             found.append("A new RXSWIN is given only when type approval is affected.")
     for model in sorted(vehicle_types - seen):
         problems.setdefault(model, []).append("Not assessed.")

@@ -1,6 +1,9 @@
 from django.urls import path
 
 from compliance import api
+from rollouts.api import converters
+
+converters.register()  # <manage_vin:…>
 
 # Under api/v1/manage/
 urlpatterns = [
@@ -16,7 +19,11 @@ urlpatterns = [
         name="manage-release-market-approve",
     ),
     path("rxswins", api.RxswinRegisterApi.as_view(), name="manage-rxswins"),
-    path("vehicles/<str:vin>/rxswin", api.VehicleRxswinApi.as_view(), name="manage-vehicle-rxswin"),
+    path(
+        "vehicles/<manage_vin:vin>/rxswin",
+        api.VehicleRxswinApi.as_view(),
+        name="manage-vehicle-rxswin",
+    ),
     path("evidence/exports", api.ExportCollectionApi.as_view(), name="manage-evidence-exports"),
     path(
         "evidence/exports/<int:export_id>",

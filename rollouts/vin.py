@@ -4,6 +4,8 @@ import re
 
 # 17 characters: digits and capital letters except I, O and Q (they read like 1 and 0).
 VIN_PATTERN = "[A-HJ-NPR-Z0-9]{17}"
+# The same in either case: what a person may type where a VIN is looked up (normalize_vin).
+VIN_PATTERN_ANY_CASE = "[A-HJ-NPR-Za-hj-npr-z0-9]{17}"
 _VIN_RE = re.compile(rf"^{VIN_PATTERN}$")
 
 _TRANSLITERATION = {
@@ -17,7 +19,14 @@ _TRANSLITERATION = {
 _WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
 
+VIN_RULE = "A VIN is 17 characters: digits and letters except I, O and Q (ISO 3779)."
+
+
 def normalize_vin(value: str) -> str:
+    """The one form VINs are stored and compared in: every VIN a person gives the management
+    API or the admin (a body, a form, a URL, a search) goes through here first, so that a
+    VIN typed in lower case finds its car. The vehicle API takes only this form: a car's
+    URL names its VIN exactly as its token does."""
     return value.strip().upper()
 
 

@@ -3,6 +3,7 @@ market (`bundles-<market>`) on S3 or Azure Blob Storage."""
 
 import contextlib
 import logging
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
@@ -77,24 +78,48 @@ def presigned_put_url(storage: Storage, name: str, expires: int) -> str:
 
 
 def describe(market: str | None = None) -> dict[str, str | bool]:
-    """Where a market's bundles live, for people: the kind, the bucket or container and the
-    endpoint as the storage's own client sees them (never a key or connection string)."""
+    """Where a market's bundles live, for people: the kind, the account, the bucket or
+    container and the endpoint's scheme and host. Never a credential: an Azure SDK's
+    `primary_endpoint` carries a connection string's SharedAccessSignature as its query (a
+    read-write key to the container), and a URL may hold a user and password; nor the
+    server's own folders."""
     store = bundle_storage(market)
     own = market in replica_regions()
     if is_local(store):
         return {
             "kind": "local",
-            "location": str(store.location),
+            "account": "",
+            "location": "files on this server",
             "endpoint": "this server",
             "own": own,
         }
     if hasattr(store, "azure_container"):
-        endpoint = store.service_client.primary_endpoint  # parsed by the Azure SDK, no I/O
+        client = store.service_client  # parsed from the connection string by the SDK, no I/O
         return {
             "kind": "azure",
+            "account": client.account_name or "",
             "location": store.azure_container,
-            "endpoint": endpoint,
+            "endpoint": endpoint_origin(client.primary_endpoint),
             "own": own,
         }
-    endpoint = store.endpoint_url or store.region_name or "AWS"
-    return {"kind": "s3", "location": store.bucket_name, "endpoint": endpoint, "own": own}
+    endpoint = endpoint_origin(store.endpoint_url) if store.endpoint_url else ""
+    return {
+        "kind": "s3",
+        "account": "",
+        "location": store.bucket_name,
+        "endpoint": endpoint or store.region_name or "AWS",
+        "own": own,
+    }
+
+
+def endpoint_origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL: no user, password, path, query or fragment."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: leave it out
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")

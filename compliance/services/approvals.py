@@ -36,7 +36,7 @@ class MarketApprovedAlready(Conflict):
 
 class InvalidRxswin(Malformed):
     code = "invalid_rxswin"
-    message = "An RXSWIN is 1 to 64 letters, digits and . _ : / + - or spaces inside."
+    message = rxswin.RXSWIN_RULE
 
 
 class RxswinRegistered(Conflict):

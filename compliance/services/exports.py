@@ -31,9 +31,11 @@ from compliance.models import (
     KeyPurpose,
     MarketApproval,
 )
+from compliance.services.approvals import UnknownMarket
 from compliance.services.keys import export_key_active, export_sign
-from ota.errors import Malformed
-from rollouts.models import Release
+from ota.errors import Malformed, Unprocessable
+from rollouts.models import Release, Vehicle
+from rollouts.vin import normalize_vin
 from signing.services.stalled import long_task_stalled_after, resume_stalled
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,16 @@ class InvalidExportScope(Malformed):
     message = "Name a VIN, a release, or a market with a period (from before to)."
 
 
+class UnknownRelease(Unprocessable):
+    code = "unknown_release"
+    message = "No release has this id."
+
+
+class UnknownVin(Unprocessable):
+    code = "unknown_vin"
+    message = "No vehicle and no evidence has this VIN."
+
+
 def storage():
     return storages["evidence"]
 
@@ -94,23 +106,35 @@ def evidence_export_request(
     format: str,
     actor,
     vin: str = "",
-    release: Release | None = None,
+    release_id: int | None = None,
     market: str = "",
     period_from: datetime | None = None,
     period_to: datetime | None = None,
 ) -> EvidenceExport:
-    """Queue an export; it is built on the long queue (a market's year is millions of rows)."""
+    """Queue an export; it is built on the long queue (a market's year is millions of rows).
+    It names something real (else 422): a market, a release, or a VIN with a vehicle or with
+    evidence, so that no one is handed a signed, empty record of a car that has history."""
+    vin = normalize_vin(vin)
     ok = {
         ExportScope.VIN: bool(vin),
-        ExportScope.RELEASE: release is not None,
+        ExportScope.RELEASE: release_id is not None,
         ExportScope.MARKET: bool(market and period_from and period_to and period_from < period_to),
     }.get(scope, False)
     if not ok or format not in ExportFormat.values:
         raise InvalidExportScope(detail={"scope": scope, "format": format})
+    release = None
+    if scope == ExportScope.VIN:
+        _known_vin(vin)
+    elif scope == ExportScope.RELEASE:
+        release = Release.objects.filter(pk=release_id).first()
+        if release is None:
+            raise UnknownRelease(detail={"release": release_id})
+    else:
+        _known_market(market)
     export = EvidenceExport.objects.create(
         scope=scope,
         vin=vin if scope == ExportScope.VIN else "",
-        release=release if scope == ExportScope.RELEASE else None,
+        release=release,
         market=market if scope == ExportScope.MARKET else "",
         period_from=period_from if scope == ExportScope.MARKET else None,
         period_to=period_to if scope == ExportScope.MARKET else None,
@@ -129,6 +153,23 @@ def evidence_export_request(
     )
     transaction.on_commit(lambda: _enqueue(export.pk))
     return export
+
+
+def _known_vin(vin: str) -> None:
+    # Evidence outlives the vehicle's row: a car that was scrapped still has its history.
+    if not (
+        Vehicle.objects.filter(vin=vin).exists() or EvidenceRecord.objects.filter(vin=vin).exists()
+    ):
+        raise UnknownVin(detail={"vin": vin})
+
+
+def _known_market(market: str) -> None:
+    # A market since dropped from OTA_REGIONS keeps its evidence for the retention period.
+    if (
+        market not in settings.OTA_REGIONS
+        and not EvidenceRecord.objects.filter(market=market).exists()
+    ):
+        raise UnknownMarket(detail={"market": market, "markets": settings.OTA_REGIONS})
 
 
 def _enqueue(export_id: int) -> None:

@@ -28,7 +28,7 @@ PREVIEW = 20
 
 
 def _vins(text: str) -> list[str]:
-    return [vin.upper() for vin in re.split(r"[\s,;]+", text) if vin]
+    return [vin for vin in re.split(r"[\s,;]+", text) if vin]  # the service normalises
 
 
 class CohortDefinitionForm(forms.Form):

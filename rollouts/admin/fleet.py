@@ -16,6 +16,7 @@ from rollouts.admin.cohorts import add_to_cohort
 from rollouts.models import ChangeVia, Channel, ChannelChange, Ecu, Vehicle, VehicleToken
 from rollouts.services.channels import vehicle_channel_set
 from rollouts.services.vehicles import vehicle_token_revoke, vehicle_token_rotate
+from rollouts.vin import normalize_vin
 
 MAX_ROTATIONS_PER_ACTION = 100
 
@@ -90,7 +91,7 @@ class VehicleAdmin(AuditHistory, admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # VINs are stored upper-case: a prefix match on the column itself can use its index.
-        term = search_term.strip().upper()
+        term = normalize_vin(search_term)
         if not term:
             return queryset, False
         return queryset.filter(vin__startswith=term), False

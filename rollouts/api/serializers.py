@@ -8,7 +8,7 @@ from rollouts.install_policy import valid_time_zone
 from rollouts.models import Ecu, Vehicle
 from rollouts.models.fleet import validate_hardware_id, validate_serial
 from rollouts.services.vehicles import EcuSpec, VehicleSpec
-from rollouts.vin import is_valid_vin, normalize_vin
+from rollouts.vin import VIN_RULE, is_valid_vin, normalize_vin
 from signing.public_keys import InvalidPublicKey, parse_public_key
 
 MAX_ECUS_PER_VEHICLE = 64
@@ -48,9 +48,7 @@ class VehicleInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     def validate_vin(self, value: str) -> str:
         vin = normalize_vin(value)
         if not is_valid_vin(vin):
-            raise serializers.ValidationError(
-                "A VIN is 17 characters: digits and letters except I, O and Q (ISO 3779)."
-            )
+            raise serializers.ValidationError(VIN_RULE)
         return vin
 
     def validate_region(self, value: str) -> str:

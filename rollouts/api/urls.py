@@ -1,10 +1,9 @@
-from django.urls import path, register_converter
+from django.urls import path
 
-from rollouts.api import cohorts, manage, releases, vehicle
-from rollouts.api.converters import VinConverter
+from rollouts.api import cohorts, converters, manage, releases, vehicle
 from rollouts.services.rollout_actions import ROLLOUT_ACTIONS
 
-register_converter(VinConverter, "vin")
+converters.register()  # <vin:…> and <manage_vin:…>
 
 # Vehicle protocol v1: the fleet's busiest URLs, resolved first (ota/urls.py).
 vehicle_urlpatterns = [
@@ -29,19 +28,21 @@ urlpatterns = [
         manage.VehicleBulkProvisionApi.as_view(),
         name="manage-vehicles-bulk",
     ),
-    path("manage/vehicles/<vin:vin>", manage.VehicleDetailApi.as_view(), name="manage-vehicle"),
     path(
-        "manage/vehicles/<vin:vin>/token/revoke",
+        "manage/vehicles/<manage_vin:vin>", manage.VehicleDetailApi.as_view(), name="manage-vehicle"
+    ),
+    path(
+        "manage/vehicles/<manage_vin:vin>/token/revoke",
         manage.VehicleTokenRevokeApi.as_view(),
         name="manage-vehicle-token-revoke",
     ),
     path(
-        "manage/vehicles/<vin:vin>/token/rotate",
+        "manage/vehicles/<manage_vin:vin>/token/rotate",
         manage.VehicleTokenRotateApi.as_view(),
         name="manage-vehicle-token-rotate",
     ),
     path(
-        "manage/vehicles/<vin:vin>/channel",
+        "manage/vehicles/<manage_vin:vin>/channel",
         manage.VehicleChannelManageApi.as_view(),
         name="manage-vehicle-channel",
     ),

@@ -17,6 +17,7 @@ from rollouts.cohorts import validate_filter
 from rollouts.models import Cohort, CohortKind, CohortMember, RolloutStatus, Vehicle
 from rollouts.plans import PlanError
 from rollouts.services.decisions import rollout_decisions_changed, vehicles_decisions_changed
+from rollouts.vin import normalize_vin
 
 MAX_VINS_PER_CHANGE = 10_000
 ENDED = (RolloutStatus.COMPLETED, RolloutStatus.ABORTED)
@@ -185,7 +186,7 @@ def cohort_members_remove(*, cohort: Cohort, vins: list[str], actor: Any) -> Mem
 def _vehicles(cohort: Cohort, vins: list[str]) -> dict[str, Vehicle]:
     if cohort.kind != CohortKind.STATIC:
         raise CohortNotStatic(detail={"cohort": cohort.name, "kind": cohort.kind})
-    wanted = set(vins)
+    wanted = {normalize_vin(vin) for vin in vins}
     if not wanted or len(wanted) > MAX_VINS_PER_CHANGE:
         raise InvalidCohort(detail={"vins": f"1 to {MAX_VINS_PER_CHANGE} VINs per change"})
     found = {v.vin: v for v in Vehicle.objects.filter(vin__in=wanted).only("pk", "vin")}

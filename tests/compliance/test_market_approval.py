@@ -237,3 +237,71 @@ def test_the_register_refuses_an_unknown_market_a_malformed_rxswin_and_a_second_
     assert again.status_code == 409 and again.json()["error"]["code"] == "rxswin_registered"
     listed = homologation_api.get("/api/v1/manage/rxswins?market=EU").json()
     assert [e["rxswin"] for e in listed] == ["R156-AUR-EU-0001"]
+
+
+@pytest.mark.parametrize("value", [" R156-AUR-EU-0001", "R156-AUR-EU-0001 ", "R156-AUR-EU-0001\n"])
+def test_the_register_refuses_an_rxswin_with_spaces_around_it_naming_the_field(
+    homologation_api, value
+):
+    answer = homologation_api.post(
+        "/api/v1/manage/rxswins",
+        {"model": "Aurora", "market": "EU", "rxswin": value},
+        format="json",
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_rxswin"
+    assert answer.json()["error"]["detail"] == {"rxswin": value}
+    assert not RxswinEntry.objects.exists()  # not stored trimmed either
+
+
+def test_an_assessment_refuses_a_new_rxswin_with_spaces_around_it(
+    type_approval, publish, car, engineer_api, approver_api, homologation_api
+):
+    car(region="CN", model="Aurora")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    release_id = _release(engineer_api, approver_api, bundle)
+    affected = {
+        "model": "Aurora",
+        "affects_type_approval": True,
+        "rationale": "Lane keeping assist (UN R79) calibration changes.",
+    }
+
+    answer = homologation_api.post(
+        f"/api/v1/manage/releases/{release_id}/markets/CN/approve",
+        {"assessments": [{**affected, "new_rxswin": " R79-AUR-CN-0002"}]},
+        format="json",
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_assessment"
+    (problem,) = answer.json()["error"]["detail"]["Aurora"]
+    assert problem.startswith("new_rxswin is not an RXSWIN")
+    assert not RxswinEntry.objects.exists()
+
+
+def test_the_admin_forms_refuse_an_rxswin_with_spaces_around_it_too(
+    type_approval, publish, car, engineer_api, approver_api, staff
+):
+    client = staff("hana", "homologation")
+    registered = client.post(
+        "/admin/compliance/rxswinentry/add/",
+        {"model": "Aurora", "market": "EU", "rxswin": "R156-AUR-EU-0001 "},
+    )
+    assert registered.status_code == 200 and "An RXSWIN is 1 to 64" in registered.content.decode()
+    car(region="CN", model="Aurora")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    release_id = _release(engineer_api, approver_api, bundle)
+
+    approved = client.post(
+        f"/admin/compliance/marketapproval/approve/{release_id}/CN/",
+        {
+            "affects__Aurora": "on",
+            "rationale__Aurora": "Lane keeping calibration.",
+            "new_rxswin__Aurora": " R156-AUR-CN-0003",
+        },
+    )
+
+    assert approved.status_code == 200
+    assert "new_rxswin is not an RXSWIN" in approved.content.decode()
+    assert not RxswinEntry.objects.exists()

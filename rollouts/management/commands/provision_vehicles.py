@@ -14,6 +14,7 @@ from django.db import transaction
 from ota.errors import DomainError
 from rollouts.api.serializers import VehicleInputSerializer
 from rollouts.services.vehicles import vehicles_provision_bulk
+from rollouts.vin import normalize_vin
 
 COLUMNS = [
     "vin",
@@ -98,7 +99,7 @@ def read_vehicles(reader: csv.DictReader) -> tuple[OrderedDict, dict[str, str]]:
     vehicles: OrderedDict[str, dict] = OrderedDict()
     lines: dict[str, list[int]] = {}
     for row in reader:
-        vin = (row["vin"] or "").strip().upper()
+        vin = normalize_vin(row["vin"] or "")
         line = reader.line_num
         primary = (row["primary"] or "").strip().lower()
         if primary not in TRUE | FALSE:

@@ -10,7 +10,7 @@ from tests.factories import vehicle_payload
 pytestmark = pytest.mark.django_db
 
 VIN = "1HGCM82633A004352"  # fixed: test ids must be the same in every xdist worker
-EXAMPLES = {"vin": VIN, "int": "1", "slug": "some-name", "str": "x", "path": "x"}
+EXAMPLES = {"vin": VIN, "manage_vin": VIN, "int": "1", "slug": "some-name", "str": "x", "path": "x"}
 
 
 def management_calls() -> list[tuple[str, str]]:
