@@ -88,4 +88,23 @@ def check_signing_configuration(app_configs=None, **kwargs):
                     id="signing.E008",
                 )
             )
+        elif not _connection_values(options["connection_string"]).get("AccountKey"):
+            # A car's URL is a read-only SAS for one blob, which only the account key signs; a
+            # SharedAccessSignature in the connection string would fail every download, or be
+            # handed to cars as it is: read-write for the whole container.
+            problems.append(
+                Error(
+                    f"The Azure market {market}'s connection string has no AccountKey.",
+                    hint="Downloads are read-only SAS URLs for one blob, signed with the "
+                    "account key: a connection string with a SharedAccessSignature cannot "
+                    "sign them.",
+                    id="signing.E009",
+                )
+            )
     return problems
+
+
+def _connection_values(connection_string: str) -> dict[str, str]:
+    """`Name=value;…` as Azure writes it (a value may hold '=': base64 keys end in it)."""
+    pairs = (part.partition("=") for part in connection_string.split(";") if part.strip())
+    return {name.strip(): value.strip() for name, _, value in pairs}

@@ -59,3 +59,24 @@ def test_an_azure_market_without_a_connection_string_is_refused(settings):
     }
 
     assert ids(checks.check_signing_configuration()) == ["signing.E008"]
+
+
+def test_an_azure_market_whose_connection_string_carries_a_sas_not_a_key_is_refused(settings):
+    settings.OTA_AZURE_MARKETS = ["CN", "EU"]
+    sas = "BlobEndpoint=https://otacn.blob.core.chinacloudapi.cn/;SharedAccessSignature=sv=x&sig=y"
+    key = "AccountName=otaeu;AccountKey=a2V5Cg==;EndpointSuffix=core.windows.net"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        **{
+            f"bundles-{market}": {
+                "BACKEND": "storages.backends.azure_storage.AzureStorage",
+                "OPTIONS": {"connection_string": value, "azure_container": "bundles"},
+            }
+            for market, value in (("CN", sas), ("EU", key))
+        },
+    }
+
+    problems = checks.check_signing_configuration()
+
+    assert ids(problems) == ["signing.E009"]
+    assert "CN" in problems[0].msg
