@@ -11,9 +11,16 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 
+from ota.errors import Forbidden
 from rollouts.models import Rollout
 from rollouts.models.rollouts import ROLLOUT_LIFECYCLE
 from rollouts.services import rollouts as services
+
+
+class ActionNotPermitted(Forbidden):
+    code = "permission_denied"
+    message = "You do not have permission to perform this action."
+
 
 CHANGE = "rollouts.change_rollout"
 APPROVE = "rollouts.approve_rollout"
@@ -36,7 +43,10 @@ class RolloutAction:
         return ROLLOUT_LIFECYCLE.allows(self.name, rollout.status)
 
     def perform(self, rollout: Rollout, actor: User, *, reason: str = "") -> Rollout:
-        """`reason`: what the person typed (for a start, why the gate may be skipped)."""
+        """`reason`: what the person typed (for a start, why the gate may be skipped). The
+        service checks the state and the action's checks; the person's permission is here."""
+        if actor is None or not actor.has_perm(self.permission):
+            raise ActionNotPermitted(detail={"action": self.name, "permission": self.permission})
         if self.asks:
             return self.service(rollout=rollout, actor=actor, **{self.asks: reason})
         return self.service(rollout=rollout, actor=actor)

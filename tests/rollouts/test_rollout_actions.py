@@ -39,3 +39,19 @@ def test_the_api_and_the_admin_offer_the_same_actions(client):
     }
     assert api == set(ROLLOUT_ACTIONS)
     assert [a.__name__ for a in RolloutAdmin.actions] == list(ROLLOUT_ACTIONS)
+
+
+def test_an_action_is_refused_to_someone_without_its_permission_whoever_calls_it(
+    publish, ship, make_user
+):
+    from ota.errors import Forbidden
+
+    bundle, _ = publish()
+    _, rollout_id = ship([bundle], "dev")
+    custodian = make_user("kim", "key custodian")
+
+    with pytest.raises(Forbidden) as refused:
+        ROLLOUT_ACTIONS["halt"].perform(Rollout.objects.get(pk=rollout_id), custodian, reason="x")
+
+    assert refused.value.code == "permission_denied"
+    assert Rollout.objects.get(pk=rollout_id).status == "running"
