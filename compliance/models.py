@@ -4,6 +4,9 @@ register, each vehicle's RXSWIN, and the evidence of every update delivered."""
 from django.conf import settings
 from django.db import models
 
+from compliance.errors import ExportStateConflict
+from ota.lifecycle import Lifecycle, move
+
 
 class MarketApproval(models.Model):
     """A homologation engineer's approval of a release for one market, given after the
@@ -180,6 +183,13 @@ class ExportStatus(models.TextChoices):
     BUILDING = "building"
     READY = "ready"
     FAILED = "failed"
+
+
+# An export is built once, on the long queue; one lost with its task is built again.
+EXPORT_LIFECYCLE = Lifecycle(
+    {"build": move([ExportStatus.BUILDING], [ExportStatus.READY, ExportStatus.FAILED])},
+    conflict=ExportStateConflict,
+)
 
 
 class EvidenceExport(models.Model):

@@ -5,6 +5,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from ota.lifecycle import Lifecycle, move
+from signing.errors import BundleStateConflict
 from signing.names import TARGET_PATH_MESSAGE, TARGET_PATH_PATTERN
 
 
@@ -106,13 +108,19 @@ class BundleStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-BUNDLE_TRANSITIONS: dict[str, set[str]] = {
-    BundleStatus.AWAITING_UPLOAD: {BundleStatus.VERIFYING, BundleStatus.FAILED},
-    BundleStatus.VERIFYING: {BundleStatus.VERIFIED, BundleStatus.FAILED},
-    BundleStatus.VERIFIED: {BundleStatus.PUBLISHED},
-    BundleStatus.PUBLISHED: set(),
-    BundleStatus.FAILED: set(),
-}
+B = BundleStatus
+# What a bundle goes through (signing/services/bundles.py moves it only by these): an upload
+# straight into storage is verified there, then published into the Image repository. An upload
+# through the server is hashed as it is stored and starts verified.
+BUNDLE_LIFECYCLE = Lifecycle(
+    {
+        "upload_completed": move([B.AWAITING_UPLOAD], [B.VERIFYING]),
+        "verify": move([B.VERIFYING], [B.VERIFIED, B.FAILED]),
+        "publish": move([B.VERIFIED], [B.PUBLISHED]),
+    },
+    conflict=BundleStateConflict,
+)
+BUNDLE_TRANSITIONS = BUNDLE_LIFECYCLE.transitions
 
 
 class Bundle(models.Model):
@@ -166,6 +174,13 @@ class DeltaStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# A delta is built once, on the long queue; a build lost with its task is queued again.
+DELTA_LIFECYCLE = Lifecycle(
+    {"build": move([DeltaStatus.BUILDING], [DeltaStatus.READY, DeltaStatus.FAILED])},
+    conflict=BundleStateConflict,
+)
+
+
 class Delta(models.Model):
     """A patch from one image (`source`, one the fleet runs) to a newer one (`result`), stored
     content-addressed like a bundle and signed into the Image repository as a target of its
@@ -207,6 +222,16 @@ class CopyStatus(models.TextChoices):
     COPYING = "copying", "Copying"
     VERIFIED = "verified", "Copied and verified"
     FAILED = "failed", "Failed"
+
+
+# A copy into a market's storage is made and read back; a failed one is tried again when asked.
+COPY_LIFECYCLE = Lifecycle(
+    {
+        "copy": move([CopyStatus.COPYING], [CopyStatus.VERIFIED, CopyStatus.FAILED]),
+        "retry": move([CopyStatus.FAILED], [CopyStatus.COPYING]),
+    },
+    conflict=BundleStateConflict,
+)
 
 
 class BundleCopy(models.Model):

@@ -23,6 +23,7 @@ from django_q.tasks import async_task
 
 from audit.services import audit_record
 from compliance.models import (
+    EXPORT_LIFECYCLE,
     EvidenceExport,
     EvidenceRecord,
     ExportFormat,
@@ -216,22 +217,37 @@ def evidence_export_build(*, export_id: int) -> EvidenceExport:
         signature = export_sign(key, line)
     except Exception as exc:
         logger.exception("Evidence export %s failed", export.pk)
-        EvidenceExport.objects.filter(pk=export.pk).update(
-            status=ExportStatus.FAILED,
-            failure=f"{type(exc).__name__}: {exc}"[:2000],
-            status_changed_at=timezone.now(),
-        )
+        why = f"{type(exc).__name__}: {exc}"[:2000]
+        _built(export, ExportStatus.FAILED, failure=why)
         return EvidenceExport.objects.get(pk=export.pk)
-    EvidenceExport.objects.filter(pk=export.pk, status=ExportStatus.BUILDING).update(
-        status=ExportStatus.READY,
+    _built(
+        export,
+        ExportStatus.READY,
         finished_at=timezone.now(),
-        status_changed_at=timezone.now(),
         rows=rows,
         sha256=digest,
         key=key,
         signature=signature,
     )
     return EvidenceExport.objects.get(pk=export.pk)
+
+
+@transaction.atomic
+def _built(export: EvidenceExport, to: str, **fields) -> None:
+    """The build's end (EXPORT_LIFECYCLE) with its audit row, from the state we read; nothing
+    when another run of the task ended it first."""
+    EXPORT_LIFECYCLE.target("build", export.status, to)
+    if EvidenceExport.objects.filter(pk=export.pk, status=export.status).update(
+        status=to, status_changed_at=timezone.now(), **fields
+    ):
+        audit_record(
+            actor=None,
+            actor_label="evidence exporter",
+            action=f"evidence.export_{to}",
+            target=export,
+            reason=fields.get("failure", ""),
+            data={"rows": fields.get("rows")} if to == ExportStatus.READY else {},
+        )
 
 
 def digest_line(export: EvidenceExport) -> bytes:

@@ -21,7 +21,7 @@ from signing.errors import (
     DirectUploadUnavailable,
     ReleaseCounterNotHigher,
 )
-from signing.models import BUNDLE_TRANSITIONS, Bundle, BundleStatus
+from signing.models import BUNDLE_LIFECYCLE, Bundle, BundleStatus
 from signing.services.stalled import resume_stalled
 from signing.uploads import Digests, HashingReader, digest_stream
 
@@ -148,7 +148,7 @@ def bundle_start_direct_upload(*, spec: BundleSpec, actor: Any) -> DirectUpload:
 @transaction.atomic
 def bundle_complete_direct_upload(*, bundle: Bundle, actor: Any) -> Bundle:
     """The uploader says the bytes are in place: verify them in the background."""
-    bundle = _transition(bundle, BundleStatus.VERIFYING, actor=actor)
+    bundle = _transition(bundle, "upload_completed", actor=actor)
     transaction.on_commit(lambda: async_task("signing.tasks.verify_bundle", bundle.pk))
     return bundle
 
@@ -180,18 +180,25 @@ def bundle_verify(*, bundle_id: int) -> Bundle:
     home = storage.bundle_storage()
     if not home.exists(bundle.blob_name):
         return _transition(
-            bundle, BundleStatus.FAILED, failure="Nothing was uploaded to the presigned URL."
+            bundle,
+            "verify",
+            BundleStatus.FAILED,
+            failure="Nothing was uploaded to the presigned URL.",
         )
     with home.open(bundle.blob_name, "rb") as handle:
         digests = digest_stream(handle)
     if digests.length > settings.OTA_MAX_BUNDLE_BYTES:
         home.delete(bundle.blob_name)
-        return _transition(bundle, BundleStatus.FAILED, failure="Larger than OTA_MAX_BUNDLE_BYTES.")
+        return _transition(
+            bundle, "verify", BundleStatus.FAILED, failure="Larger than OTA_MAX_BUNDLE_BYTES."
+        )
     final = storage.blob_name(digests.sha256.hexdigest())
     if not home.exists(final):
         _copy_within(home, bundle.blob_name, final)
     home.delete(bundle.blob_name)
-    bundle = _transition(bundle, BundleStatus.VERIFIED, blob_name=final, **_digest_fields(digests))
+    bundle = _transition(
+        bundle, "verify", BundleStatus.VERIFIED, blob_name=final, **_digest_fields(digests)
+    )
     return bundle
 
 
@@ -209,7 +216,7 @@ def _copy_within(store, source: str, target: str) -> None:
 def bundle_publish(*, bundle: Bundle, actor: Any) -> tuple[Bundle, int]:
     """Add a verified bundle to Image targets (then snapshot, timestamp) and mark it published."""
     bundle = _transition(
-        bundle, BundleStatus.PUBLISHED, actor=actor, published_at=timezone.now(), published_by=actor
+        bundle, "publish", actor=actor, published_at=timezone.now(), published_by=actor
     )
     targets_version = repository.image_add_targets(
         targets=[
@@ -258,15 +265,19 @@ def _create(spec: BundleSpec, *, actor: Any, status: str, **fields) -> Bundle:
     return bundle
 
 
-def _transition(bundle: Bundle, to: str, *, actor: Any = None, **fields) -> Bundle:
-    """Conditional update: only from the state we read. Zero rows means someone else won."""
-    if to not in BUNDLE_TRANSITIONS[bundle.status]:
-        raise BundleStateConflict(detail={"status": bundle.status, "wanted": to})
+def _transition(
+    bundle: Bundle, action: str, to: str | None = None, *, actor: Any = None, **fields
+) -> Bundle:
+    """`action` of BUNDLE_LIFECYCLE, as a conditional update from the state we read: zero rows
+    means someone else won."""
+    to = BUNDLE_LIFECYCLE.target(action, bundle.status, to)
     updated = Bundle.objects.filter(pk=bundle.pk, status=bundle.status).update(
         status=to, status_changed_at=timezone.now(), **fields
     )
     if updated != 1:
-        raise BundleStateConflict(detail={"status": "changed concurrently", "wanted": to})
+        raise BundleStateConflict(
+            detail={"status": "changed concurrently", "action": action, "wanted": to}
+        )
     audit_record(
         actor=actor,
         actor_label="" if actor else "system",

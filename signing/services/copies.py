@@ -21,7 +21,7 @@ from django_q.tasks import async_task
 
 from audit.services import audit_record
 from signing import storage
-from signing.models import Bundle, BundleCopy, CopyStatus, Delta
+from signing.models import COPY_LIFECYCLE, Bundle, BundleCopy, CopyStatus, Delta
 from signing.services.stalled import long_task_stalled_after, resume_stalled
 from signing.uploads import digest_stream
 
@@ -46,12 +46,10 @@ def copies_request(*, bundle: Bundle, markets=None) -> list[BundleCopy]:
             market=market,
             defaults={"status": CopyStatus.COPYING, "status_changed_at": timezone.now()},
         )
-        if not created and copy.status != CopyStatus.FAILED:
-            continue
-        if not created:  # asked again after a failure: try again
-            BundleCopy.objects.filter(pk=copy.pk).update(
-                status=CopyStatus.COPYING, failure="", status_changed_at=timezone.now()
-            )
+        if not created and not COPY_LIFECYCLE.allows("retry", copy.status):
+            continue  # verified, or under way
+        if not created and not _move(copy, "retry", failure=""):
+            continue  # someone else asked again first
         audit_record(
             actor=None,
             actor_label=COPIER,
@@ -129,10 +127,7 @@ def _matches(target, bundle: Bundle | Delta) -> bool:
 
 @transaction.atomic
 def _verified(copy: BundleCopy) -> BundleCopy:
-    now = timezone.now()
-    if not BundleCopy.objects.filter(pk=copy.pk, status=CopyStatus.COPYING).update(
-        status=CopyStatus.VERIFIED, verified_at=now, status_changed_at=now
-    ):
+    if not _move(copy, "copy", CopyStatus.VERIFIED, verified_at=timezone.now()):
         return BundleCopy.objects.get(pk=copy.pk)
     model = Delta if copy.delta_id else Bundle
     item = model.objects.select_for_update().get(pk=copy.delta_id or copy.bundle_id)
@@ -154,9 +149,7 @@ def _verified(copy: BundleCopy) -> BundleCopy:
 
 @transaction.atomic
 def _failed(copy: BundleCopy, why: str) -> BundleCopy:
-    if BundleCopy.objects.filter(pk=copy.pk, status=CopyStatus.COPYING).update(
-        status=CopyStatus.FAILED, failure=why[:2000], status_changed_at=timezone.now()
-    ):
+    if _move(copy, "copy", CopyStatus.FAILED, failure=why[:2000]):
         audit_record(
             actor=None,
             actor_label=COPIER,
@@ -166,6 +159,16 @@ def _failed(copy: BundleCopy, why: str) -> BundleCopy:
             data={"market": copy.market},
         )
     return BundleCopy.objects.get(pk=copy.pk)
+
+
+def _move(copy: BundleCopy, action: str, to: str | None = None, **fields) -> bool:
+    """`action` of COPY_LIFECYCLE from the state we read; False: someone else moved it first."""
+    to = COPY_LIFECYCLE.target(action, copy.status, to)
+    return bool(
+        BundleCopy.objects.filter(pk=copy.pk, status=copy.status).update(
+            status=to, status_changed_at=timezone.now(), **fields
+        )
+    )
 
 
 def copies_resume(*, now: datetime | None = None) -> list[int]:

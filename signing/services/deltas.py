@@ -24,7 +24,7 @@ from django_q.tasks import async_task
 
 from audit.services import audit_record
 from signing import deltas, repository, storage
-from signing.models import Bundle, Delta, DeltaStatus
+from signing.models import DELTA_LIFECYCLE, Bundle, Delta, DeltaStatus
 from signing.services.copies import delta_copies_request
 from signing.services.stalled import long_task_stalled_after, resume_stalled
 from signing.uploads import digest_stream
@@ -177,8 +177,10 @@ def _failed(delta: Delta, why: str) -> Delta:
 
 
 def _move(delta: Delta, to: str, **fields) -> bool:
+    """The build's end (DELTA_LIFECYCLE), from the state we read; False: it ended already."""
+    DELTA_LIFECYCLE.target("build", delta.status, to)
     return bool(
-        Delta.objects.filter(pk=delta.pk, status=DeltaStatus.BUILDING).update(
+        Delta.objects.filter(pk=delta.pk, status=delta.status).update(
             status=to, status_changed_at=timezone.now(), **fields
         )
     )

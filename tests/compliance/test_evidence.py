@@ -374,3 +374,51 @@ def test_an_export_lost_with_its_task_is_built_again_by_the_sweep(
 
     assert resumed == [export.pk]
     assert EvidenceExport.objects.get().status == "ready"
+
+
+def test_an_export_ends_once_with_its_audit_row_and_a_late_failure_does_not_undo_it(
+    homologation_api, monkeypatch, django_capture_on_commit_callbacks
+):
+    from audit.models import AuditEvent
+    from compliance.models import EvidenceExport
+    from compliance.services import exports
+
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        homologation_api.post(
+            "/api/v1/manage/evidence/exports",
+            {
+                "scope": "market",
+                "market": "EU",
+                "from": "2026-01-01T00:00:00Z",
+                "to": "2027-01-01T00:00:00Z",
+            },
+            format="json",
+        )
+    read_by_a_second_run = EvidenceExport.objects.get()  # two task runs read it building
+    for callback in queued:
+        callback()
+    assert EvidenceExport.objects.get().status == "ready"
+
+    monkeypatch.setattr(exports, "_write", lambda *a: (_ for _ in ()).throw(OSError("disk")))
+    monkeypatch.setattr(
+        EvidenceExport.objects, "select_related", lambda *a: _Returning(read_by_a_second_run)
+    )
+    exports.evidence_export_build(export_id=read_by_a_second_run.pk)
+
+    monkeypatch.undo()
+    assert EvidenceExport.objects.get().status == "ready"
+    assert list(
+        AuditEvent.objects.filter(action__startswith="evidence.export_")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    ) == ["evidence.export_requested", "evidence.export_ready"]
+
+
+class _Returning:
+    """A queryset whose get() answers what a run read before another run finished."""
+
+    def __init__(self, found):
+        self.found = found
+
+    def get(self, **kwargs):
+        return self.found
