@@ -241,12 +241,3 @@ def paginated(name: str, item: Any):
             "results": serializers.ListField(child=item),
         },
     )
-
-
-def cursor_parameters() -> list:
-    from drf_spectacular.utils import OpenApiParameter
-
-    return [
-        OpenApiParameter("cursor", str, description="from `next` or `previous`"),
-        OpenApiParameter("page_size", int, description="items per page (at most 1000)"),
-    ]

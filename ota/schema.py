@@ -6,10 +6,12 @@ client generator that a 401 or a 429 cannot happen."""
 
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from ota.serializers import RejectUnknownFieldsMixin
+from ota.text import NO_NUL_PATTERN
 from rollouts.vin import VIN_PATTERN
 
 VIN_PATTERN_ANCHORED = f"^{VIN_PATTERN}$"
@@ -182,10 +184,28 @@ TAGS_BY_PATH = (
 )
 
 
+def _say_nul_is_refused(field, schema: dict[str, Any]) -> None:
+    """A string field that refuses NUL (every DRF CharField does; in a JSON body the parser
+    does too) says so with a pattern, unless a pattern of its own says more already."""
+    if isinstance(field, serializers.ListField) and isinstance(schema.get("items"), dict):
+        _say_nul_is_refused(field.child, schema["items"])
+    elif isinstance(field, serializers.DictField) and isinstance(
+        schema.get("additionalProperties"), dict
+    ):
+        _say_nul_is_refused(field.child, schema["additionalProperties"])
+    elif (
+        schema.get("type") == "string"
+        and not schema.keys() & {"pattern", "enum", "format"}
+        and any(isinstance(v, ProhibitNullCharactersValidator) for v in field.validators)
+    ):
+        schema["pattern"] = NO_NUL_PATTERN
+
+
 class StrictAutoSchema(AutoSchema):
     """Request schemas as strict as the server: an object whose serializer refuses unknown
-    fields says so (`additionalProperties: false`), and a list says how many items it takes
-    (`minItems` when it may not be empty, `maxItems` when bounded)."""
+    fields says so (`additionalProperties: false`), a list or an object says how many items
+    it takes (`minItems`/`minProperties` when it may not be empty, `maxItems` when bounded),
+    and a string that may not hold NUL says so (a pattern)."""
 
     def get_tags(self) -> list[str]:
         for prefix, tag in TAGS_BY_PATH:
@@ -195,8 +215,13 @@ class StrictAutoSchema(AutoSchema):
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
-        if direction == "request" and isinstance(serializer, RejectUnknownFieldsMixin):
+        if direction != "request":
+            return schema
+        if isinstance(serializer, RejectUnknownFieldsMixin):
             schema["additionalProperties"] = False
+        # After drf-spectacular mapped the validators: a RegexValidator's pattern comes first.
+        for name, field_schema in schema.get("properties", {}).items():
+            _say_nul_is_refused(serializer.fields[name], field_schema)
         return schema
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
@@ -207,4 +232,7 @@ class StrictAutoSchema(AutoSchema):
                 schema.setdefault("minItems", 1)
             if getattr(field, "max_length", None):
                 schema.setdefault("maxItems", field.max_length)
+        dicts = isinstance(field, serializers.DictField) and schema.get("type") == "object"
+        if dicts and not field.allow_empty:
+            schema.setdefault("minProperties", 1)
         return schema

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ota.api import cursor_parameters, paginated
+from ota.api import paginated
 from ota.errors import NotFound
 from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
 from rollouts import selectors
@@ -180,7 +180,7 @@ class CohortMembersApi(APIView):
 
     @extend_schema(
         operation_id="cohorts_members_list",
-        parameters=cursor_parameters(),
+        parameters=MemberPagination.schema_parameters(),
         responses=paginated(
             "CohortMemberPage", inline_serializer("CohortMember", {"vin": serializers.CharField()})
         ),

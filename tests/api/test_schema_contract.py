@@ -2,6 +2,9 @@
 
 import pytest
 
+from ota.text import NO_NUL_PATTERN
+from signing.names import HARDWARE_ID_PATTERN, TARGET_PATH_PATTERN
+
 pytestmark = pytest.mark.django_db
 
 
@@ -102,3 +105,40 @@ def test_the_docs_group_every_operation_as_vehicle_tuf_or_management(schema):
     for path, methods in schema["paths"].items():
         for operation in methods.values():
             assert operation["tags"] in (["vehicle"], ["tuf"], ["management"]), path
+
+
+@pytest.mark.parametrize(
+    ("path", "largest"),
+    [("/api/v1/manage/vehicles", 1000), ("/api/v1/manage/cohorts/{name}/members", 5000)],
+)
+def test_a_page_size_is_documented_with_the_bounds_the_paginator_holds_it_to(schema, path, largest):
+    (page_size,) = [
+        p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "page_size"
+    ]
+    assert page_size["schema"] == {"type": "integer", "minimum": 1, "maximum": largest}
+
+
+def test_a_request_string_says_it_may_not_hold_nul(schema):
+    components = schema["components"]["schemas"]
+    release = components["ReleaseInputRequest"]["properties"]
+    assert release["version"]["pattern"] == NO_NUL_PATTERN
+    assert release["notes"]["pattern"] == NO_NUL_PATTERN  # blank allowed, NUL not
+    assert release["models"]["items"]["pattern"] == NO_NUL_PATTERN
+    assert components["BundleUploadRequest"]["properties"]["version"]["pattern"] == NO_NUL_PATTERN
+    # A pattern of the field's own says more, and is kept.
+    assert components["EcuInputRequest"]["properties"]["serial"]["pattern"] != NO_NUL_PATTERN
+    # What the server answers is not a request: no pattern there.
+    assert "pattern" not in components["ReleaseOutput"]["properties"]["version"]
+
+
+def test_an_object_that_may_not_be_empty_says_so(schema):
+    signed = schema["components"]["schemas"]["ManifestSignedRequest"]["properties"]
+    assert signed["ecu_version_reports"]["minProperties"] == 1
+
+
+def test_a_bundle_upload_states_the_rules_of_its_fields(schema):
+    upload = schema["components"]["schemas"]["BundleUploadRequest"]
+    assert upload["additionalProperties"] is False
+    assert upload["properties"]["path"]["pattern"] == TARGET_PATH_PATTERN
+    assert upload["properties"]["hardware_id"]["pattern"] == HARDWARE_ID_PATTERN
+    assert upload["properties"]["file"] == {"type": "string", "format": "binary"}
