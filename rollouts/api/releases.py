@@ -14,6 +14,7 @@ from ota.serializers import (
     StrictCharField,
     StrictIntegerField,
 )
+from rollouts import install_policy
 from rollouts.errors import UnknownChannel, UnknownCohort
 from rollouts.health import wilson
 from rollouts.models import Channel, Cohort, Release, Rollout
@@ -35,6 +36,12 @@ class RolloutNotFound(NotFound):
     message = "No rollout has this id."
 
 
+@extend_schema_field(install_policy.SCHEMA)
+class InstallPolicyField(serializers.DictField):
+    """An install policy: the schema says its shape; `install_policy.validate` checks it where
+    it is kept (a release, a rollout), against the server's clock."""
+
+
 class ReleaseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     version = StrictCharField(max_length=64)
     notes = StrictCharField(allow_blank=True, required=False, default="", max_length=20000)
@@ -54,7 +61,7 @@ class ReleaseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     regions = serializers.ListField(
         child=StrictCharField(max_length=16), required=False, default=list
     )
-    install_policy = serializers.DictField(
+    install_policy = InstallPolicyField(
         required=False,
         default=dict,
         help_text="When and how cars may install it: windows, preconditions, download policy, "
@@ -196,7 +203,7 @@ class RolloutInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         allow_null=True,
         help_text="A cohort's name: only its vehicles (within regions and models) take part.",
     )
-    install_policy = serializers.DictField(
+    install_policy = InstallPolicyField(
         required=False,
         allow_null=True,
         default=None,

@@ -3,6 +3,7 @@
 import pytest
 
 from ota.text import NO_NUL_PATTERN
+from rollouts import install_policy
 from signing.names import HARDWARE_ID_PATTERN, TARGET_PATH_PATTERN
 
 pytestmark = pytest.mark.django_db
@@ -142,3 +143,13 @@ def test_a_bundle_upload_states_the_rules_of_its_fields(schema):
     assert upload["properties"]["path"]["pattern"] == TARGET_PATH_PATTERN
     assert upload["properties"]["hardware_id"]["pattern"] == HARDWARE_ID_PATTERN
     assert upload["properties"]["file"] == {"type": "string", "format": "binary"}
+
+
+@pytest.mark.parametrize("component", ["ReleaseInputRequest", "RolloutInputRequest"])
+def test_an_install_policy_is_documented_in_full_and_closed(schema, component):
+    policy = schema["components"]["schemas"][component]["properties"]["install_policy"]
+    assert policy["additionalProperties"] is False
+    assert set(policy["properties"]) == install_policy.KEYS
+    window = policy["properties"]["windows"]["items"]
+    assert window["additionalProperties"] is False
+    assert window["required"] == ["start", "end"]
