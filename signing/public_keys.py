@@ -38,7 +38,9 @@ def parse_public_key(value: Any) -> PublicKey:
     keytype, scheme, keyval = value.get("keytype"), value.get("scheme"), value.get("keyval")
     if not isinstance(keyval, dict) or not isinstance(keyval.get("public"), str):
         raise InvalidPublicKey("keyval.public must be a string")
-    if (keytype, scheme) not in SUPPORTED:
+    # Strings first: a list or an object cannot be looked up in SUPPORTED (a TypeError, a 500).
+    pair = (keytype, scheme) if isinstance(keytype, str) and isinstance(scheme, str) else None
+    if pair not in SUPPORTED:
         raise InvalidPublicKey(
             "unsupported key: use keytype ed25519 with scheme ed25519, "
             "or keytype ecdsa with scheme ecdsa-sha2-nistp256"
