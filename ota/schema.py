@@ -11,7 +11,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from ota.serializers import RejectUnknownFieldsMixin
-from ota.text import NO_NUL_PATTERN
+from ota.text import NO_NUL_PATTERN, NOT_BLANK_PATTERN
 from rollouts.vin import VIN_PATTERN
 
 VIN_PATTERN_ANCHORED = f"^{VIN_PATTERN}$"
@@ -184,28 +184,31 @@ TAGS_BY_PATH = (
 )
 
 
-def _say_nul_is_refused(field, schema: dict[str, Any]) -> None:
+def _say_text_rules(field, schema: dict[str, Any]) -> None:
     """A string field that refuses NUL (every DRF CharField does; in a JSON body the parser
-    does too) says so with a pattern, unless a pattern of its own says more already."""
+    does too) says so with a pattern, and one that refuses blank text once trimmed says that
+    too, unless a pattern of its own says more already."""
     if isinstance(field, serializers.ListField) and isinstance(schema.get("items"), dict):
-        _say_nul_is_refused(field.child, schema["items"])
+        _say_text_rules(field.child, schema["items"])
     elif isinstance(field, serializers.DictField) and isinstance(
         schema.get("additionalProperties"), dict
     ):
-        _say_nul_is_refused(field.child, schema["additionalProperties"])
+        _say_text_rules(field.child, schema["additionalProperties"])
     elif (
         schema.get("type") == "string"
         and not schema.keys() & {"pattern", "enum", "format"}
         and any(isinstance(v, ProhibitNullCharactersValidator) for v in field.validators)
     ):
-        schema["pattern"] = NO_NUL_PATTERN
+        trimmed = getattr(field, "trim_whitespace", False)
+        blank = trimmed and not getattr(field, "allow_blank", True)
+        schema["pattern"] = NOT_BLANK_PATTERN if blank else NO_NUL_PATTERN
 
 
 class StrictAutoSchema(AutoSchema):
     """Request schemas as strict as the server: an object whose serializer refuses unknown
     fields says so (`additionalProperties: false`), a list or an object says how many items
     it takes (`minItems`/`minProperties` when it may not be empty, `maxItems` when bounded),
-    and a string that may not hold NUL says so (a pattern)."""
+    and a string that may not hold NUL, or be blank, says so (a pattern)."""
 
     def get_tags(self) -> list[str]:
         for prefix, tag in TAGS_BY_PATH:
@@ -221,7 +224,7 @@ class StrictAutoSchema(AutoSchema):
             schema["additionalProperties"] = False
         # After drf-spectacular mapped the validators: a RegexValidator's pattern comes first.
         for name, field_schema in schema.get("properties", {}).items():
-            _say_nul_is_refused(serializer.fields[name], field_schema)
+            _say_text_rules(serializer.fields[name], field_schema)
         return schema
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):

@@ -11,6 +11,9 @@ from typing import Any
 # surrogates need no pattern: UTF-8 cannot encode one, so only a `\u` escape that no valid
 # string has carries one (RFC 8259, section 8.2).
 NO_NUL_PATTERN = r"^[^\u0000]*$"
+# The same for text that may not be blank once trimmed: DRF trims what str.strip() does,
+# Python's whitespace, which is ECMA's \s and also \x1c-\x1f and \x85.
+NOT_BLANK_PATTERN = r"^[^\u0000]*[^\u0000\s\u001c-\u001f\u0085][^\u0000]*$"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """The schema is the contract: what the generated requests found, held as plain tests."""
 
+import sys
+
+import jsonschema_rs
 import pytest
 
-from ota.text import NO_NUL_PATTERN
+from ota.text import NO_NUL_PATTERN, NOT_BLANK_PATTERN
 from rollouts import install_policy
 from signing.names import HARDWARE_ID_PATTERN, TARGET_PATH_PATTERN
 
@@ -119,13 +122,16 @@ def test_a_page_size_is_documented_with_the_bounds_the_paginator_holds_it_to(sch
     assert page_size["schema"] == {"type": "integer", "minimum": 1, "maximum": largest}
 
 
-def test_a_request_string_says_it_may_not_hold_nul(schema):
+def test_a_request_string_says_it_may_not_hold_nul_nor_be_blank_once_trimmed(schema):
     components = schema["components"]["schemas"]
     release = components["ReleaseInputRequest"]["properties"]
-    assert release["version"]["pattern"] == NO_NUL_PATTERN
+    assert release["version"]["pattern"] == NOT_BLANK_PATTERN
     assert release["notes"]["pattern"] == NO_NUL_PATTERN  # blank allowed, NUL not
-    assert release["models"]["items"]["pattern"] == NO_NUL_PATTERN
-    assert components["BundleUploadRequest"]["properties"]["version"]["pattern"] == NO_NUL_PATTERN
+    assert release["models"]["items"]["pattern"] == NOT_BLANK_PATTERN
+    export = components["ExportInputRequest"]["properties"]
+    assert export["market"]["pattern"] == NO_NUL_PATTERN  # not trimmed: spaces are not blank
+    upload = components["BundleUploadRequest"]["properties"]
+    assert upload["version"]["pattern"] == NOT_BLANK_PATTERN
     # A pattern of the field's own says more, and is kept.
     assert components["EcuInputRequest"]["properties"]["serial"]["pattern"] != NO_NUL_PATTERN
     # What the server answers is not a request: no pattern there.
@@ -153,3 +159,17 @@ def test_an_install_policy_is_documented_in_full_and_closed(schema, component):
     window = policy["properties"]["windows"]["items"]
     assert window["additionalProperties"] is False
     assert window["required"] == ["start", "end"]
+
+
+def text(pattern: str):
+    return jsonschema_rs.Draft4Validator({"type": "string", "pattern": pattern})
+
+
+def test_the_text_patterns_refuse_what_the_server_refuses_read_as_ecma_regexps():
+    no_nul, not_blank = text(NO_NUL_PATTERN), text(NOT_BLANK_PATTERN)
+    assert no_nul.is_valid("") and no_nul.is_valid(" a\n") and not no_nul.is_valid("a\x00")
+    assert not_blank.is_valid(" a ") and not not_blank.is_valid("a\x00")
+    # Blank is what str.strip() trims (DRF trims with it), in ECMA's reading of the pattern.
+    for space in (chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()):
+        assert not not_blank.is_valid(space * 2), hex(ord(space))
+        assert not_blank.is_valid(f"{space}x{space}")
