@@ -208,7 +208,9 @@ class StrictAutoSchema(AutoSchema):
     """Request schemas as strict as the server: an object whose serializer refuses unknown
     fields says so (`additionalProperties: false`), a list or an object says how many items
     it takes (`minItems`/`minProperties` when it may not be empty, `maxItems` when bounded),
-    and a string that may not hold NUL, or be blank, says so (a pattern)."""
+    and a string that may not hold NUL, or be blank, says so (a pattern). A field or a
+    serializer whose rule is read from settings, or checked by a service with its own error
+    code, states it with an `openapi_schema()` method, called when the schema is generated."""
 
     def get_tags(self) -> list[str]:
         for prefix, tag in TAGS_BY_PATH:
@@ -222,6 +224,8 @@ class StrictAutoSchema(AutoSchema):
             return schema
         if isinstance(serializer, RejectUnknownFieldsMixin):
             schema["additionalProperties"] = False
+        if hasattr(serializer, "openapi_schema"):  # a rule across its fields
+            schema.update(serializer.openapi_schema())
         # After drf-spectacular mapped the validators: a RegexValidator's pattern comes first.
         for name, field_schema in schema.get("properties", {}).items():
             _say_text_rules(serializer.fields[name], field_schema)
@@ -229,6 +233,9 @@ class StrictAutoSchema(AutoSchema):
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        nested = isinstance(field, serializers.BaseSerializer)  # a $ref: said in its component
+        if direction == "request" and hasattr(field, "openapi_schema") and not nested:
+            schema.update(field.openapi_schema())
         lists = (serializers.ListField, serializers.ListSerializer)
         if isinstance(field, lists) and schema.get("type") == "array":
             if not field.allow_empty:

@@ -271,6 +271,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CohortKindEnum": "rollouts.models.cohorts.CohortKind",
         "RolloutStatusEnum": "rollouts.models.rollouts.RolloutStatus",
+        "MarketEnum": "ota.serializers.configured_markets",  # regions and markets alike
     },
     "TAGS": [
         {"name": "vehicle", "description": "What a car calls, with its vehicle token."},

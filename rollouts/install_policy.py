@@ -253,6 +253,12 @@ def valid_time_zone(name: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1)
+def time_zones() -> list[str]:
+    """Every name valid_time_zone takes, sorted: the schema's enum (this server's database)."""
+    return sorted(name for name in _zones() if valid_time_zone(name))
+
+
 def for_vehicle(policy: Mapping, time_zone: str) -> dict:
     """What the Director signs for one vehicle: the policy, its format and the vehicle's zone
     ({} when there is no policy: nothing is signed, any car may take it)."""

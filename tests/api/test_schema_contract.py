@@ -5,9 +5,12 @@ import sys
 import jsonschema_rs
 import pytest
 
+from compliance.rxswin import RXSWIN_PATTERN
 from ota.text import NO_NUL_PATTERN, NOT_BLANK_PATTERN
 from rollouts import install_policy
+from rollouts.vin import VIN_PATTERN_ANY_CASE
 from signing.names import HARDWARE_ID_PATTERN, TARGET_PATH_PATTERN
+from signing.public_keys import SUPPORTED
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +176,69 @@ def test_the_text_patterns_refuse_what_the_server_refuses_read_as_ecma_regexps()
     for space in (chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()):
         assert not not_blank.is_valid(space * 2), hex(ord(space))
         assert not_blank.is_valid(f"{space}x{space}")
+
+
+def request_validator(schema, component: str):
+    """The component as JSON Schema (ECMA regular expressions, as schemathesis reads them)."""
+    document = {"$ref": f"#/components/schemas/{component}", "components": schema["components"]}
+    return jsonschema_rs.Draft4Validator(document, validate_formats=True)
+
+
+def test_a_vin_a_person_gives_may_be_in_either_case(schema):
+    components = schema["components"]["schemas"]
+    for component in ("VehicleInputRequest", "ExportInputRequest"):
+        vin = components[component]["properties"]["vin"]
+        assert vin["pattern"] == f"^{VIN_PATTERN_ANY_CASE}$", component
+
+
+def test_an_rxswin_is_documented_with_the_pattern_the_register_holds_it_to(schema):
+    components = schema["components"]["schemas"]
+    pattern = f"^(?:{RXSWIN_PATTERN.pattern})$"
+    assert components["RxswinInputRequest"]["properties"]["rxswin"]["pattern"] == pattern
+    new_rxswin = components["AssessmentRequest"]["properties"]["new_rxswin"]
+    assert new_rxswin["oneOf"][0]["pattern"] == pattern  # or blank: not affected
+
+
+def referenced(schema, property_schema: dict) -> dict:
+    ref = property_schema.get("$ref") or property_schema["allOf"][0]["$ref"]
+    return schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+
+def test_markets_are_the_configured_ones_read_when_the_schema_is_generated(client, settings):
+    settings.OTA_REGIONS = ["EU", "JP"]
+    schema = client.get("/api/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+    for component, name in [("VehicleInputRequest", "region"), ("RxswinInputRequest", "market")]:
+        market = components[component]["properties"][name]
+        assert referenced(schema, market)["enum"] == ["EU", "JP"], component
+
+
+def test_consent_is_documented_as_given_only(schema):
+    consent = schema["components"]["schemas"]["ConsentRequest"]["properties"]["accepted"]
+    assert referenced(schema, consent) == {"type": "boolean", "enum": [True]}
+
+
+def test_a_time_zone_is_one_this_server_knows(schema):
+    zone = schema["components"]["schemas"]["VehicleInputRequest"]["properties"]["time_zone"]
+    zones = referenced(schema, zone["oneOf"][0])["enum"]  # or blank: its market's
+    assert "Europe/Paris" in zones and "UTC" in zones
+    assert not set(zones) & install_policy.NOT_ZONES
+
+
+def test_an_ecu_key_is_documented_in_each_form_the_server_takes(schema):
+    key = schema["components"]["schemas"]["EcuInputRequest"]["properties"]["public_key"]
+    assert key["additionalProperties"] is False
+    forms = {
+        (form["properties"]["keytype"]["enum"][0], form["properties"]["scheme"]["enum"][0])
+        for form in key["oneOf"]
+    }
+    assert forms == SUPPORTED
+
+
+def test_an_evidence_export_names_what_its_scope_needs(schema):
+    export = request_validator(schema, "ExportInputRequest")
+    period = {"from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"}
+    assert export.is_valid({"scope": "market", "market": "EU", **period})
+    assert not export.is_valid({"scope": "market", "market": "EU"})
+    assert not export.is_valid({"scope": "release", "vin": "1HGCM82633A004352"})
+    assert export.is_valid({"scope": "release", "release": 7})
