@@ -69,6 +69,21 @@ class StrictFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
+class UniqueListField(serializers.ListField):
+    """A list that names each item once (the schema says `uniqueItems`)."""
+
+    default_error_messages = {"repeated": "Each item once."}
+
+    def to_internal_value(self, data):
+        items = super().to_internal_value(data)
+        if len(set(items)) != len(items):
+            self.fail("repeated")
+        return items
+
+    def openapi_schema(self) -> dict:
+        return {"uniqueItems": True}
+
+
 class RejectUnknownFieldsMixin:
     # A misspelt field is an error, not silently ignored (a typo in "channel" would otherwise
     # leave a vehicle on the default channel). A comment, not a docstring: the OpenAPI schema

@@ -13,8 +13,9 @@ from ota.serializers import (
     RejectUnknownFieldsMixin,
     StrictCharField,
     StrictIntegerField,
+    UniqueListField,
 )
-from rollouts import install_policy
+from rollouts import install_policy, plans
 from rollouts.errors import UnknownChannel, UnknownCohort
 from rollouts.health import wilson
 from rollouts.models import Channel, Cohort, Release, Rollout
@@ -42,13 +43,25 @@ class InstallPolicyField(serializers.DictField):
     it is kept (a release, a rollout), against the server's clock."""
 
 
+@extend_schema_field(plans.STAGES_SCHEMA)
+class StagePlanField(serializers.ListField):
+    """A stage plan: the schema says its shape; `plans.validate_stages` checks it."""
+
+
+@extend_schema_field(plans.POLICY_SCHEMA)
+class HealthPolicyField(serializers.DictField):
+    """Overrides of the default health policy: the schema says their shape;
+    `plans.validate_policy` checks them."""
+
+
 class ReleaseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     version = StrictCharField(max_length=64)
     notes = StrictCharField(allow_blank=True, required=False, default="", max_length=20000)
-    bundles = serializers.ListField(
+    bundles = UniqueListField(
         child=StrictIntegerField(min_value=1, max_value=MAX_BIGINT),
         allow_empty=False,
         max_length=64,
+        error_messages={"repeated": "Each bundle once."},
     )
     requires = serializers.DictField(
         child=serializers.DictField(child=StrictIntegerField(min_value=0, max_value=MAX_BIGINT)),
@@ -67,11 +80,6 @@ class ReleaseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         help_text="When and how cars may install it: windows, preconditions, download policy, "
         "urgency (docs/pouf.md, Install policy). {}: whenever offered.",
     )
-
-    def validate_bundles(self, value):
-        if len(set(value)) != len(value):
-            raise serializers.ValidationError("Each bundle once.")
-        return value
 
     def validate_requires(self, value):
         try:
@@ -181,14 +189,14 @@ class ReleaseApproveApi(APIView):
 class RolloutInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     release = StrictIntegerField(min_value=1, max_value=MAX_BIGINT)
     channel = StrictCharField(max_length=40)
-    stages = serializers.ListField(
+    stages = StagePlanField(
         child=serializers.DictField(),
         required=False,
-        max_length=20,
+        max_length=plans.MAX_STAGES,
         help_text='[{"percent": 1, "min_soak_minutes": 720, "gate": "auto", '
         '"max_duration_minutes": 4320}, …]; default: the channel\'s plan',
     )
-    policy = serializers.DictField(
+    policy = HealthPolicyField(
         required=False, help_text="Overrides of the default health policy (see docs)."
     )
     regions = serializers.ListField(

@@ -7,7 +7,7 @@ import pytest
 
 from compliance.rxswin import RXSWIN_PATTERN
 from ota.text import NO_NUL_PATTERN, NOT_BLANK_PATTERN
-from rollouts import install_policy
+from rollouts import install_policy, plans
 from rollouts.vin import VIN_PATTERN_ANY_CASE
 from signing.names import HARDWARE_ID_PATTERN, TARGET_PATH_PATTERN
 from signing.public_keys import SUPPORTED
@@ -233,6 +233,38 @@ def test_an_ecu_key_is_documented_in_each_form_the_server_takes(schema):
         for form in key["oneOf"]
     }
     assert forms == SUPPORTED
+
+
+def test_a_cohort_filter_states_each_parts_rules(schema, settings):
+    cohort = schema["components"]["schemas"]["CohortInputRequest"]["properties"]
+    assert referenced(schema, cohort["regions"]["items"])["enum"] == settings.OTA_REGIONS
+    assert cohort["hardware_ids"]["items"]["pattern"] == HARDWARE_ID_PATTERN
+    assert cohort["models"]["maxItems"] == 100
+    rule = cohort["installed"]["items"]
+    assert rule["additionalProperties"] is False
+    assert rule["properties"]["hardware_id"]["pattern"] == HARDWARE_ID_PATTERN
+    assert [branch["required"] for branch in rule["anyOf"]] == [
+        ["versions"],
+        ["min_counter"],
+        ["max_counter"],
+    ]
+
+
+def test_a_rollouts_plan_and_health_policy_are_documented_in_full_and_closed(schema):
+    rollout = schema["components"]["schemas"]["RolloutInputRequest"]["properties"]
+    assert rollout["stages"]["items"]["additionalProperties"] is False
+    assert rollout["stages"]["maxItems"] == plans.MAX_STAGES
+    assert rollout["policy"]["additionalProperties"] is False
+    assert rollout["policy"]["properties"]["confidence"] == {
+        "type": "number",
+        "minimum": 0.5,
+        "maximum": 0.9999,
+    }
+
+
+def test_a_release_names_each_bundle_once(schema):
+    release = schema["components"]["schemas"]["ReleaseInputRequest"]["properties"]
+    assert release["bundles"]["uniqueItems"] is True
 
 
 def test_an_evidence_export_names_what_its_scope_needs(schema):
