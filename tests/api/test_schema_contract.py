@@ -1,5 +1,6 @@
 """The schema is the contract: what the generated requests found, held as plain tests."""
 
+import copy
 import sys
 
 import jsonschema_rs
@@ -8,9 +9,11 @@ import pytest
 from compliance.rxswin import RXSWIN_PATTERN
 from ota.text import NO_NUL_PATTERN, NOT_BLANK_PATTERN
 from rollouts import install_policy, plans
+from rollouts.telemetry_bounds import MAX_COUNT
 from rollouts.vin import VIN_PATTERN_ANY_CASE
 from signing.names import HARDWARE_ID_PATTERN, TARGET_PATH_PATTERN
 from signing.public_keys import SUPPORTED
+from tests.rollouts.test_manifest_checks import BREAKAGES, GOOD
 
 pytestmark = pytest.mark.django_db
 
@@ -184,6 +187,17 @@ def request_validator(schema, component: str):
     return jsonschema_rs.Draft4Validator(document, validate_formats=True)
 
 
+def test_the_documented_manifest_takes_a_good_one(schema):
+    assert request_validator(schema, "ManifestRequest").is_valid(copy.deepcopy(GOOD))
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES.values(), ids=BREAKAGES.keys())
+def test_the_documented_manifest_refuses_what_the_check_refuses(schema, breakage):
+    manifest = copy.deepcopy(GOOD)
+    breakage(manifest)
+    assert not request_validator(schema, "ManifestRequest").is_valid(manifest)
+
+
 def test_a_vin_a_person_gives_may_be_in_either_case(schema):
     components = schema["components"]["schemas"]
     for component in ("VehicleInputRequest", "ExportInputRequest"):
@@ -274,3 +288,11 @@ def test_an_evidence_export_names_what_its_scope_needs(schema):
     assert not export.is_valid({"scope": "market", "market": "EU"})
     assert not export.is_valid({"scope": "release", "vin": "1HGCM82633A004352"})
     assert export.is_valid({"scope": "release", "release": 7})
+
+
+def test_a_health_window_states_the_counts_a_car_can_reach(schema):
+    window = schema["components"]["schemas"]["HealthWindowRequest"]["properties"]
+    for name in ("ignition_cycles", "crashes", "reboots"):
+        assert window[name]["maximum"] == MAX_COUNT, name
+    assert window["dtcs"]["additionalProperties"]["maximum"] == MAX_COUNT
+    assert window["dtcs"]["maxProperties"] == window["metrics"]["maxProperties"] == 200
