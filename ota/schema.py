@@ -65,6 +65,7 @@ METADATA_NAME = {
     },
     "description": "`timestamp.json`, or `N.snapshot.json`, `N.targets.json`, `N.root.json`",
 }
+URL_NUL = _error("NUL in the path or query (ota/middleware.py).")
 IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}
 METADATA_OK = {
     "description": "The signed metadata (TUF), with an ETag",
@@ -95,6 +96,7 @@ TUF_REPOSITORIES = {
             "responses": {
                 "200": METADATA_OK,
                 "304": NOT_MODIFIED,
+                "400": URL_NUL,
                 "401": _error("No token, or an unknown or revoked one."),
                 "403": _error("The token belongs to another vehicle (`vin_mismatch`)."),
                 "404": _error("No such metadata."),
@@ -114,6 +116,7 @@ TUF_REPOSITORIES = {
             "responses": {
                 "200": METADATA_OK,
                 "304": NOT_MODIFIED,
+                "400": URL_NUL,
                 "404": _error("No such metadata."),
                 "405": _error("Only GET and HEAD."),
             },
@@ -126,7 +129,12 @@ TUF_REPOSITORIES = {
             "summary": "A published bundle's bytes (Range requests; on S3 a redirect)",
             "security": [{}, {"vehicleToken": []}],
             "parameters": [
-                {"name": "target", "in": "path", "required": True, "schema": {"type": "string"}},
+                {
+                    "name": "target",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": NO_NUL_PATTERN},
+                },
                 {"name": "Range", "in": "header", "schema": {"type": "string"}},
             ],
             "responses": {
@@ -147,6 +155,7 @@ TUF_REPOSITORIES = {
                     },
                 },
                 "302": {"description": "A short-lived URL in the vehicle's regional bucket"},
+                "400": URL_NUL,
                 "401": _error(
                     "A vehicle token is required (OTA_TARGETS_REQUIRE_TOKEN), or it is invalid."
                 ),
@@ -210,7 +219,17 @@ class StrictAutoSchema(AutoSchema):
     it takes (`minItems`/`minProperties` when it may not be empty, `maxItems` when bounded),
     and a string that may not hold NUL, or be blank, says so (a pattern). A field or a
     serializer whose rule is read from settings, or checked by a service with its own error
-    code, states it with an `openapi_schema()` method, called when the schema is generated."""
+    code, states it with an `openapi_schema()` method, called when the schema is generated.
+    A path or query parameter says it may not hold NUL."""
+
+    def _get_parameters(self):
+        # A path or query parameter may not hold NUL either (ota/middleware.py).
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            if schema.get("type") == "string" and not schema.keys() & {"pattern", "enum", "format"}:
+                parameter["schema"] = {**schema, "pattern": NO_NUL_PATTERN}
+        return parameters
 
     def get_tags(self) -> list[str]:
         for prefix, tag in TAGS_BY_PATH:

@@ -296,3 +296,15 @@ def test_a_health_window_states_the_counts_a_car_can_reach(schema):
         assert window[name]["maximum"] == MAX_COUNT, name
     assert window["dtcs"]["additionalProperties"]["maximum"] == MAX_COUNT
     assert window["dtcs"]["maxProperties"] == window["metrics"]["maxProperties"] == 200
+
+
+def test_every_string_parameter_says_it_may_not_hold_nul(schema):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] in ("path", "query") and parameter["schema"]["type"] == "string":
+                    assert parameter["schema"].keys() & {"pattern", "enum", "format"}, (
+                        f"{method.upper()} {path} {parameter['name']}"
+                    )
+            if path.startswith("/api/v1/"):
+                assert "400" in operation["responses"], f"{method.upper()} {path}"

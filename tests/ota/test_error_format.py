@@ -45,6 +45,20 @@ def test_text_no_column_keeps_is_400_naming_where_it_is(engineer_api, fleet_unch
     assert assert_error(response, 400, "malformed_request")["detail"] == where
 
 
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        ("/api/v1/manage/rxswins?market=E%00U", {"in": "query", "parameter": "market"}),
+        ("/api/v1/manage/vehicles?region=EU&mo%00del=x", {"in": "query"}),
+        ("/api/v1/manage/cohorts/a%00b", {"in": "path"}),
+    ],
+    ids=["in a value", "in a name", "in the path"],
+)
+def test_nul_in_a_url_is_400_naming_where_not_a_database_error(engineer_api, url, where):
+    """PostgreSQL fails a query that compares a column with NUL: this was a 500 there."""
+    assert assert_error(engineer_api.get(url), 400, "malformed_request")["detail"] == where
+
+
 @pytest.mark.parametrize("body", [b"[]", b'"vin"', b"42", b"null"])
 def test_json_that_is_not_an_object_is_400(engineer_api, fleet_unchanged, body):
     with fleet_unchanged():
