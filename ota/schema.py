@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
 from ota.serializers import RejectUnknownFieldsMixin
@@ -213,6 +214,22 @@ def _say_text_rules(field, schema: dict[str, Any]) -> None:
         schema["pattern"] = NOT_BLANK_PATTERN if blank else NO_NUL_PATTERN
 
 
+# What a request may put where its schema leaves the shape open (a manifest's extra fields,
+# a car's state): any JSON whose text holds no NUL, which the parser refuses anywhere. That
+# keys hold none OpenAPI 3.0 cannot say (no propertyNames).
+ANY_JSON = {
+    "description": "Any JSON value; no text in it holds NUL.",
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL_PATTERN},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"enum": [None]},  # null, as drf-spectacular's own NullEnum says it in OpenAPI 3.0
+        {"type": "array", "items": {"$ref": "#/components/schemas/AnyJson"}},
+        {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/AnyJson"}},
+    ],
+}
+
+
 class StrictAutoSchema(AutoSchema):
     """Request schemas as strict as the server: an object whose serializer refuses unknown
     fields says so (`additionalProperties: false`), a list or an object says how many items
@@ -231,6 +248,13 @@ class StrictAutoSchema(AutoSchema):
                 parameter["schema"] = {**schema, "pattern": NO_NUL_PATTERN}
         return parameters
 
+    def _any_json(self) -> dict[str, str]:
+        component = ResolvedComponent(
+            name="AnyJson", type=ResolvedComponent.SCHEMA, schema=ANY_JSON, object="AnyJson"
+        )
+        self.registry.register_on_missing(component)
+        return component.ref
+
     def get_tags(self) -> list[str]:
         for prefix, tag in TAGS_BY_PATH:
             if self.path.startswith(prefix):
@@ -243,6 +267,8 @@ class StrictAutoSchema(AutoSchema):
             return schema
         if isinstance(serializer, RejectUnknownFieldsMixin):
             schema["additionalProperties"] = False
+        else:  # extra fields are taken, as any JSON
+            schema["additionalProperties"] = self._any_json()
         if hasattr(serializer, "openapi_schema"):  # a rule across its fields
             schema.update(serializer.openapi_schema())
         # After drf-spectacular mapped the validators: a RegexValidator's pattern comes first.
@@ -264,4 +290,6 @@ class StrictAutoSchema(AutoSchema):
         dicts = isinstance(field, serializers.DictField) and schema.get("type") == "object"
         if dicts and not field.allow_empty:
             schema.setdefault("minProperties", 1)
+        if dicts and direction == "request" and schema.get("additionalProperties") == {}:
+            schema["additionalProperties"] = self._any_json()
         return schema

@@ -9,6 +9,7 @@ import pytest
 from compliance.rxswin import RXSWIN_PATTERN
 from ota.text import NO_NUL_PATTERN, NOT_BLANK_PATTERN
 from rollouts import install_policy, plans
+from rollouts.manifest_checks import manifest_problems
 from rollouts.telemetry_bounds import MAX_COUNT
 from rollouts.vin import VIN_PATTERN_ANY_CASE
 from signing.names import HARDWARE_ID_PATTERN, TARGET_PATH_PATTERN
@@ -308,3 +309,12 @@ def test_every_string_parameter_says_it_may_not_hold_nul(schema):
                     )
             if path.startswith("/api/v1/"):
                 assert "400" in operation["responses"], f"{method.upper()} {path}"
+
+
+def test_where_a_request_is_open_any_json_without_nul_is_documented(schema):
+    manifest = request_validator(schema, "ManifestRequest")
+    extra = copy.deepcopy(GOOD)
+    extra["signed"]["timeserver_time"] = {"at": ["2026-12-07T00:00:00Z", 7, None]}
+    assert manifest.is_valid(extra) and not manifest_problems(extra)  # extras are taken
+    extra["signed"]["state"]["note"] = ["a\x00"]  # the parser refuses NUL anywhere
+    assert not manifest.is_valid(extra)
