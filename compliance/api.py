@@ -3,7 +3,12 @@ per-market approval with its impact assessment, and the RXSWIN register."""
 
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -30,12 +35,13 @@ from ota.api import JsonOnlyNegotiation
 from ota.errors import NotFound
 from ota.serializers import (
     MAX_BIGINT,
+    MarketField,
     RejectUnknownFieldsMixin,
     StrictBooleanField,
     StrictCharField,
 )
+from rollouts.api.serializers import VinField
 from rollouts.models import Release, Vehicle
-from rollouts.vin import VIN_RULE, is_valid_vin, normalize_vin
 
 
 class ReleaseNotFound(NotFound):
@@ -43,16 +49,24 @@ class ReleaseNotFound(NotFound):
     message = "No release has this id."
 
 
+@extend_schema_field({"type": "string", "pattern": f"^(?:{rxswin.RXSWIN_PATTERN.pattern})$"})
+class RxswinField(StrictCharField):
+    """An RXSWIN exactly as given: one with spaces around it is refused, never trimmed into
+    another. compliance/rxswin.py checks it where it is kept (400 invalid_rxswin, or the
+    assessment's problems); the schema states the same pattern."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=64, trim_whitespace=False, **kwargs)
+
+
 class AssessmentSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     model = StrictCharField(max_length=64, help_text="The vehicle type assessed.")
     affects_type_approval = StrictBooleanField()
     rationale = StrictCharField(max_length=rxswin.MAX_RATIONALE)
-    new_rxswin = StrictCharField(
-        max_length=64,
+    new_rxswin = RxswinField(
         required=False,
         default="",
         allow_blank=True,
-        trim_whitespace=False,  # refused with spaces around it, not trimmed into another
         help_text="Only when type approval is affected: the RXSWIN after the update.",
     )
     rxswin_before = serializers.CharField(read_only=True)
@@ -97,8 +111,8 @@ class ReleaseMarketSerializer(serializers.Serializer):
 
 class RxswinInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     model = StrictCharField(max_length=64)
-    market = StrictCharField(max_length=16)
-    rxswin = StrictCharField(max_length=64, trim_whitespace=False)  # refused, not trimmed
+    market = MarketField(max_length=16)  # an unknown one: 422 unknown_market (rxswin_register)
+    rxswin = RxswinField()
     note = StrictCharField(required=False, default="", allow_blank=True, max_length=5000)
 
 
@@ -252,8 +266,7 @@ class KeyNotFound(NotFound):
 class ExportInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     scope = serializers.ChoiceField(choices=ExportScope.choices)
     format = serializers.ChoiceField(choices=ExportFormat.choices, default=ExportFormat.JSON)
-    vin = StrictCharField(
-        max_length=17,
+    vin = VinField(
         required=False,
         default="",
         help_text="Upper-cased and stripped, as everywhere a VIN is looked up.",
@@ -261,11 +274,22 @@ class ExportInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     release = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, required=False)
     market = StrictCharField(max_length=16, required=False, default="", trim_whitespace=False)
 
-    def validate_vin(self, value: str) -> str:
-        vin = normalize_vin(value)
-        if vin and not is_valid_vin(vin):
-            raise serializers.ValidationError(VIN_RULE)
-        return vin
+    def openapi_schema(self) -> dict:
+        """What each scope names, as evidence_export_request checks it. That a market's
+        period starts before it ends no schema can say."""
+        needs = {
+            ExportScope.VIN: ["vin"],
+            ExportScope.RELEASE: ["release"],
+            ExportScope.MARKET: ["market", "from", "to"],
+        }
+        # The scope by a pattern, not a one-value enum: drf-spectacular's enum post-processing
+        # would give the three one-value enums of `scope` one name, and one of them.
+        return {
+            "anyOf": [
+                {"properties": {"scope": {"pattern": f"^{scope.value}$"}}, "required": names}
+                for scope, names in needs.items()
+            ]
+        }
 
     def get_fields(self):
         fields = super().get_fields()

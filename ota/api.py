@@ -15,7 +15,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from ota import errors
-from ota.text import bad_text, may_hold_bad_text
+from ota.text import BadText, find_bad_text, may_hold_bad_text
 
 DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
     errors.Malformed: status.HTTP_400_BAD_REQUEST,
@@ -60,7 +60,16 @@ class PayloadTooLarge(exceptions.APIException):
 
     def __init__(self, limit: int):
         super().__init__(f"The request body is larger than {limit} bytes.")
-        self.limit = limit
+        self.error_detail = {"limit_bytes": limit}
+
+
+class BadTextInBody(exceptions.ParseError):
+    """NUL or a lone surrogate somewhere in a JSON body: the answer says where, as a JSON
+    Pointer, and whether in a key or in the value there."""
+
+    def __init__(self, found: BadText):
+        super().__init__(found.problem)
+        self.error_detail = {"pointer": found.pointer(), "in": "key" if found.in_key else "value"}
 
 
 class DomainAPIError(exceptions.APIException):
@@ -99,7 +108,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = getattr(exc, "default_code", None) or STATUS_CODES.get(response.status_code, "error")
         if isinstance(exc, exceptions.APIException) and isinstance(exc.detail, str):
             code = getattr(exc.detail, "code", None) or code
-        detail = {"limit_bytes": exc.limit} if isinstance(exc, PayloadTooLarge) else {}
+        detail = getattr(exc, "error_detail", {})
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             detail = {"retry_after_seconds": int(exc.wait)}
         message = str(exc.detail) if isinstance(exc, exceptions.APIException) else str(exc)
@@ -182,8 +191,8 @@ class LimitedJSONParser(JSONParser):
             raise exceptions.ParseError("The body is not UTF-8.") from None
         except (ValueError, RecursionError) as exc:
             raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from None
-        if may_hold_bad_text(text) and (found := bad_text(data)):
-            raise exceptions.ParseError(found)  # the same answer on SQLite and PostgreSQL
+        if may_hold_bad_text(text) and (found := find_bad_text(data)):
+            raise BadTextInBody(found)  # the same answer on SQLite and PostgreSQL
         parser_context["body_text"] = text  # the body exactly as sent, for views that keep it
         return data
 
@@ -232,12 +241,3 @@ def paginated(name: str, item: Any):
             "results": serializers.ListField(child=item),
         },
     )
-
-
-def cursor_parameters() -> list:
-    from drf_spectacular.utils import OpenApiParameter
-
-    return [
-        OpenApiParameter("cursor", str, description="from `next` or `previous`"),
-        OpenApiParameter("page_size", int, description="items per page (at most 1000)"),
-    ]

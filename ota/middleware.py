@@ -1,4 +1,5 @@
-"""Keeps every answer under /api/ in the one JSON error format, whatever raised it."""
+"""Keeps every answer under /api/ in the one JSON error format, whatever raised it, and
+refuses a URL that holds text no column can keep."""
 
 import logging
 
@@ -7,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from ota.api import STATUS_CODES, error_body, unavailable_response
 from ota.errors import Unavailable
+from ota.text import bad_string
 
 logger = logging.getLogger("ota.api")
 
@@ -53,3 +55,31 @@ class ApiErrorMiddleware:
             error_body("server_error", "An internal error occurred; it has been logged."),
             status=500,
         )
+
+
+class BadTextInUrlMiddleware:
+    """The URL's share of ota/text.py's rule (the JSON parser refuses NUL in a body): NUL in
+    an API request's path or query is refused before a view compares it with a column, which
+    PostgreSQL fails (a 500) where SQLite answers. Django decodes neither into a lone
+    surrogate. A look at the raw query first: the busy paths carry none."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _is_api(request) and (where := _bad_text_in_url(request)):
+            message = "URLs may not contain NUL characters."
+            return JsonResponse(error_body("malformed_request", message, where), status=400)
+        return self.get_response(request)
+
+
+def _bad_text_in_url(request: HttpRequest) -> dict[str, str]:
+    if bad_string(request.path):
+        return {"in": "path"}
+    query = request.META.get("QUERY_STRING", "")
+    if "%00" not in query and "\x00" not in query:
+        return {}
+    for name, values in request.GET.lists():
+        if any(bad_string(value) for value in values):
+            return {"in": "query", "parameter": name} if not bad_string(name) else {"in": "query"}
+    return {"in": "query"}  # in a parameter's name

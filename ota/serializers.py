@@ -1,5 +1,6 @@
 """Serializer fields and mixins that refuse what JSON clients should never send."""
 
+from django.conf import settings
 from rest_framework import serializers
 
 # The largest integer a bigint column (ids, lengths) holds: larger ones are refused as input,
@@ -14,6 +15,20 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+def configured_markets() -> list[str]:
+    return list(settings.OTA_REGIONS)
+
+
+class MarketField(StrictCharField):
+    """A market (region) code. Whoever owns the rule refuses an unknown one with its own code
+    (a serializer, a service), reading settings.OTA_REGIONS; the schema reads it too, when it
+    is generated (`openapi_schema`, ota/schema.py): the configured markets are its enum,
+    named MarketEnum (SPECTACULAR_SETTINGS)."""
+
+    def openapi_schema(self) -> dict:
+        return {"enum": configured_markets()}
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -52,6 +67,21 @@ class StrictFloatField(serializers.FloatField):
         if isinstance(data, bool) or not isinstance(data, int | float):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class UniqueListField(serializers.ListField):
+    """A list that names each item once (the schema says `uniqueItems`)."""
+
+    default_error_messages = {"repeated": "Each item once."}
+
+    def to_internal_value(self, data):
+        items = super().to_internal_value(data)
+        if len(set(items)) != len(items):
+            self.fail("repeated")
+        return items
+
+    def openapi_schema(self) -> dict:
+        return {"uniqueItems": True}
 
 
 class RejectUnknownFieldsMixin:

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "ota.middleware.ApiErrorMiddleware",
+    "ota.middleware.BadTextInUrlMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -271,6 +272,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CohortKindEnum": "rollouts.models.cohorts.CohortKind",
         "RolloutStatusEnum": "rollouts.models.rollouts.RolloutStatus",
+        "MarketEnum": "ota.serializers.configured_markets",  # regions and markets alike
     },
     "TAGS": [
         {"name": "vehicle", "description": "What a car calls, with its vehicle token."},

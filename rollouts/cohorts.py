@@ -1,14 +1,16 @@
 """Cohort filters: the rules a valid one follows, and its pure form for targeting. Pure."""
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ota.text import NO_NUL_PATTERN
 from rollouts.plans import PlanError
 from rollouts.targeting import CohortRule, InstalledRule
+from signing.names import HARDWARE_ID_PATTERN, valid_hardware_id
 
-HARDWARE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_PARTS = 100  # names in one filter part; a longer list is a static cohort's job
+MAX_RULES = 20  # installed-software rules in one filter
+MAX_VERSION = 64
 
 
 def validate_filter(
@@ -27,7 +29,7 @@ def validate_filter(
     if unknown:
         problems["regions"] = f"unknown regions {unknown}; known: {sorted(known_regions)}"
     for index, hardware_id in enumerate(clean["hardware_ids"]):
-        if not HARDWARE_ID.match(hardware_id):
+        if not valid_hardware_id(hardware_id):
             problems[f"hardware_ids[{index}]"] = "letters, digits and . _ - only"
     given = any(clean.values())
     if kind == "static" and given:
@@ -56,8 +58,8 @@ def _names(value: Any, field: str, problems: dict, *, max_length: int) -> list[s
 def _installed(value: Any, problems: dict) -> list[dict]:
     if value is None:
         return []
-    if not isinstance(value, list) or len(value) > 20:
-        problems["installed"] = "a list of at most 20 rules"
+    if not isinstance(value, list) or len(value) > MAX_RULES:
+        problems["installed"] = f"a list of at most {MAX_RULES} rules"
         return []
     clean = []
     for index, rule in enumerate(value):
@@ -71,10 +73,10 @@ def _installed(value: Any, problems: dict) -> list[dict]:
         low, high = rule.get("min_counter"), rule.get("max_counter")
         if unknown:
             problems[where] = f"unknown fields {sorted(unknown)}"
-        elif not isinstance(hardware_id, str) or not HARDWARE_ID.match(hardware_id):
+        elif not isinstance(hardware_id, str) or not valid_hardware_id(hardware_id):
             problems[where] = "hardware_id: letters, digits and . _ - only"
         elif not isinstance(versions, list) or not all(
-            isinstance(v, str) and 0 < len(v) <= 64 for v in versions
+            isinstance(v, str) and 0 < len(v) <= MAX_VERSION for v in versions
         ):
             problems[where] = "versions: a list of version strings"
         elif not all(c is None or (_integer(c) and c >= 0) for c in (low, high)):
@@ -97,6 +99,47 @@ def _installed(value: Any, problems: dict) -> list[dict]:
 
 def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+# The parts as the OpenAPI schema says them (rollouts/api/cohorts.py), for validate_filter to
+# take. What no schema can say stays with it: that a filter has a part and a static cohort
+# none, and that a rule's min_counter is at most its max_counter. Which regions are known is
+# the deployment's (settings.OTA_REGIONS), said where the schema is generated.
+HARDWARE_IDS_SCHEMA = {
+    "type": "array",
+    "maxItems": MAX_PARTS,
+    "items": {"type": "string", "pattern": HARDWARE_ID_PATTERN},
+}
+_COUNTER = {"type": "integer", "minimum": 0}
+INSTALLED_SCHEMA = {
+    "type": "array",
+    "maxItems": MAX_RULES,
+    "items": {
+        "type": "object",
+        "properties": {
+            "hardware_id": {"type": "string", "pattern": HARDWARE_ID_PATTERN},
+            "versions": {
+                "type": "array",
+                "items": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_VERSION,
+                    "pattern": NO_NUL_PATTERN,
+                },
+            },
+            "min_counter": _COUNTER,
+            "max_counter": _COUNTER,
+        },
+        "required": ["hardware_id"],
+        "additionalProperties": False,
+        # A rule says what the ECU runs: versions, a counter bound, or both.
+        "anyOf": [
+            {"properties": {"versions": {"minItems": 1}}, "required": ["versions"]},
+            {"required": ["min_counter"]},
+            {"required": ["max_counter"]},
+        ],
+    },
+}
 
 
 def rule_of(

@@ -19,8 +19,11 @@ POLICY_VERSION = 1
 
 URGENCIES = ("normal", "safety_recall")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# [0-9], not \d: in Python that is any script's digit, and a car reads ASCII times only.
+CLOCK_PATTERN = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+_CLOCK = re.compile(CLOCK_PATTERN)
 MAX_WINDOWS = 14
+MAX_BYTES = 2**53  # JSON numbers are exact up to here in every client
 KEYS = {
     "windows",
     "require_parked",
@@ -70,8 +73,8 @@ def validate(policy: Mapping | None, *, now: datetime | None = None) -> dict:
             bad("windows", f"Window {index + 1}: days, start and end only.")
             continue
         start, end = window.get("start"), window.get("end")
-        if not (isinstance(start, str) and _CLOCK.match(start)) or not (
-            isinstance(end, str) and _CLOCK.match(end)
+        if not (isinstance(start, str) and _CLOCK.fullmatch(start)) or not (
+            isinstance(end, str) and _CLOCK.fullmatch(end)
         ):
             bad("windows", f"Window {index + 1}: start and end are local times like 01:30.")
             continue
@@ -96,7 +99,7 @@ def validate(policy: Mapping | None, *, now: datetime | None = None) -> dict:
     elif battery:
         normal["min_battery_soc_pct"] = battery
     wifi = policy.get("wifi_only_above_bytes")
-    if wifi is not None and not _int_in(wifi, 0, 2**53):
+    if wifi is not None and not _int_in(wifi, 0, MAX_BYTES):
         bad("wifi_only_above_bytes", "A size in bytes, or null for any network.")
     elif wifi is not None:
         normal["wifi_only_above_bytes"] = wifi
@@ -153,6 +156,68 @@ def _moment(value) -> datetime | None:
     return moment if moment.tzinfo else None
 
 
+# The rules above as the OpenAPI schema says them (rollouts/api/releases.py), so that a
+# client learns them before it is refused; tests/rollouts/test_install_policy.py holds the two
+# to agreement. What no JSON schema can say is left to `validate`: that a window opens and
+# closes at different times, and that a recall's deadline is no more than ten years past the
+# server's clock.
+_CLOCK_SCHEMA = {"type": "string", "pattern": f"^{CLOCK_PATTERN}$"}
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "windows": {
+            "type": "array",
+            "maxItems": MAX_WINDOWS,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "days": {
+                        "type": "array",
+                        "items": {"type": "string", "enum": list(DAYS)},
+                        "description": "none: every day",
+                    },
+                    "start": _CLOCK_SCHEMA,
+                    "end": _CLOCK_SCHEMA,
+                },
+                "required": ["start", "end"],
+                "additionalProperties": False,
+            },
+            "description": "Times on the car's clock, like 01:30; a window may pass midnight.",
+        },
+        "require_parked": {"type": "boolean"},
+        "min_battery_soc_pct": {"type": "integer", "minimum": 0, "maximum": 100},
+        "wifi_only_above_bytes": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_BYTES,
+            "nullable": True,
+            "description": "null: any network",
+        },
+        "urgency": {"type": "string", "enum": list(URGENCIES)},
+        "deadline": {
+            "type": "string",
+            "format": "date-time",
+            "description": "A recall's: every car has it by then; at most ten years ahead.",
+        },
+        "max_driver_deferrals": {"type": "integer", "minimum": 0, "maximum": 100},
+        "skip_soak": {"type": "boolean"},
+    },
+    "additionalProperties": False,
+    # A deadline, driver deferrals and skipping soak waits belong to safety recalls, and a
+    # recall has a deadline.
+    "anyOf": [
+        {
+            "properties": {"urgency": {"enum": ["normal"]}, "skip_soak": {"enum": [False]}},
+            "not": {"anyOf": [{"required": ["deadline"]}, {"required": ["max_driver_deferrals"]}]},
+        },
+        {
+            "properties": {"urgency": {"enum": ["safety_recall"]}},
+            "required": ["urgency", "deadline"],
+        },
+    ],
+}
+
+
 def is_recall(policy: Mapping | None) -> bool:
     return bool(policy) and policy.get("urgency") == "safety_recall"
 
@@ -186,6 +251,12 @@ def valid_time_zone(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+@functools.lru_cache(maxsize=1)
+def time_zones() -> list[str]:
+    """Every name valid_time_zone takes, sorted: the schema's enum (this server's database)."""
+    return sorted(name for name in _zones() if valid_time_zone(name))
 
 
 def for_vehicle(policy: Mapping, time_zone: str) -> dict:

@@ -3,7 +3,10 @@
 from collections.abc import Mapping
 from typing import Any
 
+from ota.text import NO_NUL_PATTERN
+
 GATES = ("auto", "manual")
+MAX_STAGES = 20
 # A stage soaks and lasts at most a year and a day: the evaluator adds these to the clock, and
 # a larger number would overflow its dates (and stop it for every rollout).
 MAX_STAGE_MINUTES = 366 * 24 * 60
@@ -27,8 +30,8 @@ class PlanError(ValueError):
 def validate_stages(stages: Any) -> list[dict]:
     if not isinstance(stages, list) or not stages:
         raise PlanError({"stages": "a non-empty list of stages"})
-    if len(stages) > 20:
-        raise PlanError({"stages": "at most 20 stages"})
+    if len(stages) > MAX_STAGES:
+        raise PlanError({"stages": f"at most {MAX_STAGES} stages"})
     clean, previous = [], 0.0
     for index, stage in enumerate(stages):
         where = f"stages[{index}]"
@@ -90,6 +93,46 @@ def validate_policy(policy: Any, defaults: Mapping[str, Any]) -> dict:
     if merged["on_halt"] not in ON_HALT:
         raise PlanError({"policy.on_halt": f"one of {', '.join(ON_HALT)}"})
     return merged
+
+
+# The rules above as the OpenAPI schema says them (rollouts/api/releases.py). What no schema
+# can say stays with the checks: that the percents rise and the last is 100, and that a
+# stage lasts at least its soak.
+STAGES_SCHEMA = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_STAGES,
+    "items": {
+        "type": "object",
+        "properties": {
+            "percent": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 100},
+            "min_soak_minutes": {"type": "integer", "minimum": 0, "maximum": MAX_STAGE_MINUTES},
+            "gate": {"type": "string", "enum": list(GATES)},
+            "max_duration_minutes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_STAGE_MINUTES,
+            },
+        },
+        "required": ["percent"],
+        "additionalProperties": False,
+    },
+}
+POLICY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        **{
+            name: {"type": "number", "minimum": low, "maximum": high}
+            for name, (low, high) in POLICY_NUMBERS.items()
+        },
+        **{
+            name: {"type": "array", "items": {"type": "string", "pattern": NO_NUL_PATTERN}}
+            for name in ("critical_event_types", "critical_error_codes")
+        },
+        "on_halt": {"type": "string", "enum": list(ON_HALT)},
+    },
+    "additionalProperties": False,
+}
 
 
 def _number(value: Any) -> bool:

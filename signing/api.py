@@ -13,9 +13,8 @@ from ota.api import LimitedJSONParser, PayloadTooLarge
 from ota.errors import Malformed, NotFound
 from ota.serializers import RejectUnknownFieldsMixin, StrictCharField, StrictIntegerField
 from signing.models import Bundle, validate_target_path
+from signing.names import HARDWARE_ID_PATTERN
 from signing.services import bundles
-
-HARDWARE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 class BundleNotFound(NotFound):
@@ -30,7 +29,7 @@ class MissingFile(Malformed):
 
 class BundleFieldsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     path = serializers.CharField(max_length=200, validators=[validate_target_path])
-    hardware_id = serializers.RegexField(HARDWARE_ID, max_length=64)
+    hardware_id = serializers.RegexField(HARDWARE_ID_PATTERN, max_length=64)
     version = serializers.CharField(max_length=64)
     release_counter = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
 
@@ -66,6 +65,12 @@ class BundleOutputSerializer(serializers.ModelSerializer):
         ]
 
 
+class BundleUploadSerializer(BundleFieldsSerializer):
+    """A bundle upload: its bytes (`file`) and what it is. Unknown fields are refused."""
+
+    file = serializers.FileField()
+
+
 def _bundle_or_404(bundle_id: int) -> Bundle:
     bundle = Bundle.objects.filter(pk=bundle_id).first()
     if bundle is None:
@@ -94,18 +99,7 @@ class BundleCollectionApi(APIView):
 
     @extend_schema(
         operation_id="bundles_upload",
-        request={
-            "multipart/form-data": inline_serializer(
-                "BundleUpload",
-                {
-                    "file": serializers.FileField(),
-                    "path": serializers.CharField(),
-                    "hardware_id": serializers.CharField(),
-                    "version": serializers.CharField(),
-                    "release_counter": serializers.IntegerField(),
-                },
-            )
-        },
+        request={"multipart/form-data": BundleUploadSerializer},
         responses={201: BundleOutputSerializer},
     )
     def post(self, request: Request) -> Response:

@@ -18,6 +18,40 @@ SUPPORTED = {
 }
 
 
+# The shape parse_public_key takes, as the OpenAPI schema says it (rollouts/api/serializers.py).
+# Whether the material is a key (a point on P-256) no schema can say: parse_public_key checks.
+_ED25519_HEX = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
+_PEM = {
+    "type": "string",
+    "pattern": "^-----BEGIN PUBLIC KEY-----\\n[A-Za-z0-9+/=\\n]+-----END PUBLIC KEY-----\\n?$",
+}
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "keytype": {"type": "string"},
+        "scheme": {"type": "string"},
+        "keyval": {"type": "object"},
+    },
+    "required": ["keytype", "scheme", "keyval"],
+    "additionalProperties": False,
+    "oneOf": [
+        {
+            "properties": {
+                "keytype": {"enum": [keytype]},
+                "scheme": {"enum": [scheme]},
+                "keyval": {
+                    "properties": {"public": _ED25519_HEX if keytype == "ed25519" else _PEM},
+                    "required": ["public"],
+                    "additionalProperties": False,
+                },
+            }
+        }
+        for keytype, scheme in sorted(SUPPORTED)
+    ],
+    "description": "TUF form: ed25519 as 64 hex digits, or ecdsa (P-256) as a PEM block.",
+}
+
+
 class InvalidPublicKey(ValueError):
     pass
 
@@ -38,7 +72,9 @@ def parse_public_key(value: Any) -> PublicKey:
     keytype, scheme, keyval = value.get("keytype"), value.get("scheme"), value.get("keyval")
     if not isinstance(keyval, dict) or not isinstance(keyval.get("public"), str):
         raise InvalidPublicKey("keyval.public must be a string")
-    if (keytype, scheme) not in SUPPORTED:
+    # Strings first: a list or an object cannot be looked up in SUPPORTED (a TypeError, a 500).
+    pair = (keytype, scheme) if isinstance(keytype, str) and isinstance(scheme, str) else None
+    if pair not in SUPPORTED:
         raise InvalidPublicKey(
             "unsupported key: use keytype ed25519 with scheme ed25519, "
             "or keytype ecdsa with scheme ecdsa-sha2-nistp256"

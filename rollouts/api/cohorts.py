@@ -1,5 +1,7 @@
 """Management API for cohorts: static lists and filters that narrow a rollout."""
 
+import copy
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -7,10 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ota.api import cursor_parameters, paginated
+from ota.api import paginated
 from ota.errors import NotFound
-from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
-from rollouts import selectors
+from ota.serializers import MarketField, RejectUnknownFieldsMixin, StrictCharField
+from rollouts import cohorts, selectors
 from rollouts.api.manage import VehiclePagination
 from rollouts.models import Cohort, CohortKind
 from rollouts.models.cohorts import validate_cohort_name
@@ -29,14 +31,29 @@ def _cohort(name: str) -> Cohort:
     return cohort
 
 
+class FilterPartField(serializers.ListField):
+    """A part of a cohort's filter, taken as it comes: validate_filter (rollouts/cohorts.py)
+    checks it where the cohort is kept, and refuses with the cohort's own code (400
+    invalid_cohort, naming the part). `schema` says the same rules in the OpenAPI schema."""
+
+    def __init__(self, *, schema: dict | None = None, **kwargs):
+        self.part_schema = schema or {"maxItems": cohorts.MAX_PARTS}
+        super().__init__(required=False, **kwargs)
+
+    def openapi_schema(self) -> dict:
+        return copy.deepcopy(self.part_schema)
+
+
 class CohortChangeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     description = StrictCharField(required=False, allow_blank=True, max_length=2000)
-    models = serializers.ListField(child=StrictCharField(max_length=64), required=False)
-    regions = serializers.ListField(child=StrictCharField(max_length=16), required=False)
-    hardware_ids = serializers.ListField(child=StrictCharField(max_length=64), required=False)
-    installed = serializers.ListField(
+    models = FilterPartField(child=StrictCharField(max_length=64))
+    regions = FilterPartField(child=MarketField(max_length=16))
+    hardware_ids = FilterPartField(
+        child=StrictCharField(max_length=64), schema=cohorts.HARDWARE_IDS_SCHEMA
+    )
+    installed = FilterPartField(
         child=serializers.DictField(),
-        required=False,
+        schema=cohorts.INSTALLED_SCHEMA,
         help_text='[{"hardware_id": "hu-gen7", "versions": ["7.2.0"], "min_counter": 700, '
         '"max_counter": 719}]: an ECU of that hardware id runs one of the versions and/or a '
         "release counter in the range; every rule must hold",
@@ -180,7 +197,7 @@ class CohortMembersApi(APIView):
 
     @extend_schema(
         operation_id="cohorts_members_list",
-        parameters=cursor_parameters(),
+        parameters=MemberPagination.schema_parameters(),
         responses=paginated(
             "CohortMemberPage", inline_serializer("CohortMember", {"vin": serializers.CharField()})
         ),

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ota.api import cursor_parameters, paginated
+from ota.api import paginated
 from ota.errors import NotFound
 from ota.serializers import RejectUnknownFieldsMixin, StrictCharField
 from rollouts import selectors
@@ -60,6 +60,19 @@ class VehiclePagination(CursorPagination):
             raise ValidationError({"page_size": f"A whole number from 1 to {self.max_page_size}."})
         return int(raw)
 
+    @classmethod
+    def schema_parameters(cls) -> list[OpenApiParameter]:
+        """The query parameters, with the bounds `get_page_size` holds them to."""
+        page_size = {"type": "integer", "minimum": 1, "maximum": cls.max_page_size}
+        return [
+            OpenApiParameter("cursor", str, description="from `next` or `previous`"),
+            OpenApiParameter(
+                cls.page_size_query_param,
+                page_size,
+                description=f"items per page (default {cls.page_size})",
+            ),
+        ]
+
 
 class VehicleCollectionApi(APIView):
     required_permissions = {"GET": ("rollouts.view_vehicle",), "POST": ("rollouts.add_vehicle",)}
@@ -70,7 +83,7 @@ class VehicleCollectionApi(APIView):
             OpenApiParameter("region", str),
             OpenApiParameter("model", str),
             OpenApiParameter("channel", str),
-            *cursor_parameters(),
+            *VehiclePagination.schema_parameters(),
         ],
         responses=paginated("VehiclePage", VehicleOutputSerializer()),
     )

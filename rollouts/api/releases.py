@@ -13,7 +13,9 @@ from ota.serializers import (
     RejectUnknownFieldsMixin,
     StrictCharField,
     StrictIntegerField,
+    UniqueListField,
 )
+from rollouts import install_policy, plans
 from rollouts.errors import UnknownChannel, UnknownCohort
 from rollouts.health import wilson
 from rollouts.models import Channel, Cohort, Release, Rollout
@@ -35,13 +37,31 @@ class RolloutNotFound(NotFound):
     message = "No rollout has this id."
 
 
+@extend_schema_field(install_policy.SCHEMA)
+class InstallPolicyField(serializers.DictField):
+    """An install policy: the schema says its shape; `install_policy.validate` checks it where
+    it is kept (a release, a rollout), against the server's clock."""
+
+
+@extend_schema_field(plans.STAGES_SCHEMA)
+class StagePlanField(serializers.ListField):
+    """A stage plan: the schema says its shape; `plans.validate_stages` checks it."""
+
+
+@extend_schema_field(plans.POLICY_SCHEMA)
+class HealthPolicyField(serializers.DictField):
+    """Overrides of the default health policy: the schema says their shape;
+    `plans.validate_policy` checks them."""
+
+
 class ReleaseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     version = StrictCharField(max_length=64)
     notes = StrictCharField(allow_blank=True, required=False, default="", max_length=20000)
-    bundles = serializers.ListField(
+    bundles = UniqueListField(
         child=StrictIntegerField(min_value=1, max_value=MAX_BIGINT),
         allow_empty=False,
         max_length=64,
+        error_messages={"repeated": "Each bundle once."},
     )
     requires = serializers.DictField(
         child=serializers.DictField(child=StrictIntegerField(min_value=0, max_value=MAX_BIGINT)),
@@ -54,17 +74,12 @@ class ReleaseInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     regions = serializers.ListField(
         child=StrictCharField(max_length=16), required=False, default=list
     )
-    install_policy = serializers.DictField(
+    install_policy = InstallPolicyField(
         required=False,
         default=dict,
         help_text="When and how cars may install it: windows, preconditions, download policy, "
         "urgency (docs/pouf.md, Install policy). {}: whenever offered.",
     )
-
-    def validate_bundles(self, value):
-        if len(set(value)) != len(value):
-            raise serializers.ValidationError("Each bundle once.")
-        return value
 
     def validate_requires(self, value):
         try:
@@ -174,14 +189,14 @@ class ReleaseApproveApi(APIView):
 class RolloutInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     release = StrictIntegerField(min_value=1, max_value=MAX_BIGINT)
     channel = StrictCharField(max_length=40)
-    stages = serializers.ListField(
+    stages = StagePlanField(
         child=serializers.DictField(),
         required=False,
-        max_length=20,
+        max_length=plans.MAX_STAGES,
         help_text='[{"percent": 1, "min_soak_minutes": 720, "gate": "auto", '
         '"max_duration_minutes": 4320}, …]; default: the channel\'s plan',
     )
-    policy = serializers.DictField(
+    policy = HealthPolicyField(
         required=False, help_text="Overrides of the default health policy (see docs)."
     )
     regions = serializers.ListField(
@@ -196,7 +211,7 @@ class RolloutInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         allow_null=True,
         help_text="A cohort's name: only its vehicles (within regions and models) take part.",
     )
-    install_policy = serializers.DictField(
+    install_policy = InstallPolicyField(
         required=False,
         allow_null=True,
         default=None,

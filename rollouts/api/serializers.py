@@ -1,55 +1,85 @@
 """Vehicle input and output shapes, shared by the API, the CSV command and the demo."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ota.serializers import RejectUnknownFieldsMixin, StrictBooleanField, StrictCharField
-from rollouts.install_policy import valid_time_zone
+from ota.serializers import (
+    MarketField,
+    RejectUnknownFieldsMixin,
+    StrictBooleanField,
+    StrictCharField,
+)
+from rollouts.install_policy import time_zones, valid_time_zone
 from rollouts.models import Ecu, Vehicle
 from rollouts.models.fleet import validate_hardware_id, validate_serial
 from rollouts.services.vehicles import EcuSpec, VehicleSpec
-from rollouts.vin import VIN_RULE, is_valid_vin, normalize_vin
-from signing.public_keys import InvalidPublicKey, parse_public_key
+from rollouts.vin import VIN_PATTERN_ANY_CASE, VIN_RULE, normalize_vin
+from signing import public_keys
 
 MAX_ECUS_PER_VEHICLE = 64
+
+
+class VinField(StrictCharField):
+    """A VIN as a person gives it to the management API: in either case, spaces around it
+    trimmed; what it stands for is its normal form (normalize_vin). The pattern is checked on
+    the VIN as given, before it is upper-cased (a letter that upper-cases into the alphabet,
+    like the long s, is not one), and is the schema's."""
+
+    def __init__(self, **kwargs):
+        pattern = RegexValidator(rf"^{VIN_PATTERN_ANY_CASE}\Z", VIN_RULE, code="invalid_vin")
+        super().__init__(max_length=17, validators=[pattern], **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        return normalize_vin(super().run_validation(data))
+
+
+class TimeZoneField(StrictCharField):
+    """An IANA time zone name (Europe/Paris): the schema lists those this server knows."""
+
+    default_error_messages = {"unknown": "An IANA time zone, like Europe/Paris."}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not valid_time_zone(value):
+            self.fail("unknown")
+        return value
+
+    def openapi_schema(self) -> dict:
+        return {"enum": [*([""] if self.allow_blank else []), *time_zones()]}
+
+
+@extend_schema_field(public_keys.SCHEMA)
+class PublicKeyField(serializers.JSONField):
+    """An ECU's public key in TUF form, checked and normalised (signing/public_keys.py)."""
+
+    def to_internal_value(self, data):
+        try:
+            return public_keys.parse_public_key(super().to_internal_value(data))
+        except public_keys.InvalidPublicKey as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class EcuInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     serial = StrictCharField(max_length=64, validators=[validate_serial])
     hardware_id = StrictCharField(max_length=64, validators=[validate_hardware_id])
     primary = StrictBooleanField(default=False)
-    public_key = serializers.JSONField()
-
-    def validate_public_key(self, value):
-        try:
-            return parse_public_key(value)
-        except InvalidPublicKey as exc:
-            raise serializers.ValidationError(str(exc)) from None
+    public_key = PublicKeyField()
 
 
 class VehicleInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    vin = StrictCharField(max_length=32)
+    vin = VinField()
     model = StrictCharField(max_length=64)
-    region = StrictCharField(max_length=16)
+    region = MarketField(max_length=16)
     channel = StrictCharField(max_length=40, required=False)
-    time_zone = StrictCharField(
+    time_zone = TimeZoneField(
         max_length=64,
         required=False,
         allow_blank=True,
         help_text="IANA zone of its install windows, e.g. Europe/Paris; default: its market's.",
     )
     ecus = EcuInputSerializer(many=True, allow_empty=False, max_length=MAX_ECUS_PER_VEHICLE)
-
-    def validate_time_zone(self, value: str) -> str:
-        if value and not valid_time_zone(value):
-            raise serializers.ValidationError("An IANA time zone, like Europe/Paris.")
-        return value
-
-    def validate_vin(self, value: str) -> str:
-        vin = normalize_vin(value)
-        if not is_valid_vin(vin):
-            raise serializers.ValidationError(VIN_RULE)
-        return vin
 
     def validate_region(self, value: str) -> str:
         if value not in settings.OTA_REGIONS:

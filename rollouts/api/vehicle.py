@@ -3,6 +3,7 @@
 import re
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
@@ -30,13 +31,14 @@ from rollouts.api.auth import (
 )
 from rollouts.api.consent import ConsentSerializer
 from rollouts.api.serializers import VehicleOutputSerializer
-from rollouts.manifest_checks import manifest_problems
+from rollouts.manifest_checks import MAX_ECU_REPORTS, manifest_problems
 from rollouts.models import ChangeVia, EventType, Vehicle
 from rollouts.models.telemetry import DeferralReason
 from rollouts.services.channels import vehicle_channel_set
 from rollouts.services.director import director_timestamp_current
 from rollouts.services.manifests import vehicle_manifest_receive
 from rollouts.services.telemetry import events_ingest, health_ingest
+from rollouts.telemetry_bounds import MAX_COUNT
 from signing.models import Repo
 from signing.views import metadata_bytes_response, metadata_response
 
@@ -73,9 +75,19 @@ class SignatureSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     sig = serializers.RegexField(r"^[0-9a-f]{2,2048}$")
 
 
+class HashesField(serializers.DictField):
+    """Digests by algorithm; the image is known by its sha256, which is required."""
+
+    def openapi_schema(self) -> dict:
+        return {
+            "properties": {"sha256": {"type": "string", "pattern": HEX64}},
+            "required": ["sha256"],
+        }
+
+
 class FileInfoSerializer(serializers.Serializer):
     length = StrictIntegerField(min_value=0, max_value=MAX_BIGINT)
-    hashes = serializers.DictField(child=StrictCharField(max_length=128), allow_empty=False)
+    hashes = HashesField(child=StrictCharField(max_length=128), allow_empty=False)
 
     def validate_hashes(self, hashes):
         if "sha256" not in hashes:
@@ -107,7 +119,11 @@ class ManifestSignedSerializer(serializers.Serializer):
     vin = StrictCharField(max_length=17)
     primary_ecu_serial = StrictCharField(max_length=64)
     report_counter = StrictIntegerField(min_value=0, max_value=2**62)
-    ecu_version_reports = serializers.DictField(child=EcuReportSerializer(), allow_empty=False)
+    ecu_version_reports = serializers.DictField(
+        child=EcuReportSerializer(),
+        allow_empty=False,
+        validators=[MaxLengthValidator(MAX_ECU_REPORTS)],  # the schema's maxProperties
+    )
     state = serializers.DictField(required=False)
     install_policy_version = StrictIntegerField(
         min_value=0,
@@ -115,11 +131,6 @@ class ManifestSignedSerializer(serializers.Serializer):
         required=False,
         help_text="The install policy format the car obeys (0 or absent: none).",
     )
-
-    def validate_ecu_version_reports(self, reports):
-        if len(reports) > 64:
-            raise serializers.ValidationError("At most 64 ECU reports.")
-        return reports
 
 
 class ManifestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -206,6 +217,21 @@ class EventBatchSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
 
 
+class CountField(StrictIntegerField):
+    """A count in one window. More than a car can reach is refused with the window's other
+    bounds (422 out_of_range, naming the item: rollouts/telemetry_bounds.py); the schema
+    states the bound."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=0, **kwargs)
+
+    def openapi_schema(self) -> dict:
+        return {"maximum": MAX_COUNT}
+
+
+MAX_WINDOW_ENTRIES = 200  # DTCs, and metrics, in one window
+
+
 class HealthWindowSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """The shape of a window. What no car can report (driving longer than the window, counts
     beyond rollouts/telemetry_bounds.py, overlapping windows) is refused whole with 422."""
@@ -214,17 +240,23 @@ class HealthWindowSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     driving_seconds = StrictIntegerField(min_value=0)
-    ignition_cycles = StrictIntegerField(min_value=0)
-    crashes = StrictIntegerField(min_value=0)
-    reboots = StrictIntegerField(min_value=0)
-    dtcs = serializers.DictField(child=StrictIntegerField(min_value=0), required=False)
-    metrics = serializers.DictField(child=StrictFloatField(), required=False)
+    ignition_cycles = CountField()
+    crashes = CountField()
+    reboots = CountField()
+    dtcs = serializers.DictField(
+        child=CountField(),
+        required=False,
+        validators=[MaxLengthValidator(MAX_WINDOW_ENTRIES)],
+    )
+    metrics = serializers.DictField(
+        child=StrictFloatField(),
+        required=False,
+        validators=[MaxLengthValidator(MAX_WINDOW_ENTRIES)],
+    )
 
     def validate(self, data):
         if data["end"] <= data["start"]:
             raise serializers.ValidationError({"end": "A window ends after it starts."})
-        if len(data.get("dtcs", {})) > 200 or len(data.get("metrics", {})) > 200:
-            raise serializers.ValidationError("At most 200 DTCs and 200 metrics per window.")
         return data
 
 

@@ -30,6 +30,35 @@ def test_malformed_json_is_400_and_changes_nothing(engineer_api, fleet_unchanged
     assert_error(response, 400, "malformed_request")
 
 
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'{"ecus": [{"serial": "a\\u0000b"}]}', {"pointer": "/ecus/0/serial", "in": "value"}),
+        (b'{"a/b": {"x\\u0000": 1}}', {"pointer": "/a~1b", "in": "key"}),
+        (b'{"model": "\\ud800"}', {"pointer": "/model", "in": "value"}),
+    ],
+    ids=["NUL in a value", "NUL in a key", "lone surrogate"],
+)
+def test_text_no_column_keeps_is_400_naming_where_it_is(engineer_api, fleet_unchanged, body, where):
+    with fleet_unchanged():
+        response = engineer_api.post(URL, body, content_type="application/json")
+    assert assert_error(response, 400, "malformed_request")["detail"] == where
+
+
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        ("/api/v1/manage/rxswins?market=E%00U", {"in": "query", "parameter": "market"}),
+        ("/api/v1/manage/vehicles?region=EU&mo%00del=x", {"in": "query"}),
+        ("/api/v1/manage/cohorts/a%00b", {"in": "path"}),
+    ],
+    ids=["in a value", "in a name", "in the path"],
+)
+def test_nul_in_a_url_is_400_naming_where_not_a_database_error(engineer_api, url, where):
+    """PostgreSQL fails a query that compares a column with NUL: this was a 500 there."""
+    assert assert_error(engineer_api.get(url), 400, "malformed_request")["detail"] == where
+
+
 @pytest.mark.parametrize("body", [b"[]", b'"vin"', b"42", b"null"])
 def test_json_that_is_not_an_object_is_400(engineer_api, fleet_unchanged, body):
     with fleet_unchanged():

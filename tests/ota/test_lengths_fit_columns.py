@@ -21,6 +21,9 @@ STORED_IN = {
     ("BundleFieldsSerializer", "path"): "signing.Bundle.path",
     ("BundleFieldsSerializer", "hardware_id"): "signing.Bundle.hardware_id",
     ("BundleFieldsSerializer", "version"): "signing.Bundle.version",
+    ("BundleUploadSerializer", "path"): "signing.Bundle.path",  # the same, as the schema shows
+    ("BundleUploadSerializer", "hardware_id"): "signing.Bundle.hardware_id",
+    ("BundleUploadSerializer", "version"): "signing.Bundle.version",
     ("JsonBundleFieldsSerializer", "path"): "signing.Bundle.path",
     ("JsonBundleFieldsSerializer", "hardware_id"): "signing.Bundle.hardware_id",
     ("JsonBundleFieldsSerializer", "version"): "signing.Bundle.version",

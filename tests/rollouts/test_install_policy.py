@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import jsonschema_rs
 import pytest
 
 from rollouts import install_policy
@@ -32,35 +33,79 @@ def test_a_policy_is_kept_in_its_normal_form():
     assert validate({}) == validate({"urgency": "normal"}) == {}  # none: install when offered
 
 
-@pytest.mark.parametrize(
-    ("policy", "field"),
-    [
-        ({"windows": [{"start": "25:00", "end": "05:00"}]}, "windows"),
-        ({"windows": [{"start": "01:00", "end": "01:00"}]}, "windows"),
-        ({"windows": [{"days": ["someday"], "start": "01:00", "end": "02:00"}]}, "windows"),
-        ({"windows": [{"days": [["mon"]], "start": "01:00", "end": "02:00"}]}, "windows"),
-        ({"windows": [{"days": [{"d": 1}], "start": "01:00", "end": "02:00"}]}, "windows"),
-        ({"min_battery_soc_pct": 120}, "min_battery_soc_pct"),
-        ({"require_parked": "yes"}, "require_parked"),
-        ({"urgency": "asap"}, "urgency"),
-        ({"urgency": "safety_recall"}, "deadline"),
-        ({"urgency": "safety_recall", "deadline": "2027-01-31"}, "deadline"),  # no offset
-        ({"deadline": "2027-01-31T00:00:00Z"}, "urgency"),  # a deadline without a recall
-        ({"skip_soak": True}, "urgency"),  # only a recall may skip soak waits
-        (
-            {"urgency": "safety_recall", "deadline": "2027-01-31T00:00:00Z", "skip_soak": 1},
-            "skip_soak",
-        ),
-        ({"when": "later"}, "policy"),
-        ({"urgency": "safety_recall", "deadline": "1970-01-01T00:00:00Z"}, "deadline"),
-        ({"urgency": "safety_recall", "deadline": "9999-12-31T23:59:59Z"}, "deadline"),
-    ],
-)
+MISTAKES = [
+    ({"windows": [{"start": "25:00", "end": "05:00"}]}, "windows"),
+    ({"windows": [{"start": "01:00", "end": "01:00"}]}, "windows"),
+    ({"windows": [{"days": ["someday"], "start": "01:00", "end": "02:00"}]}, "windows"),
+    ({"windows": [{"days": [["mon"]], "start": "01:00", "end": "02:00"}]}, "windows"),
+    ({"windows": [{"days": [{"d": 1}], "start": "01:00", "end": "02:00"}]}, "windows"),
+    ({"min_battery_soc_pct": 120}, "min_battery_soc_pct"),
+    ({"require_parked": "yes"}, "require_parked"),
+    ({"urgency": "asap"}, "urgency"),
+    ({"urgency": "safety_recall"}, "deadline"),
+    ({"urgency": "safety_recall", "deadline": "2027-01-31"}, "deadline"),  # no offset
+    ({"deadline": "2027-01-31T00:00:00Z"}, "urgency"),  # a deadline without a recall
+    ({"skip_soak": True}, "urgency"),  # only a recall may skip soak waits
+    (
+        {"urgency": "safety_recall", "deadline": "2027-01-31T00:00:00Z", "skip_soak": 1},
+        "skip_soak",
+    ),
+    ({"when": "later"}, "policy"),
+    ({"urgency": "safety_recall", "deadline": "1970-01-01T00:00:00Z"}, "deadline"),
+    ({"urgency": "safety_recall", "deadline": "9999-12-31T23:59:59Z"}, "deadline"),
+]
+# What no JSON schema can say, left to `validate` alone (rollouts/install_policy.py).
+BEYOND_THE_SCHEMA = [
+    {"windows": [{"start": "01:00", "end": "01:00"}]},
+    {"urgency": "safety_recall", "deadline": "1970-01-01T00:00:00Z"},
+    {"urgency": "safety_recall", "deadline": "9999-12-31T23:59:59Z"},
+]
+
+
+@pytest.mark.parametrize(("policy", "field"), MISTAKES)
 def test_each_mistake_is_named_by_its_field(policy, field):
     with pytest.raises(PolicyError) as refused:
         validate(policy)
 
     assert field in refused.value.problems
+
+
+# ECMA regular expressions, as in JSON Schema (Python's `re` would let "01:30\n" match `$`).
+POLICY_SCHEMA = jsonschema_rs.Draft4Validator(install_policy.SCHEMA, validate_formats=True)
+GOOD = [
+    {},
+    {"urgency": "normal", "skip_soak": False},
+    {
+        "windows": [
+            {"days": ["sun", "mon"], "start": "22:00", "end": "05:00"},
+            {"start": "01:00", "end": "02:00", "days": []},
+        ],
+        "require_parked": True,
+        "min_battery_soc_pct": 30,
+        "wifi_only_above_bytes": 100_000_000,
+    },
+    {"urgency": "safety_recall", "deadline": "2027-01-31T00:00:00+01:00", "skip_soak": True},
+    {"urgency": "safety_recall", "deadline": "2027-01-31T00:00:00Z", "max_driver_deferrals": 3},
+]
+
+
+@pytest.mark.parametrize("policy", GOOD)
+def test_what_the_schema_allows_the_server_keeps(policy):
+    assert POLICY_SCHEMA.is_valid(policy)
+    validate(policy)
+
+
+@pytest.mark.parametrize(("policy", "field"), MISTAKES)
+def test_each_mistake_the_schema_can_say_it_refuses_too(policy, field):
+    assert POLICY_SCHEMA.is_valid(policy) == (policy in BEYOND_THE_SCHEMA)
+
+
+@pytest.mark.parametrize("clock", ["1:30", "01:30\n", "0\u0661:30", "24:00", "01:60"])
+def test_a_window_opens_at_an_ascii_clock_time_only(clock):
+    window = {"windows": [{"start": clock, "end": "05:00"}]}
+    assert not POLICY_SCHEMA.is_valid(window)
+    with pytest.raises(PolicyError):
+        validate(window)
 
 
 def test_a_recall_deadline_is_at_most_ten_years_past_the_servers_clock():

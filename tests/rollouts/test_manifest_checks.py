@@ -63,6 +63,9 @@ BREAKAGES = {
     "a blank primary serial": lambda m: m["signed"].update(primary_ecu_serial=" "),
     "reports as a list": lambda m: m["signed"].update(ecu_version_reports=[]),
     "no reports": lambda m: m["signed"].update(ecu_version_reports={}),
+    "65 reports": lambda m: m["signed"]["ecu_version_reports"].update(
+        {f"ECU{i}": report(m) for i in range(65)}
+    ),
     "state not an object": lambda m: m["signed"].update(state=[]),
     "an unknown field on a report": lambda m: report(m).update(extra=1),
     "an image without fileinfo": lambda m: report(m)["signed"].update(

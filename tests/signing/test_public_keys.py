@@ -56,6 +56,8 @@ def test_a_p384_key_is_refused():
         {"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": "ab" * 31}},
         {"keytype": "ecdsa", "scheme": "ecdsa-sha2-nistp256", "keyval": {"public": "not pem"}},
         {"keytype": "ed25519", "scheme": "ecdsa-sha2-nistp256", "keyval": {"public": "ab" * 32}},
+        {"keytype": {}, "scheme": "ed25519", "keyval": {"public": "ab" * 32}},  # was a 500
+        {"keytype": "ed25519", "scheme": ["ed25519"], "keyval": {"public": "ab" * 32}},
     ],
 )
 def test_malformed_keys_are_refused(value):

@@ -120,6 +120,10 @@ def test_a_filter_cohort_has_no_list_of_members(engineer_api, provision):
         ),
         ({"kind": "filter", "installed": [{"hardware_id": "hu", "color": "red"}]}, "installed[0]"),
         ({"kind": "filter", "hardware_ids": ["bad id!"]}, "hardware_ids[0]"),
+        (
+            {"kind": "filter", "installed": [{"hardware_id": "hu-gen7\n", "versions": ["1"]}]},
+            "installed[0]",
+        ),
     ],
     ids=[
         "empty filter",
@@ -129,6 +133,7 @@ def test_a_filter_cohort_has_no_list_of_members(engineer_api, provision):
         "min above max",
         "unknown field in a rule",
         "bad hardware id",
+        "hardware id with a newline after it",
     ],
 )
 def test_an_invalid_cohort_is_refused_with_the_field_named(engineer_api, body, field):

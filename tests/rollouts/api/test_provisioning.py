@@ -63,6 +63,16 @@ def test_a_lowercase_vin_is_stored_uppercase(engineer_api):
     assert response.json()["vin"] == vin
 
 
+def test_a_vin_is_checked_as_given_before_it_is_upper_cased(engineer_api):
+    vin = make_vin()
+    # The long s upper-cases to S: as given, it is no letter of a VIN.
+    response = engineer_api.post(URL, vehicle_payload(vin="\u017f" + vin[1:]), format="json")
+    assert response.status_code == 400
+    assert "vin" in response.json()["error"]["detail"]
+    taken = engineer_api.post(URL, vehicle_payload(vin=f" {vin.lower()} "), format="json")
+    assert taken.status_code == 201 and taken.json()["vin"] == vin
+
+
 def test_bulk_provisioning_returns_each_token_once(engineer_api):
     payloads = [vehicle_payload() for _ in range(25)]
     response = engineer_api.post(BULK_URL, {"vehicles": payloads}, format="json")
