@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 DEMO_VEHICLES ?= 3000
 PYTEST_ARGS ?=
-# The thousands-of-cars runs and the wheel's install take minutes: CI runs them
+# The thousands-of-cars runs, the wheel's install and the other long whole-system runs (marker
+# long) take minutes: CI runs them
 # (PYTEST_MARKERS= runs everything).
-PYTEST_MARKERS ?= not fleet and not package
+PYTEST_MARKERS ?= not fleet and not package and not long
 # Test processes: one per core (pytest-xdist).
 PYTEST_WORKERS ?= auto
 

@@ -32,7 +32,7 @@ TINY_LOAD = ["--vehicles", "16", "--connections", "2", "--seconds", "1", "--roun
             ["--megabytes", "2"],
             ["(ours)", "zstd-patch-from-19", "not installed (pip install bsdiff4)"],
         ),
-        (
+        pytest.param(
             "bench.poll",
             TINY_LOAD,
             [
@@ -45,11 +45,13 @@ TINY_LOAD = ["--vehicles", "16", "--connections", "2", "--seconds", "1", "--roun
                 "GET Image timestamp",
                 "≥ 0.15",
             ],
+            marks=pytest.mark.long,
         ),
-        (
+        pytest.param(
             "bench.poll_history",
             [*TINY_LOAD, "--small", "100", "--large", "2000"],
             ["assignments", "idle PUT req/s", "ratio time per poll at 2,000 / at 100"],
+            marks=pytest.mark.long,
         ),
     ],
     ids=["evaluation", "hashing", "deltas", "delta_libraries", "poll", "poll_history"],

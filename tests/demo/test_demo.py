@@ -187,6 +187,7 @@ def test_the_readmes_upload_example_works_on_the_demo_as_written(live_server, se
 
 @pytest.mark.django_db
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_demo_keeps_what_the_readme_says_through_an_hour_of_evaluations(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     call_command("ota_init", stdout=StringIO())

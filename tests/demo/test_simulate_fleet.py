@@ -13,7 +13,7 @@ from django.conf import settings
 from ota_testing import ManagementClient
 from tests.demo.test_demo import free_port, healthz_when_up
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 
 def battery_stage_counts(base: str, token: str) -> dict:

@@ -39,6 +39,7 @@ def recall_progress(engineer_api, rollout_id: int) -> dict:
     return answer.json()["recall"]
 
 
+@pytest.mark.long
 def test_a_recall_reaches_every_compatible_car_in_each_market_before_its_deadline(
     car, publish, ship, engineer_api, settings
 ):
