@@ -243,7 +243,15 @@ class Assignment(models.Model):
                 fields=["rollout", "vehicle"], name="assignment_one_per_vehicle"
             )
         ]
-        indexes = [models.Index(fields=["vehicle", "status"])]
+        indexes = [
+            models.Index(fields=["vehicle", "status"]),
+            # The evaluator's stale installs: only those under way, oldest first, per rollout.
+            models.Index(
+                fields=["rollout", "started_at"],
+                condition=Q(status__in=["downloading", "installing"]),
+                name="assignment_installs_under_way",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.vehicle} in {self.rollout}: {self.status}"

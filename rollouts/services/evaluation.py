@@ -97,9 +97,18 @@ def _evaluation_failed(*, rollout_id: int, now: datetime | None, error: Exceptio
     )
 
 
-@transaction.atomic
 def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Evaluation:
+    """Time out stale installs (in batches, before the rollout's lock), then decide under it."""
     now = now or timezone.now()
+    rollout = Rollout.objects.only("status", "policy").get(pk=rollout_id)
+    timed_out = 0
+    if rollout.status == RolloutStatus.RUNNING:
+        timed_out = time_out_stale(rollout=rollout, now=now)
+    return _evaluate(rollout_id=rollout_id, now=now, timed_out=timed_out)
+
+
+@transaction.atomic
+def _evaluate(*, rollout_id: int, now: datetime, timed_out: int) -> Evaluation:
     # NO KEY UPDATE: polls inserting assignments (a key-share lock on this row) are not blocked.
     rollout = Rollout.objects.select_for_update(no_key=True).get(pk=rollout_id)
     if rollout.status != RolloutStatus.RUNNING:
@@ -111,7 +120,6 @@ def rollout_evaluate(*, rollout_id: int, now: datetime | None = None) -> Evaluat
             numbers={"status": rollout.status},
         )
     policy = rollout.policy
-    timed_out = time_out_stale(rollout=rollout, now=now)
     totals = counters.totals(rollout=rollout)
     failure, health = policy_checks(totals, policy)
     stage = rollout.stages[rollout.stage_index]
@@ -256,8 +264,35 @@ def _asked_already(rollout: Rollout) -> bool:
     ).exists()
 
 
-def time_out_stale(*, rollout: Rollout, now: datetime) -> int:
-    """Installs started but not finished within `install_timeout_minutes` count as timed out."""
+# Stale installs moved in one transaction: its locks and memory stay small however many time
+# out at once (a mass outage), and no lock on the rollout is held while they move.
+STALE_BATCH = 1000
+
+
+def time_out_stale(*, rollout: Rollout, now: datetime, batch: int = STALE_BATCH) -> int:
+    """Installs started but not finished within `install_timeout_minutes` count as timed out.
+    Found through the index of started installs (its cost is theirs, not the rollout's), and
+    moved `batch` at a time, each batch its own transaction with its counts and evidence."""
     cutoff = now - timedelta(minutes=rollout.policy["install_timeout_minutes"])
+    moved = 0
+    while True:
+        n = _time_out_batch(rollout, cutoff=cutoff, now=now, batch=batch)
+        moved += n
+        if n < batch:
+            return moved
+
+
+@transaction.atomic
+def _time_out_batch(rollout: Rollout, *, cutoff: datetime, now: datetime, batch: int) -> int:
     stale = Assignment.objects.filter(rollout=rollout, status__in=STARTED, started_at__lt=cutoff)
-    return move_by_stage(rollout, stale, AssignmentStatus.TIMED_OUT, "timed_out", now)
+    # Rows a car's report holds now are skipped: they are settled by it, or next minute.
+    ids = list(
+        stale.order_by("started_at")
+        .select_for_update(skip_locked=True, of=("self",))
+        .values_list("pk", flat=True)[:batch]
+    )
+    if not ids:
+        return 0
+    return move_by_stage(
+        rollout, stale.filter(pk__in=ids), AssignmentStatus.TIMED_OUT, "timed_out", now
+    )

@@ -335,7 +335,7 @@ def test_two_evaluators_at_once_advance_a_stage_once(publish, ship, monkeypatch)
         control_seconds=20_000 * 3600,
     )
 
-    first_in, real = threading.Event(), evaluation.time_out_stale
+    first_in, real = threading.Event(), evaluation.counters.totals
 
     def first_holds_the_rollout_until_the_second_waits(**kwargs):
         if not first_in.is_set():
@@ -343,8 +343,9 @@ def test_two_evaluators_at_once_advance_a_stage_once(publish, ship, monkeypatch)
             wait_until(someone_waits_for_my_transaction, "the second evaluator waits for the first")
         return real(**kwargs)
 
+    # Read under the rollout's lock: the first evaluator holds it while the second waits.
     monkeypatch.setattr(
-        evaluation, "time_out_stale", first_holds_the_rollout_until_the_second_waits
+        evaluation.counters, "totals", first_holds_the_rollout_until_the_second_waits
     )
 
     def evaluate(index):
