@@ -405,6 +405,9 @@ OTA_VEHICLE_RATE = env_str("OTA_VEHICLE_RATE") or "120/min"
 OTA_VERIFY_IDLE_POLLS = env_bool("OTA_VERIFY_IDLE_POLLS", False)
 OTA_MAX_MANIFEST_BYTES = env_int("OTA_MAX_MANIFEST_BYTES", 64 * 1024)
 OTA_MAX_TELEMETRY_BATCH = 500
+# Rows each stage's counters are spread over (rollouts/models/counters.py): a car counts in the
+# one its id picks, so concurrent offers and reports of a stage seldom wait on each other.
+OTA_COUNTER_SLOTS = max(1, env_int("OTA_COUNTER_SLOTS", 64))
 OTA_CONSENT_TERMS_VERSION = env_str("OTA_CONSENT_TERMS_VERSION", "2026-01")
 # Who is emailed when a rollout halts, pauses, completes or waits at a manual gate.
 OTA_NOTIFY_EMAILS = env_list("OTA_NOTIFY_EMAILS", "")

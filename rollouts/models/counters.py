@@ -2,6 +2,10 @@
 
 Evaluation reads these rows only, so its cost does not grow with the number of events.
 Each number counts entries into a state (cumulative), not vehicles currently in it.
+
+A stage's counters are spread over `OTA_COUNTER_SLOTS` rows (`slot`), summed by readers: a
+car counts in the slot its id picks, so the offers and reports of a whole stage do not queue
+on one row lock (an offer holds its row until its transaction commits).
 """
 
 from django.db import models
@@ -45,6 +49,7 @@ class RolloutCounter(models.Model):
         "rollouts.Rollout", on_delete=models.CASCADE, related_name="counters"
     )
     stage_index = models.PositiveSmallIntegerField()
+    slot = models.PositiveSmallIntegerField(default=0)
     # One BigIntegerField per counter name above (declared from the lists, not by hand).
     locals().update({name: models.BigIntegerField(default=0) for name in INSTALL_COUNTERS})
     locals().update({name: models.BigIntegerField(default=0) for name in EXPOSURE_COUNTERS})
@@ -52,10 +57,12 @@ class RolloutCounter(models.Model):
     locals().update({name: models.BigIntegerField(default=0) for name in DELTA_COUNTERS})
 
     class Meta:
-        ordering = ["rollout", "stage_index"]
+        ordering = ["rollout", "stage_index", "slot"]
         constraints = [
-            models.UniqueConstraint(fields=["rollout", "stage_index"], name="counter_one_per_stage")
+            models.UniqueConstraint(
+                fields=["rollout", "stage_index", "slot"], name="counter_one_per_stage_slot"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.rollout} stage {self.stage_index}"
+        return f"{self.rollout} stage {self.stage_index} slot {self.slot}"

@@ -23,7 +23,7 @@ from rollouts.models import (
     Vehicle,
 )
 from rollouts.models.rollouts import ASSIGNMENT_TRANSITIONS
-from rollouts.services.counters import count, leaving_deferred
+from rollouts.services.counters import Tally, leaving_deferred, slot_of
 from rollouts.services.decisions import vehicles_decisions_changed
 from rollouts.signals import AssignmentMove, announce
 from rollouts.telemetry_bounds import event_problems, overlap_problems, window_problems
@@ -98,7 +98,7 @@ def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested
             for e in events
         ]
         stored, duplicates = _insert_new(InstallEvent, rows)
-        tally, critical = Tally(), []
+        tally, critical = Tally(slot=slot_of(vehicle.pk)), []
         _count_deltas(stored, tally)
         for event in sorted(stored, key=lambda e: e.at):
             assignment = event.assignment
@@ -144,23 +144,6 @@ def _count_deltas(events: list[InstallEvent], tally: "Tally") -> None:
             delta_downloads=1,
             delta_bytes_saved=delta.saves,
         )
-
-
-class Tally:
-    """Counter increments gathered over a unit of work, applied at its end in one order
-    (rollout, stage): two transactions that count the same rows cannot deadlock."""
-
-    def __init__(self):
-        self.amounts: dict[tuple[int, int], dict[str, int]] = {}
-
-    def add(self, rollout_id: int, stage_index: int, **amounts: int) -> None:
-        row = self.amounts.setdefault((rollout_id, stage_index), {})
-        for name, amount in amounts.items():
-            row[name] = row.get(name, 0) + amount
-
-    def apply(self) -> None:
-        for (rollout_id, stage_index), amounts in sorted(self.amounts.items()):
-            count(rollout_id=rollout_id, stage_index=stage_index, **amounts)
 
 
 def _is_critical(event: InstallEvent, policy: dict) -> bool:
@@ -227,7 +210,7 @@ def health_ingest(*, vehicle: Vehicle, windows: list[dict[str, Any]]) -> Ingeste
         ]
         stored, duplicates = _insert_new(HealthWindow, rows)
         if stored:
-            tally = Tally()
+            tally = Tally(slot=slot_of(vehicle.pk))
             critical = _add_exposure(vehicle, stored, tally)
             tally.apply()
     for rollout, signal, stage_index in critical:

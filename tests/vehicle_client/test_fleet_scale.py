@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 
 from ota.inprocess import InProcessTransport
-from rollouts.models import Assignment, Rollout, RolloutCounter
+from rollouts.models import Assignment, Rollout
+from rollouts.services.counters import by_stage
 from rollouts.services.evaluation import rollout_evaluate
 from tests.factories import make_vin
 from vehicle_client.client import VehicleClient
@@ -98,9 +99,9 @@ def test_two_thousand_vehicles_take_a_good_release_stage_by_stage(
     assert 60 <= first <= 140  # about 5% of 2,000
     assert 480 <= second <= 720  # about 30%
     assert third == 2000
-    counters = RolloutCounter.objects.filter(rollout_id=rollout_id)
-    assert sum(c.succeeded for c in counters) == 2000
-    assert [c.offered for c in counters] == [first, second - first, third - second]
+    stages = by_stage(rollout=Rollout.objects.get(pk=rollout_id))
+    assert sum(s["succeeded"] for s in stages.values()) == 2000
+    assert [stages[i]["offered"] for i in range(3)] == [first, second - first, third - second]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from rollouts.models import Assignment, Evaluation, Rollout, RolloutCounter
+from rollouts.models import Assignment, Evaluation, Rollout
+from rollouts.services.counters import by_stage
 from rollouts.services.evaluation import rollout_evaluate
 from vehicle_client.simulation import Fleet
 
@@ -202,5 +203,8 @@ def test_a_timed_out_vehicle_that_reports_the_release_installed_counts_as_succee
     vehicle.put_manifest()  # and reports the new image
 
     assert Assignment.objects.get().status == "succeeded"
-    counters = RolloutCounter.objects.get(rollout_id=rollout_id, stage_index=0)
-    assert (counters.timed_out, counters.succeeded) == (0, 1)  # the success replaces the time-out
+    counters = by_stage(rollout=Rollout.objects.get(pk=rollout_id))[0]
+    assert (counters["timed_out"], counters["succeeded"]) == (
+        0,
+        1,
+    )  # the success replaces the time-out

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rollouts.models import Assignment, HealthWindow, InstallEvent, Rollout
-from rollouts.services import telemetry
+from rollouts.services import counters
 from rollouts.services.counters import totals
 from rollouts.telemetry_bounds import IN_THE_FUTURE, MAX_FUTURE_SKEW
 
@@ -165,16 +165,16 @@ def counting_fails_once(monkeypatch, in_rollout):
     """The first counter write of the next batch fails, as a dropped connection would."""
     vehicle, _ = in_rollout
     vehicle.transport.client.raise_request_exception = False
-    real = telemetry.count
+    real = counters._add
     calls = []
 
-    def fail_first(**kwargs):
-        calls.append(kwargs)
+    def fail_first(*args):
+        calls.append(args)
         if len(calls) == 1:
             raise Boom("connection lost")
-        return real(**kwargs)
+        return real(*args)
 
-    monkeypatch.setattr(telemetry, "count", fail_first)
+    monkeypatch.setattr(counters, "_add", fail_first)
     return calls
 
 
