@@ -260,42 +260,49 @@ def _receive_and_decide(
     # Counts (offers, settled installs) are the transaction's last writes, in the car's slot:
     # a stage's counter row is held from then to the commit only (services/counters.py).
     with counted_at_end(slot=slot_of(vehicle.pk)):
-        # The channel's version is the one read with the lock, before any decision input.
-        channel_version = vehicle.channel.decision_version
-        ecus = {ecu.serial: ecu for ecu in vehicle.ecus.select_related("installed_bundle")}
-        for serial, problem in checked.problems.items():
-            ManifestProblem.objects.create(
-                vehicle=vehicle,
-                ecu_serial=serial,
-                code=problem,
-                report_counter=checked.counter,
-                detail="ECU report dropped; its installed image was not recorded.",
-            )
-        for serial, image in checked.images.items():
-            _record_installed(vehicle, ecus[serial], image, checked.counter, now)
+        return _record_and_decide(vehicle, raw, checked, now)
 
-        # The car's software (and so the policy format it obeys) may have changed: decide with it.
-        vehicle.install_policy_version = checked.policy_version
-        state = vehicle_state(vehicle, ecus.values())
-        assignments = open_assignments(vehicle)
-        still_open = _settle_assignments(vehicle, state, assignments, now)
-        director = director_refresh(
-            vehicle=vehicle, now=now, state=state, assignments=assignments, store=False
+
+def _record_and_decide(
+    vehicle: Vehicle, raw: str, checked: _Checked, now: datetime
+) -> ManifestAnswer:
+    """What the manifest says the car runs, then the decision; the caller holds the locks."""
+    # The channel's version is the one read with the lock, before any decision input.
+    channel_version = vehicle.channel.decision_version
+    ecus = {ecu.serial: ecu for ecu in vehicle.ecus.select_related("installed_bundle")}
+    for serial, problem in checked.problems.items():
+        ManifestProblem.objects.create(
+            vehicle=vehicle,
+            ecu_serial=serial,
+            code=problem,
+            report_counter=checked.counter,
+            detail="ECU report dropped; its installed image was not recorded.",
         )
-        pending = still_open or director.offering
-        fields: dict[str, Any] = {
-            **director.row,
-            "report_counter": checked.counter,
-            "last_manifest": raw,
-            "last_manifest_at": now,
-            "last_seen_at": now,
-            "decided_channel_version": channel_version,
-            # What this transaction itself changed (a settled assignment) is decided already.
-            "decided_inputs_version": F("inputs_version"),
-            "poll_pending": pending,
-            "install_policy_version": checked.policy_version,
-        }
-        Vehicle.objects.filter(pk=vehicle.pk).update(**fields)
+    for serial, image in checked.images.items():
+        _record_installed(vehicle, ecus[serial], image, checked.counter, now)
+
+    # The car's software (and so the policy format it obeys) may have changed: decide with it.
+    vehicle.install_policy_version = checked.policy_version
+    state = vehicle_state(vehicle, ecus.values())
+    assignments = open_assignments(vehicle)
+    still_open = _settle_assignments(vehicle, state, assignments, now)
+    director = director_refresh(
+        vehicle=vehicle, now=now, state=state, assignments=assignments, store=False
+    )
+    pending = still_open or director.offering
+    fields: dict[str, Any] = {
+        **director.row,
+        "report_counter": checked.counter,
+        "last_manifest": raw,
+        "last_manifest_at": now,
+        "last_seen_at": now,
+        "decided_channel_version": channel_version,
+        # What this transaction itself changed (a settled assignment) is decided already.
+        "decided_inputs_version": F("inputs_version"),
+        "poll_pending": pending,
+        "install_policy_version": checked.policy_version,
+    }
+    Vehicle.objects.filter(pk=vehicle.pk).update(**fields)
     return ManifestAnswer(_poll_after(pending=pending), director.version, sorted(checked.problems))
 
 

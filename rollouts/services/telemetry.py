@@ -23,7 +23,7 @@ from rollouts.models import (
     Vehicle,
 )
 from rollouts.models.rollouts import ASSIGNMENT_TRANSITIONS
-from rollouts.services.counters import Tally, leaving_deferred, slot_of
+from rollouts.services.counters import Tally, counted_at_end, leaving_deferred, slot_of
 from rollouts.services.decisions import vehicles_decisions_changed
 from rollouts.signals import AssignmentMove, announce
 from rollouts.telemetry_bounds import event_problems, overlap_problems, window_problems
@@ -74,7 +74,8 @@ def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested
     if problems:
         raise OutOfRange.naming(problems)
     correlation_ids = _uuids(e.get("correlation_id") for e in events)
-    with transaction.atomic():
+    # Counted as the transaction's last writes, in the car's slot (services/counters.py).
+    with transaction.atomic(), counted_at_end(slot=slot_of(vehicle.pk)) as tally:
         # Only this vehicle's: a correlation id of another vehicle attributes nothing.
         assignments = {
             str(a.pk): a
@@ -98,7 +99,7 @@ def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested
             for e in events
         ]
         stored, duplicates = _insert_new(InstallEvent, rows)
-        tally, critical = Tally(slot=slot_of(vehicle.pk)), []
+        critical = []
         _count_deltas(stored, tally)
         for event in sorted(stored, key=lambda e: e.at):
             assignment = event.assignment
@@ -113,13 +114,12 @@ def events_ingest(*, vehicle: Vehicle, events: list[dict[str, Any]]) -> Ingested
                 critical.append(
                     (assignment.rollout, event.error_code or event.type, assignment.stage_index)
                 )
-        tally.apply()
     for rollout, signal, stage_index in critical:
         _halt(rollout, signal, stage_index, vehicle.vin)
     return Ingested(len(stored), duplicates)
 
 
-def _count_deltas(events: list[InstallEvent], tally: "Tally") -> None:
+def _count_deltas(events: list[InstallEvent], tally: Tally) -> None:
     """Downloads made as a delta, and the bytes saved: only for a delta of a bundle of the
     event's own release (a car cannot inflate the count with another's)."""
     named = {e.delta for e in events if e.delta and e.assignment is not None}
@@ -210,9 +210,8 @@ def health_ingest(*, vehicle: Vehicle, windows: list[dict[str, Any]]) -> Ingeste
         ]
         stored, duplicates = _insert_new(HealthWindow, rows)
         if stored:
-            tally = Tally(slot=slot_of(vehicle.pk))
-            critical = _add_exposure(vehicle, stored, tally)
-            tally.apply()
+            with counted_at_end(slot=slot_of(vehicle.pk)) as tally:
+                critical = _add_exposure(vehicle, stored, tally)
     for rollout, signal, stage_index in critical:
         _halt(rollout, signal, stage_index, vehicle.vin)
     return Ingested(len(stored), duplicates)
