@@ -6,6 +6,7 @@ from django.db import DatabaseError, connection
 
 from signing import keys
 from signing.models import KeyBackend, Repo, SigningKey
+from signing.storage import bundle_storage
 
 
 @register()
@@ -88,10 +89,10 @@ def check_signing_configuration(app_configs=None, **kwargs):
                     id="signing.E008",
                 )
             )
-        elif not _connection_values(options["connection_string"]).get("AccountKey"):
-            # A car's URL is a read-only SAS for one blob, which only the account key signs; a
-            # SharedAccessSignature in the connection string would fail every download, or be
-            # handed to cars as it is: read-write for the whole container.
+        elif not _signing_key(market):
+            # A car's URL is a read-only SAS for one blob, which only the account key signs
+            # (the backend's `url()`); a SharedAccessSignature in the connection string would
+            # fail every download.
             problems.append(
                 Error(
                     f"The Azure market {market}'s connection string has no AccountKey.",
@@ -104,7 +105,10 @@ def check_signing_configuration(app_configs=None, **kwargs):
     return problems
 
 
-def _connection_values(connection_string: str) -> dict[str, str]:
-    """`Name=value;…` as Azure writes it (a value may hold '=': base64 keys end in it)."""
-    pairs = (part.partition("=") for part in connection_string.split(";") if part.strip())
-    return {name.strip(): value.strip() for name, _, value in pairs}
+def _signing_key(market: str) -> str:
+    """The account key the market's storage signs download URLs with, as django-storages
+    read it from the connection string ("" when there is none, or the string is unreadable)."""
+    try:
+        return bundle_storage(market).account_key or ""
+    except ValueError:
+        return ""

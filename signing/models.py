@@ -120,7 +120,6 @@ BUNDLE_LIFECYCLE = Lifecycle(
     },
     conflict=BundleStateConflict,
 )
-BUNDLE_TRANSITIONS = BUNDLE_LIFECYCLE.transitions
 
 
 class Bundle(models.Model):
