@@ -18,7 +18,6 @@ RELEASE_LIFECYCLE = Lifecycle(
     {"approve": move([ReleaseStatus.DRAFT], [ReleaseStatus.APPROVED], checks=["four_eyes"])},
     conflict=ReleaseStateConflict,
 )
-RELEASE_TRANSITIONS = RELEASE_LIFECYCLE.transitions
 
 
 class Release(models.Model):

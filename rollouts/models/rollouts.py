@@ -43,7 +43,6 @@ ROLLOUT_LIFECYCLE = Lifecycle(
     conflict=RolloutStateConflict,
     conflicts={"revert": RevertNotPossible},
 )
-ROLLOUT_TRANSITIONS = ROLLOUT_LIFECYCLE.transitions
 # A rollout in one of these states has started (it has `started_at`: a database constraint),
 # and offers or keeps the offers it made: entering or leaving one changes decisions.
 DELIVERING = (S.RUNNING, S.PAUSED, S.HALTED, S.COMPLETED)

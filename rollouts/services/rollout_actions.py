@@ -35,10 +35,6 @@ class RolloutAction:
     service: Callable[..., Rollout]
     asks: str = "reason"  # "reason", "override_reason" (start) or "" (approve: nothing)
 
-    @property
-    def allowed_from(self) -> frozenset[str]:
-        return ROLLOUT_LIFECYCLE.moves[self.name].starts_from
-
     def allowed(self, rollout: Rollout) -> bool:
         return ROLLOUT_LIFECYCLE.allows(self.name, rollout.status)
 

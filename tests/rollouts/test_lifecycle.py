@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from audit.models import AuditEvent
 from ota.lifecycle import Lifecycle, move
 from rollouts.models import Rollout
-from rollouts.models.rollouts import ROLLOUT_LIFECYCLE, ROLLOUT_TRANSITIONS
+from rollouts.models.rollouts import ROLLOUT_LIFECYCLE
 from rollouts.services.transitions import CHECKS
 from tests.rollouts.api.test_releases_and_rollouts import approved_rollout, create_release
 
@@ -114,8 +114,9 @@ def test_only_a_start_leads_out_of_approved_into_running():
         if "approved" in m.starts_from and "running" in m.leads_to
     }
     assert into_running == {"start"}
-    assert ROLLOUT_TRANSITIONS["approved"] == {"running", "aborted"}
-    assert ROLLOUT_TRANSITIONS["completed"] == set() == ROLLOUT_TRANSITIONS["aborted"]
+    transitions = ROLLOUT_LIFECYCLE.transitions
+    assert transitions["approved"] == {"running", "aborted"}
+    assert transitions["completed"] == set() == transitions["aborted"]
 
 
 def test_a_lifecycle_names_the_state_the_action_and_where_it_may_start_from():

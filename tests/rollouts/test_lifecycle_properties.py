@@ -34,7 +34,7 @@ from audit.models import AuditEvent
 from compliance.services.approvals import market_approve
 from ota.errors import DomainError
 from rollouts.models import Channel, Release, Rollout
-from rollouts.models.rollouts import DELIVERING, ROLLOUT_TRANSITIONS
+from rollouts.models.rollouts import DELIVERING, ROLLOUT_LIFECYCLE
 from rollouts.roles import APPROVER, HOMOLOGATION, KEY_CUSTODIAN, RELEASE_ENGINEER
 from rollouts.selectors import awaiting_type_approval, rollout_markets
 from rollouts.services.evaluation import halt_on_critical, rollout_evaluate_or_report
@@ -270,7 +270,7 @@ class Lifecycle(RuleBasedStateMachine):
         for rollout_id, status in now.items():
             was = self.seen.get(rollout_id, "draft")
             if status != was:
-                assert status in ROLLOUT_TRANSITIONS[was], (rollout_id, was, status)
+                assert status in ROLLOUT_LIFECYCLE.transitions[was], (rollout_id, was, status)
                 assert AuditEvent.objects.filter(
                     pk__gt=self.mark, action=f"rollout.{status}", target_id=str(rollout_id)
                 ).exists(), (rollout_id, was, status)
