@@ -105,13 +105,14 @@ def release_create(*, spec: ReleaseSpec, actor: User) -> Release:
     return release
 
 
-def _four_eyes(release: Release, actor: User) -> None:
-    if release.created_by_id == actor.pk:
-        raise OwnApproval(detail={"author": release.created_by.get_username()})
+def four_eyes(record, actor: User | None) -> None:
+    """A release or a rollout is approved by someone other than its author."""
+    if actor is None or record.created_by_id == actor.pk:
+        raise OwnApproval(detail={"author": record.created_by.get_username()})
 
 
 # The checks each action of RELEASE_LIFECYCLE names, by name.
-RELEASE_CHECKS = {"four_eyes": _four_eyes}
+RELEASE_CHECKS = {"four_eyes": four_eyes}
 
 
 @transaction.atomic

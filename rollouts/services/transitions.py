@@ -25,7 +25,7 @@ from rollouts.selectors import awaiting_type_approval, rollout_markets
 from rollouts.services.counters import counters_prepare, totals
 from rollouts.services.decisions import rollout_decisions_changed
 from rollouts.services.notifications import notify_rollout
-from rollouts.services.releases import OwnApproval
+from rollouts.services.releases import four_eyes
 
 EVALUATOR = "evaluator"
 
@@ -59,8 +59,7 @@ Check = Callable[[Rollout, User | None, str], dict[str, Any]]
 
 
 def _four_eyes(rollout: Rollout, actor: User | None, reason: str) -> dict[str, Any]:
-    if actor is None or rollout.created_by_id == actor.pk:
-        raise OwnApproval(detail={"author": rollout.created_by.get_username()})
+    four_eyes(rollout, actor)
     return {"approved_by": actor}
 
 
