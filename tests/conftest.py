@@ -394,12 +394,22 @@ ALL_AT_ONCE = [{"percent": 100, "min_soak_minutes": 0, "gate": "auto", "max_dura
 
 
 @pytest.fixture
-def ship(engineer_api, approver_api):
+def ship(engineer_api, approver_api, request):
     """Release bundles to a channel the way people do: an engineer proposes, an approver
-    approves, the engineer starts; the promotion gate is overridden with a reason."""
+    approves, the engineer starts; the promotion gate is overridden with a reason.
+    `markets`: {market: assessments} a homologation engineer approves the release with,
+    before the rollout starts."""
 
     def ship_it(
-        bundles, channel="stable", *, version=None, stages=None, policy=None, cohort=None, **release
+        bundles,
+        channel="stable",
+        *,
+        version=None,
+        stages=None,
+        policy=None,
+        cohort=None,
+        markets=None,
+        **release,
     ):
         created = engineer_api.post(
             "/api/v1/manage/releases",
@@ -414,6 +424,14 @@ def ship(engineer_api, approver_api):
         assert created.status_code == 201, created.json()
         release_id = created.json()["id"]
         assert approver_api.post(f"/api/v1/manage/releases/{release_id}/approve").status_code == 200
+        for market, assessments in (markets or {}).items():
+            homologation = request.getfixturevalue("homologation_api")
+            approved = homologation.post(
+                f"/api/v1/manage/releases/{release_id}/markets/{market}/approve",
+                {"assessments": assessments},
+                format="json",
+            )
+            assert approved.status_code == 201, approved.json()
         rollout = engineer_api.post(
             "/api/v1/manage/rollouts",
             {

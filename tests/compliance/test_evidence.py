@@ -12,7 +12,8 @@ from tests.conftest import ALL_AT_ONCE
 pytestmark = pytest.mark.django_db
 
 
-def _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle):
+def _ship_to_eu_and_cn(homologation_api, ship, bundle):
+    """10.0.0 to EU, where it changes Aurora's RXSWIN, and to CN, where it does not."""
     for market in ("EU", "CN"):
         registered = homologation_api.post(
             "/api/v1/manage/rxswins",
@@ -20,63 +21,31 @@ def _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle):
             format="json",
         )
         assert registered.status_code == 201, registered.json()
-    release = engineer_api.post(
-        "/api/v1/manage/releases",
-        {"version": "10.0.0", "bundles": [bundle.pk], "regions": ["EU", "CN"]},
-        format="json",
-    ).json()
-    assert approver_api.post(f"/api/v1/manage/releases/{release['id']}/approve").status_code == 200
-    approve = f"/api/v1/manage/releases/{release['id']}/markets/{{}}/approve"
-    eu = homologation_api.post(
-        approve.format("EU"),
-        {
-            "assessments": [
-                {
-                    "model": "Aurora",
-                    "affects_type_approval": True,
-                    "rationale": "Emergency lane keeping (UN R79) thresholds change.",
-                    "new_rxswin": "R156-AUR-EU-0002",
-                }
-            ]
-        },
-        format="json",
+    affected = {
+        "model": "Aurora",
+        "affects_type_approval": True,
+        "rationale": "Emergency lane keeping (UN R79) thresholds change.",
+        "new_rxswin": "R156-AUR-EU-0002",
+    }
+    unaffected = {
+        "model": "Aurora",
+        "affects_type_approval": False,
+        "rationale": "The CN variant has no lane keeping.",
+    }
+    ship(
+        [bundle],
+        version="10.0.0",
+        regions=["EU", "CN"],
+        markets={"EU": [affected], "CN": [unaffected]},
     )
-    assert eu.status_code == 201, eu.json()
-    cn = homologation_api.post(
-        approve.format("CN"),
-        {
-            "assessments": [
-                {
-                    "model": "Aurora",
-                    "affects_type_approval": False,
-                    "rationale": "The CN variant has no lane keeping.",
-                }
-            ]
-        },
-        format="json",
-    )
-    assert cn.status_code == 201, cn.json()
-    rollout = engineer_api.post(
-        "/api/v1/manage/rollouts",
-        {"release": release["id"], "channel": "stable", "stages": ALL_AT_ONCE},
-        format="json",
-    ).json()
-    approver_api.post(f"/api/v1/manage/rollouts/{rollout['id']}/approve")
-    started = approver_api.post(
-        f"/api/v1/manage/rollouts/{rollout['id']}/start",
-        {"override_reason": "test"},
-        format="json",
-    )
-    assert started.status_code == 200, started.json()
-    return release
 
 
 def test_an_update_that_changes_type_approval_moves_the_vehicles_rxswin_in_that_market_only(
-    type_approval, publish, car, engineer_api, approver_api, homologation_api
+    type_approval, publish, car, engineer_api, approver_api, homologation_api, ship
 ):
     eu, cn = car(region="EU"), car(region="CN")
     bundle, _ = publish(hardware_id="hu-gen7")
-    _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle)
+    _ship_to_eu_and_cn(homologation_api, ship, bundle)
     before = homologation_api.get(f"/api/v1/manage/vehicles/{eu.vin}/rxswin").json()
     assert before["rxswin"] == "R156-AUR-EU-0001" and before["since"] is None
 
@@ -126,10 +95,11 @@ def test_the_export_for_one_vin_lists_each_update_with_its_approvals_and_verifie
     tmp_path,
     format,
     django_capture_on_commit_callbacks,
+    ship,
 ):
     eu = car(region="EU")
     bundle, _ = publish(hardware_id="hu-gen7")
-    _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle)
+    _ship_to_eu_and_cn(homologation_api, ship, bundle)
     eu.poll_cycle()
 
     with django_capture_on_commit_callbacks(execute=True):  # the build task runs
@@ -174,10 +144,11 @@ def test_a_forged_digest_line_fails_the_signature_check(
     homologation_api,
     tmp_path,
     django_capture_on_commit_callbacks,
+    ship,
 ):
     eu = car(region="EU")
     bundle, _ = publish(hardware_id="hu-gen7")
-    _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle)
+    _ship_to_eu_and_cn(homologation_api, ship, bundle)
     eu.poll_cycle()
     with django_capture_on_commit_callbacks(execute=True):
         asked = homologation_api.post(
@@ -218,12 +189,13 @@ def test_after_a_key_rotation_older_exports_still_verify_with_the_retired_publis
     anonymous_api,
     tmp_path,
     django_capture_on_commit_callbacks,
+    ship,
 ):
     from django.core.management import call_command
 
     eu = car(region="EU")
     bundle, _ = publish(hardware_id="hu-gen7")
-    _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle)
+    _ship_to_eu_and_cn(homologation_api, ship, bundle)
     eu.poll_cycle()
 
     def export_now():
@@ -278,13 +250,13 @@ def _someone():
 
 
 def test_a_revert_moves_the_rxswin_back_and_is_kept_as_evidence(
-    type_approval, publish, car, engineer_api, approver_api, homologation_api
+    type_approval, publish, car, engineer_api, approver_api, homologation_api, ship
 ):
     from rollouts.models import Rollout
 
     eu = car(region="EU")
     bundle, _ = publish(hardware_id="hu-gen7")
-    _ship_to_eu_and_cn(engineer_api, approver_api, homologation_api, bundle)
+    _ship_to_eu_and_cn(homologation_api, ship, bundle)
     eu.poll_cycle()
     bad, _ = publish(hardware_id="hu-gen7")
     release = engineer_api.post(
@@ -349,21 +321,13 @@ def test_an_export_lost_with_its_task_is_built_again_by_the_sweep(
     from django.utils import timezone
     from django_q.conf import Conf
 
+    from audit.models import AuditEvent
     from compliance.models import EvidenceExport
     from compliance.services.exports import evidence_exports_resume
 
     monkeypatch.setattr(Conf, "SYNC", False)  # queued, and then lost with its task
     with django_capture_on_commit_callbacks(execute=True):
-        homologation_api.post(
-            "/api/v1/manage/evidence/exports",
-            {
-                "scope": "market",
-                "market": "EU",
-                "from": "2026-01-01T00:00:00Z",
-                "to": "2027-01-01T00:00:00Z",
-            },
-            format="json",
-        )
+        _request_eu_export(homologation_api)
     export = EvidenceExport.objects.get()
     assert export.status == "building"
     assert evidence_exports_resume() == []  # it may still be running
@@ -374,51 +338,40 @@ def test_an_export_lost_with_its_task_is_built_again_by_the_sweep(
 
     assert resumed == [export.pk]
     assert EvidenceExport.objects.get().status == "ready"
+    assert AuditEvent.objects.filter(action="evidence.export_ready").count() == 1
 
 
-def test_an_export_ends_once_with_its_audit_row_and_a_late_failure_does_not_undo_it(
+def test_a_run_that_fails_after_another_run_built_the_export_does_not_undo_it(
     homologation_api, monkeypatch, django_capture_on_commit_callbacks
 ):
     from audit.models import AuditEvent
     from compliance.models import EvidenceExport
     from compliance.services import exports
 
-    with django_capture_on_commit_callbacks(execute=False) as queued:
-        homologation_api.post(
-            "/api/v1/manage/evidence/exports",
-            {
-                "scope": "market",
-                "market": "EU",
-                "from": "2026-01-01T00:00:00Z",
-                "to": "2027-01-01T00:00:00Z",
-            },
-            format="json",
-        )
-    read_by_a_second_run = EvidenceExport.objects.get()  # two task runs read it building
-    for callback in queued:
-        callback()
-    assert EvidenceExport.objects.get().status == "ready"
+    with django_capture_on_commit_callbacks(execute=False):  # queued, not built yet
+        _request_eu_export(homologation_api)
+    export = EvidenceExport.objects.get()
 
-    monkeypatch.setattr(exports, "_write", lambda *a: (_ for _ in ()).throw(OSError("disk")))
-    monkeypatch.setattr(
-        EvidenceExport.objects, "select_related", lambda *a: _Returning(read_by_a_second_run)
+    def another_run_ends_it_first_then_this_one_fails(export, out):
+        EvidenceExport.objects.filter(pk=export.pk).update(status="ready")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(exports, "_write", another_run_ends_it_first_then_this_one_fails)
+    exports.evidence_export_build(export_id=export.pk)
+
+    assert EvidenceExport.objects.get().status == "ready"
+    assert not AuditEvent.objects.filter(action="evidence.export_failed").exists()
+
+
+def _request_eu_export(homologation_api):
+    answer = homologation_api.post(
+        "/api/v1/manage/evidence/exports",
+        {
+            "scope": "market",
+            "market": "EU",
+            "from": "2026-01-01T00:00:00Z",
+            "to": "2027-01-01T00:00:00Z",
+        },
+        format="json",
     )
-    exports.evidence_export_build(export_id=read_by_a_second_run.pk)
-
-    monkeypatch.undo()
-    assert EvidenceExport.objects.get().status == "ready"
-    assert list(
-        AuditEvent.objects.filter(action__startswith="evidence.export_")
-        .order_by("pk")
-        .values_list("action", flat=True)
-    ) == ["evidence.export_requested", "evidence.export_ready"]
-
-
-class _Returning:
-    """A queryset whose get() answers what a run read before another run finished."""
-
-    def __init__(self, found):
-        self.found = found
-
-    def get(self, **kwargs):
-        return self.found
+    assert answer.status_code == 202, answer.json()
