@@ -26,8 +26,8 @@ class RolloutsConfig(AppConfig):
         def delta_changed(sender, delta, **kwargs):
             bundle_decisions_changed(bundle_id=delta.result_id)
 
-        def copy_changed(sender, bundle, **kwargs):
-            bundle_decisions_changed(bundle_id=bundle.pk)
+        def copy_changed(sender, bundle, market, **kwargs):
+            bundle_decisions_changed(bundle_id=bundle.pk, regions=[market])
 
         delta_ready.connect(delta_changed, weak=False, dispatch_uid="rollouts.delta_decisions")
         bundle_copy_verified.connect(

@@ -53,7 +53,9 @@ _VEHICLE = Columns(
     "v",
 )
 _CHANNEL = Columns(
-    Channel, ["id", "name", "title", "position", "self_service", "decision_version"], "c"
+    Channel,
+    ["id", "name", "title", "position", "self_service", "decision_version", "decision_changes"],
+    "c",
 )
 # What the Director metadata GET reads: its answer is on the vehicle row (the other fields
 # load on access, a query each; the statement-count tests would show one).

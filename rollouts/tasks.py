@@ -18,3 +18,9 @@ def deliver_webhook(delivery_id: int) -> str:
     from rollouts.services.notifications import webhook_deliver
 
     return webhook_deliver(delivery_id=delivery_id)
+
+
+def wake_assigned(rollout_id: int) -> int:
+    from rollouts.services.decisions import wake_assigned as wake
+
+    return wake(rollout_id=rollout_id)

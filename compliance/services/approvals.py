@@ -137,7 +137,7 @@ def market_approve(
             ],
         },
     )
-    release_decisions_changed(release_id=release.pk)
+    release_decisions_changed(release_id=release.pk, regions=[market])
     return approval
 
 

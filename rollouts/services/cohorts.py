@@ -16,7 +16,7 @@ from ota.errors import Conflict, Malformed, Unprocessable
 from rollouts.cohorts import validate_filter
 from rollouts.models import Cohort, CohortKind, CohortMember, RolloutStatus, Vehicle
 from rollouts.plans import PlanError
-from rollouts.services.decisions import rollout_decisions_changed, vehicles_decisions_changed
+from rollouts.services.decisions import rollout_offer_changed, vehicles_decisions_changed
 from rollouts.vin import normalize_vin
 
 MAX_VINS_PER_CHANGE = 10_000
@@ -113,7 +113,7 @@ def cohort_update(*, cohort: Cohort, actor: Any, description: str | None = None,
         cohort.model_names, cohort.regions = clean["models"], clean["regions"]
         cohort.hardware_ids, cohort.installed = clean["hardware_ids"], clean["installed"]
         for rollout in cohort.rollouts.all():  # completed ones still offer by the filter
-            rollout_decisions_changed(rollout=rollout)
+            rollout_offer_changed(rollout=rollout)
     if description is not None:
         cohort.description = description
     cohort.save()

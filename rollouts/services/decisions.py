@@ -3,84 +3,161 @@
 A poll whose images are unchanged decides nothing anew while two numbers still hold: its
 channel's `decision_version` and its own `inputs_version` (both remembered on the vehicle at
 its last decision). Anything that can change what a vehicle is offered bumps one of them in
-the same transaction as the change, through one of the calls below:
+the same transaction as the change, through one of the calls below. A channel's bump is
+logged with the cars it can concern (rollouts/reach.py): a car it cannot concern goes on
+polling idle, so a change costs what it changes, not what the channel holds.
 
-- `rollout_decisions_changed`: a rollout started, advanced, paused, resumed, halted, aborted,
-  completed, or one was created running (a revert). Its channel's vehicles decide again; on
-  completion so do those of every earlier channel of the pipeline (a release completed on a
-  later channel is offered to them too); a safety recall's reaches every channel; and so does
-  any vehicle with an open assignment in it that has since moved to another channel.
-- `channels_decisions_changed`: something every vehicle of these channels may see differently
-  (a cohort's filter that their rollouts use).
-- `bundle_decisions_changed`: a bundle being offered got a verified copy in a market's own
-  storage (its cars may now be offered it), or a delta to it became ready (the Director names
-  it to the cars that run its source).
+- `rollout_decisions_changed`: a rollout moved (started, advanced, paused, resumed, halted,
+  aborted, completed). On its channel (every channel, for a safety recall) it reaches the
+  cars whose bucket lies between the shares offered before and after; on completion every
+  car of the earlier channels too (a release completed on a later channel is offered to
+  them). When the rollout starts or stops making offers, the cars it has an assignment for
+  are woken one by one after the commit (`wake_assigned`).
+- `rollout_offer_changed`: what a rollout offers changed (its cohort's filter, a market's
+  approval of its release, a bundle copy or a delta): the cars it offers to decide again.
+- `channels_decisions_changed`: something every vehicle of these channels may see differently.
 - `vehicles_decisions_changed`: something about these vehicles only (an assignment moved by an
   event, a time-out, a static cohort's members, a channel move).
 
 Tests run every idle poll's decision in full as well and fail on any difference
-(`OTA_VERIFY_IDLE_POLLS`), so a change that forgets to call one of these shows at once.
+(`OTA_VERIFY_IDLE_POLLS`), so a change that forgets to call one of these, or reaches too few
+cars, shows at once.
 """
 
 from collections.abc import Iterable
 
+from django.db import transaction
 from django.db.models import F
+from django_q.tasks import async_task
 
 from rollouts.models import Assignment, Channel, Rollout, RolloutStatus, Vehicle
-from rollouts.models.rollouts import SETTLEABLE
+from rollouts.models.rollouts import OFFERING
+from rollouts.reach import EVERYONE, Reach, logged
+
+BATCH = 5000
+# A paused or halted rollout keeps the offers it made (to the cars that have not finished).
+KEEPING = (RolloutStatus.PAUSED, RolloutStatus.HALTED)
 
 
-def channels_decisions_changed(*, channel_ids: Iterable[int]) -> None:
+def channels_decisions_changed(*, channel_ids: Iterable[int], reach: Reach = EVERYONE) -> None:
     ids = sorted(set(channel_ids))  # a fixed order: concurrent bumps never deadlock
-    if ids:
-        Channel.objects.filter(pk__in=ids).update(decision_version=F("decision_version") + 1)
+    if not ids or reach.empty:
+        return
+    channels = Channel.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    for pk, version, log in channels.values_list("pk", "decision_version", "decision_changes"):
+        Channel.objects.filter(pk=pk).update(
+            decision_version=version + 1,
+            decision_changes=logged(log, reach, version=version + 1),
+        )
 
 
 def vehicles_decisions_changed(*, vehicle_ids: Iterable[int]) -> None:
     ids = sorted(set(vehicle_ids))
-    for start in range(0, len(ids), 5000):
-        Vehicle.objects.filter(pk__in=ids[start : start + 5000]).update(
+    for start in range(0, len(ids), BATCH):
+        Vehicle.objects.filter(pk__in=ids[start : start + BATCH]).update(
             inputs_version=F("inputs_version") + 1
         )
 
 
-def rollout_decisions_changed(*, rollout: Rollout, status: str | None = None) -> None:
-    """`status`: the rollout's status after the change, when the caller has not saved it yet
-    on the object it passes."""
-    status = status or rollout.status
-    channel = Channel.objects.only("position").get(pk=rollout.channel_id)
-    reached = Channel.objects.filter(pk=channel.pk)
-    if rollout.safety_recall:
-        reached = Channel.objects.all()
-    elif status == RolloutStatus.COMPLETED:
-        reached = Channel.objects.filter(position__lte=channel.position)
-    channels_decisions_changed(channel_ids=reached.values_list("pk", flat=True))
-    if rollout.safety_recall:
-        return  # every channel decides again: no vehicle needs its own bump
-    elsewhere = (
-        Assignment.objects.filter(rollout_id=rollout.pk, status__in=SETTLEABLE)
-        .exclude(vehicle__channel_id=rollout.channel_id)
-        .values_list("vehicle_id", flat=True)
-    )
-    vehicles_decisions_changed(vehicle_ids=elsewhere)
+def offered_percent(rollout: Rollout, status: str, stage_index: int) -> float:
+    """The share of the rollout's scope it offers to in this state (by bucket)."""
+    if status not in OFFERING or rollout.only_assigned:
+        return 0.0
+    if status == RolloutStatus.COMPLETED or not rollout.stages:
+        return 100.0
+    return float(rollout.stages[min(stage_index, len(rollout.stages) - 1)]["percent"])
 
 
-def release_decisions_changed(*, release_id: int) -> None:
-    """The release was approved for a market: the cars its rollouts reach decide again."""
+def _offering(status: str) -> str:
+    return "new" if status in OFFERING else "kept" if status in KEEPING else "none"
+
+
+def rollout_decisions_changed(
+    *, rollout: Rollout, was: tuple[str, int], now: tuple[str, int]
+) -> None:
+    """The rollout moved from `was` to `now`, each (status, stage index)."""
+    before, after = offered_percent(rollout, *was), offered_percent(rollout, *now)
+    offering = _offering(was[0]), _offering(now[0])
+    if offering == ("kept", "none"):
+        # Aborted while keeping its offers: they go, from every car of its stages.
+        before = offered_percent(rollout, RolloutStatus.RUNNING, was[1])
+    reach = Reach(rollout.salt, min(before, after), max(before, after))
+    if offering == ("new", "kept"):
+        # Paused or halted: no new offers, and those made are kept. A car of the bucket
+        # without an assignment that decided since the stage began was out of the rollout's
+        # scope (else it would have one); one that did not takes the full decision anyway.
+        reach = Reach(rollout.salt, 0.0, 0.0)
+    elif rollout.only_assigned and offering[0] != offering[1]:
+        reach = EVERYONE  # a revert's cars are no bucket (rare: its own halt or abort)
+    channels = Channel.objects.all() if rollout.safety_recall else [rollout.channel]
+    channels_decisions_changed(channel_ids=[c.pk for c in channels], reach=reach)
+    if now[0] == RolloutStatus.COMPLETED != was[0] and not rollout.safety_recall:
+        earlier = Channel.objects.filter(position__lt=rollout.channel.position)
+        channels_decisions_changed(channel_ids=earlier.values_list("pk", flat=True))
+    if offering[0] != offering[1]:
+        # Cars that finished with it (an older release may now apply) or moved to another
+        # channel (a kept offer follows them): their answer changes too, but never towards
+        # offering it anew, so they are woken after the commit, in batches, outside the
+        # decisions' lock. Until then they keep what they had.
+        pk = rollout.pk
+        transaction.on_commit(lambda: async_task("rollouts.tasks.wake_assigned", pk))
+
+
+def rollout_offer_changed(*, rollout: Rollout, regions: Iterable[str] = ()) -> None:
+    """What the rollout offers changed (in `regions` only, if given): the cars it offers to
+    (and on completion, those of the earlier channels) decide again."""
+    share = offered_percent(rollout, rollout.status, rollout.stage_index)
+    if rollout.status in KEEPING:
+        share = offered_percent(rollout, RolloutStatus.RUNNING, rollout.stage_index)
+    reach = Reach(rollout.salt, 0.0, share, tuple(sorted(regions)))
+    if rollout.only_assigned:
+        reach = Reach(regions=tuple(sorted(regions)))
+    channels = Channel.objects.all() if rollout.safety_recall else [rollout.channel]
+    channels_decisions_changed(channel_ids=[c.pk for c in channels], reach=reach)
+    if rollout.status == RolloutStatus.COMPLETED and not rollout.safety_recall:
+        earlier = Channel.objects.filter(position__lt=rollout.channel.position)
+        channels_decisions_changed(
+            channel_ids=earlier.values_list("pk", flat=True),
+            reach=Reach(regions=tuple(sorted(regions))),
+        )
+
+
+def wake_assigned(*, rollout_id: int) -> int:
+    """Every car with an assignment of the rollout decides at its next poll: batches by the
+    (rollout, vehicle) index, each its own short transaction. Returns how many."""
+    woken, after = 0, 0
+    while True:
+        ids = list(
+            Assignment.objects.filter(rollout_id=rollout_id, vehicle_id__gt=after)
+            .order_by("vehicle_id")
+            .values_list("vehicle_id", flat=True)[:BATCH]
+        )
+        if not ids:
+            return woken
+        with transaction.atomic():
+            Vehicle.objects.filter(pk__in=ids).update(inputs_version=F("inputs_version") + 1)
+        woken, after = woken + len(ids), ids[-1]
+
+
+def release_decisions_changed(*, release_id: int, regions: Iterable[str] = ()) -> None:
+    """The release was approved for a market: the cars its rollouts reach there decide again."""
     rollouts = Rollout.objects.filter(
-        status__in=(RolloutStatus.RUNNING, RolloutStatus.PAUSED, RolloutStatus.COMPLETED),
-        release_id=release_id,
+        status__in=(*OFFERING, *KEEPING), release_id=release_id
+    ).select_related("channel")
+    for rollout in rollouts:
+        rollout_offer_changed(rollout=rollout, regions=regions)
+
+
+def bundle_decisions_changed(*, bundle_id: int, regions: Iterable[str] = ()) -> None:
+    """A bundle's copy in a market was verified (`regions`: that market), or a delta to it
+    became ready: the cars its rollouts offer to decide again (offered it now, or named the
+    delta)."""
+    rollouts = (
+        Rollout.objects.filter(
+            status__in=(*OFFERING, *KEEPING), release__items__bundle_id=bundle_id
+        )
+        .select_related("channel")
+        .distinct()
     )
     for rollout in rollouts:
-        rollout_decisions_changed(rollout=rollout)
-
-
-def bundle_decisions_changed(*, bundle_id: int) -> None:
-    """A bundle's copy in a market was verified, or a delta to it became ready: the cars its
-    rollouts offer to decide again (offered it now, or named the delta)."""
-    rollouts = Rollout.objects.filter(
-        status__in=(RolloutStatus.RUNNING, RolloutStatus.PAUSED, RolloutStatus.COMPLETED),
-        release__items__bundle_id=bundle_id,
-    ).distinct()
-    for rollout in rollouts:
-        rollout_decisions_changed(rollout=rollout)
+        rollout_offer_changed(rollout=rollout, regions=regions)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from ota import rawsql
 from ota.cache_counters import count_one
 from ota.errors import Conflict, Malformed, Unprocessable
+from rollouts import reach
 from rollouts.locks import lock_decisions_shared, lock_vehicle
 from rollouts.models import (
     Assignment,
@@ -172,7 +173,13 @@ def _looks_idle(
             for serial, (path, sha256, _length) in checked.images.items()
         )
         and vehicle.decided_inputs_version == vehicle.inputs_version
-        and vehicle.decided_channel_version == vehicle.channel.decision_version
+        and not reach.concerned(
+            vehicle.channel.decision_changes,
+            since=vehicle.decided_channel_version,
+            now=vehicle.channel.decision_version,
+            vin=vehicle.vin,
+            region=vehicle.region,
+        )
         and vehicle.director_refresh_at is not None
         and now < vehicle.director_refresh_at
     )
@@ -192,11 +199,11 @@ def _idle_update_sql(vendor: str, with_last_seen: bool, async_commit: bool) -> s
     )
     return (
         f"UPDATE {vehicle} SET {q('report_counter')} = %s, {q('last_manifest')} = %s, "  # noqa: S608
-        f"{q('last_manifest_at')} = %s{last_seen}{commit} "
+        f"{q('last_manifest_at')} = %s, {q('decided_channel_version')} = %s{last_seen}{commit} "
         f"WHERE {q('id')} = %s AND {q('report_counter')} < %s AND {q('channel_id')} = %s "
         f"AND {q('inputs_version')} = %s AND {q('decided_inputs_version')} = %s "
-        f"AND {q('decided_channel_version')} = "
-        f"(SELECT {q('decision_version')} FROM {channel} WHERE {q('id')} = %s)"
+        f"AND {q('decided_channel_version')} = %s "
+        f"AND (SELECT {q('decision_version')} FROM {channel} WHERE {q('id')} = %s) = %s"
     )
 
 
@@ -205,7 +212,10 @@ def _record_idle(vehicle: Vehicle, checked: _Checked, raw: str, now: datetime) -
     full path runs) if another manifest, a decision input or the channel's decision version
     changed since authentication read them: a halt that committed before it is obeyed."""
     at = connection.ops.adapt_datetimefield_value(now)
-    params: list[Any] = [checked.counter, raw, at]
+    # Changes to the channel since the car's last decision, none of which can concern it
+    # (`_looks_idle`), are decided by this poll too: only if no other came since.
+    channel_version = vehicle.channel.decision_version
+    params: list[Any] = [checked.counter, raw, at, channel_version]
     stale = last_seen_due(vehicle, now)
     if stale:
         params.append(at)  # the indexed column only now and then
@@ -215,7 +225,9 @@ def _record_idle(vehicle: Vehicle, checked: _Checked, raw: str, now: datetime) -
         vehicle.channel_id,
         vehicle.inputs_version,
         vehicle.inputs_version,
+        vehicle.decided_channel_version,
         vehicle.channel_id,
+        channel_version,
     ]
     async_commit = (
         settings.OTA_IDLE_POLL_ASYNC_COMMIT

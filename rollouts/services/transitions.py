@@ -141,7 +141,10 @@ def rollout_move(
             detail={"status": "changed concurrently", "action": action, "wanted": to}
         )
     if before in DELIVERING or to in DELIVERING:
-        rollout_decisions_changed(rollout=rollout, status=to)
+        was = (before, rollout.stage_index)
+        rollout_decisions_changed(
+            rollout=rollout, was=was, now=(to, fields.get("stage_index", rollout.stage_index))
+        )
     if first_start:
         counters_prepare(rollout=rollout)
     if to != before and to in (RolloutStatus.HALTED, RolloutStatus.PAUSED, RolloutStatus.COMPLETED):

@@ -231,9 +231,12 @@ def provision(people, nodes, tmp_path):
     return provision_one
 
 
-def roll_out(people, *, policy: dict | None = None, cohort: str | None = None) -> tuple[str, int]:
+def roll_out(
+    people, *, policy: dict | None = None, cohort: str | None = None, stages: list | None = None
+) -> tuple[str, int]:
     """Through node A: upload and publish a head-unit bundle, release it and start a rollout
-    on `stable` at 100 %. Returns the bundle's path and the rollout's id."""
+    on `stable` (at 100 % unless `stages` say otherwise). Returns the bundle's path and the
+    rollout's id."""
     engineer, approver = people
     bundle = engineer.upload(
         "/bundles",
@@ -255,7 +258,7 @@ def roll_out(people, *, policy: dict | None = None, cohort: str | None = None) -
         {
             "release": release["id"],
             "channel": "stable",
-            "stages": ALL_AT_ONCE,
+            "stages": stages or ALL_AT_ONCE,
             **({"policy": policy} if policy else {}),
             **({"cohort": cohort} if cohort else {}),
         },
@@ -342,4 +345,28 @@ def test_a_cohort_edit_and_channel_moves_through_node_a_are_obeyed_by_the_next_p
     engineer.put(f"/vehicles/{joiner.vin}/channel", {"channel": "stable"})
     assert offered(joiner) == {path}, (
         "node B did not offer the release to a car moved to stable through node A"
+    )
+
+
+def test_an_advance_through_node_a_reaches_a_car_it_brings_in_at_its_next_poll_through_node_b(
+    people, provision
+):
+    from rollouts.models import Rollout
+    from rollouts.targeting import bucket
+
+    _, approver = people
+    stages = [
+        {"percent": 10, "min_soak_minutes": 0, "gate": "manual", "max_duration_minutes": 60},
+        {"percent": 100, "min_soak_minutes": 0, "gate": "manual", "max_duration_minutes": 60},
+    ]
+    path, rollout_id = roll_out(people, stages=stages)
+    salt = Rollout.objects.get(pk=rollout_id).salt
+    later = next(c for c in iter(provision, None) if bucket(salt, c.vin) >= 1000)
+    assert offered(later) == set(), "node B offered the release to a car outside stage 1"
+    assert offered(later) == set()  # and it polls idle now: the advance must reach it
+
+    approver.post(f"/rollouts/{rollout_id}/advance")
+
+    assert offered(later) == {path}, (
+        "node B did not offer the release to a car the advance through node A brought in"
     )

@@ -1,0 +1,160 @@
+"""A change to a rollout wakes only the cars whose answer it can change; the others go on
+polling idle (rollouts/reach.py). The full re-decision behind every idle poll stays on here
+(`OTA_VERIFY_IDLE_POLLS`): a car left idle whose answer did change fails the test."""
+
+import pytest
+
+from rollouts.models import Rollout
+from rollouts.services import manifests
+from rollouts.targeting import bucket
+
+pytestmark = pytest.mark.django_db
+
+TEN_THEN_TWENTY = [
+    {"percent": 10, "min_soak_minutes": 0, "gate": "manual", "max_duration_minutes": 60},
+    {"percent": 20, "min_soak_minutes": 0, "gate": "manual", "max_duration_minutes": 60},
+    {"percent": 100, "min_soak_minutes": 0, "gate": "manual", "max_duration_minutes": 60},
+]
+AURORA_UNCHANGED = [
+    {"model": "Aurora", "affects_type_approval": False, "rationale": "No regulated change."}
+]
+
+
+@pytest.fixture
+def full_decisions(monkeypatch):
+    """The VINs of the polls that took the full decision, in order."""
+    taken: list[str] = []
+    decide = manifests._receive_and_decide
+
+    def counted(vehicle_pk, *args, **kwargs):
+        answer = decide(vehicle_pk, *args, **kwargs)
+        taken.append(manifests.Vehicle.objects.get(pk=vehicle_pk).vin)
+        return answer
+
+    monkeypatch.setattr(manifests, "_receive_and_decide", counted)
+    return taken
+
+
+def offered(vehicle) -> list[str]:
+    return [target.path for target in vehicle.refresh_and_verify()]
+
+
+def settled(vehicle):
+    """Polled until idle: what changed before is decided."""
+    assert vehicle.put_manifest().status == 200
+    assert vehicle.put_manifest().status == 200
+    return vehicle
+
+
+def car_in(car, salt: str, low: int, high: int, **kwargs):
+    """A new car whose bucket of the rollout with this salt lies in [low, high) percent."""
+    return next(
+        v
+        for v in iter(lambda: car(**kwargs), None)
+        if low * 100 <= bucket(salt, v.vin) < high * 100
+    )
+
+
+def test_an_advance_wakes_only_the_cars_it_brings_into_the_rollout(
+    car, publish, ship, approver_api, full_decisions
+):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], stages=TEN_THEN_TWENTY)
+    salt = Rollout.objects.get(pk=rollout_id).salt
+    first = settled(car_in(car, salt, 0, 10))
+    brought_in = settled(car_in(car, salt, 10, 20))
+    beyond = settled(car_in(car, salt, 20, 100))
+    full_decisions.clear()
+
+    advanced = approver_api.post(f"/api/v1/manage/rollouts/{rollout_id}/advance")
+    assert advanced.status_code == 200, advanced.json()
+    for vehicle in (first, brought_in, beyond):
+        assert vehicle.put_manifest().status == 200
+
+    assert full_decisions == [brought_in.vin]
+    assert offered(brought_in) == [bundle.path]
+    assert offered(first) == [bundle.path]
+    assert offered(beyond) == []
+
+
+def test_a_pause_wakes_no_car_it_made_no_offer_to_and_obeys_at_once(
+    car, publish, ship, approver_api, full_decisions, django_capture_on_commit_callbacks
+):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], stages=TEN_THEN_TWENTY)
+    salt = Rollout.objects.get(pk=rollout_id).salt
+    outside = settled(car_in(car, salt, 10, 100))
+    not_yet_polled = car_in(car, salt, 0, 10)
+    full_decisions.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        paused = approver_api.post(
+            f"/api/v1/manage/rollouts/{rollout_id}/pause", {"reason": "look"}, format="json"
+        )
+    assert paused.status_code == 200, paused.json()
+    assert outside.put_manifest().status == 200
+    assert not_yet_polled.put_manifest().status == 200
+
+    assert full_decisions == [not_yet_polled.vin]  # its first decision, not a wake
+    assert offered(not_yet_polled) == []  # paused: no new offer
+
+
+def test_a_pause_wakes_the_cars_it_made_an_offer_to_after_its_commit(
+    car,
+    publish,
+    ship,
+    approver_api,
+    engineer_api,
+    full_decisions,
+    django_capture_on_commit_callbacks,
+):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle], channel="beta")
+    moved = settled(car())  # offered on stable, then moved to beta: a paused rollout's kept
+    _, rollout_id = ship([bundle])  # offer follows it, a running one's does not
+    settled(moved)
+    assert offered(moved) == [bundle.path]
+    answer = engineer_api.put(
+        f"/api/v1/manage/vehicles/{moved.vin}/channel", {"channel": "beta"}, format="json"
+    )
+    assert answer.status_code == 200, answer.json()
+    settled(moved)
+    full_decisions.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):  # the wake runs after the commit
+        paused = approver_api.post(
+            f"/api/v1/manage/rollouts/{rollout_id}/pause", {"reason": "look"}, format="json"
+        )
+    assert paused.status_code == 200, paused.json()
+    assert moved.put_manifest().status == 200
+
+    assert full_decisions == [moved.vin]
+
+
+def test_a_market_approval_wakes_only_the_cars_of_that_market(
+    type_approval, car, publish, ship, homologation_api, full_decisions
+):
+    for market in ("EU", "CN"):
+        registered = homologation_api.post(
+            "/api/v1/manage/rxswins",
+            {"model": "Aurora", "market": market, "rxswin": f"R156-AUR-{market}-0001"},
+            format="json",
+        )
+        assert registered.status_code == 201, registered.json()
+    bundle, _ = publish(hardware_id="hu-gen7")
+    release_id, _ = ship([bundle], regions=["EU", "CN"], markets={"CN": AURORA_UNCHANGED})
+    eu, cn = settled(car(region="EU")), settled(car(region="CN"))
+    assert offered(eu) == [] and offered(cn) == [bundle.path]
+    full_decisions.clear()
+
+    approved = homologation_api.post(
+        f"/api/v1/manage/releases/{release_id}/markets/EU/approve",
+        {"assessments": AURORA_UNCHANGED},
+        format="json",
+    )
+    assert approved.status_code == 201, approved.json()
+    for vehicle in (eu, cn):
+        assert vehicle.put_manifest().status == 200
+
+    assert full_decisions == [eu.vin]
+    assert offered(eu) == [bundle.path]
