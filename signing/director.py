@@ -54,21 +54,28 @@ def director_publish_vehicle(
 ) -> DirectorPublished:
     """Sign new targets → snapshot → timestamp for one vehicle."""
     now = now or timezone.now()
-    previous = repository.latest(Repo.DIRECTOR, RoleName.TARGETS, vin)
+    roles = [RoleName.TARGETS, RoleName.SNAPSHOT, RoleName.TIMESTAMP]
+    versions = repository.latest_versions(Repo.DIRECTOR, roles, vin)
     targets = Targets(
-        version=(previous.version + 1) if previous else 1,
+        version=versions[RoleName.TARGETS] + 1,
         expires=repository.expiry(RoleName.TARGETS, now, vin),
         targets={entry.path: _target_file(entry) for entry in entries},
         # Empty targets still say whose they are.
         unrecognized_fields={"custom": {"vin": vin}},
     )
     try:
-        with transaction.atomic():
+        # No savepoint: a race fails the caller's whole transaction, which decides again.
+        with transaction.atomic(savepoint=False):
             signers = repository.signers_by_role(Repo.DIRECTOR, ONLINE_ROLES)
             targets_md = repository.sign(Metadata(targets), signers[RoleName.TARGETS])
             repository.store(Repo.DIRECTOR, targets_md, vin)
             timestamp = repository.publish_snapshot_and_timestamp(
-                Repo.DIRECTOR, targets_version=targets.version, now=now, scope=vin, signers=signers
+                Repo.DIRECTOR,
+                targets_version=targets.version,
+                now=now,
+                scope=vin,
+                signers=signers,
+                versions=versions,
             )
     except IntegrityError:  # another request signed this version first
         raise DirectorRaced(detail={"vin": vin}) from None

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from securesystemslib.signer import CryptoSigner, Signer
 from tuf.api.metadata import (
@@ -64,6 +65,17 @@ def latest(
 ) -> RoleMetadata | None:
     rows = RoleMetadata.objects.filter(repo=repo, scope=scope, role=role).order_by("-version")
     return (rows if with_bytes else rows.defer("raw")).first()
+
+
+def latest_versions(repo: str, roles: list[str], scope: str = "") -> dict[str, int]:
+    """The newest stored version of each of these roles (0 if none), from one query."""
+    found = dict(
+        RoleMetadata.objects.filter(repo=repo, scope=scope, role__in=roles)
+        .order_by()
+        .values_list("role")
+        .annotate(newest=Max("version"))
+    )
+    return {role: found.get(role, 0) for role in roles}
 
 
 def load(row: RoleMetadata) -> Metadata:
@@ -251,18 +263,25 @@ def publish_snapshot_and_timestamp(
     now: datetime,
     scope: str = "",
     signers: dict[str, list[Signer]] | None = None,
+    versions: dict[str, int] | None = None,
 ) -> RoleMetadata:
-    """Returns the new timestamp. `signers` by role, when the caller has them already."""
+    """Returns the new timestamp. `signers` by role, and `versions` (the newest stored of
+    snapshot and timestamp, `latest_versions`), when the caller has them already."""
     signers = signers or signers_by_role(repo, [RoleName.SNAPSHOT, RoleName.TIMESTAMP])
-    previous = latest(repo, RoleName.SNAPSHOT, scope)
+    versions = versions or latest_versions(repo, [RoleName.SNAPSHOT, RoleName.TIMESTAMP], scope)
     snapshot = Snapshot(
-        version=(previous.version + 1) if previous else 1,
+        version=versions[RoleName.SNAPSHOT] + 1,
         expires=expiry(RoleName.SNAPSHOT, now, scope),
         meta={"targets.json": MetaFile(version=targets_version)},
     )
     snapshot_row = store(repo, sign(Metadata(snapshot), signers[RoleName.SNAPSHOT]), scope)
     return _publish_timestamp(
-        repo, snapshot_row=snapshot_row, now=now, scope=scope, signers=signers[RoleName.TIMESTAMP]
+        repo,
+        snapshot_row=snapshot_row,
+        now=now,
+        scope=scope,
+        signers=signers[RoleName.TIMESTAMP],
+        previous_version=versions[RoleName.TIMESTAMP],
     )
 
 
@@ -273,11 +292,13 @@ def _publish_timestamp(
     now: datetime,
     scope: str = "",
     signers: list[Signer] | None = None,
+    previous_version: int | None = None,
 ) -> RoleMetadata:
     raw = bytes(snapshot_row.raw)
-    previous = latest(repo, RoleName.TIMESTAMP, scope)
+    if previous_version is None:
+        previous_version = latest_versions(repo, [RoleName.TIMESTAMP], scope)[RoleName.TIMESTAMP]
     timestamp = Timestamp(
-        version=(previous.version + 1) if previous else 1,
+        version=previous_version + 1,
         expires=expiry(RoleName.TIMESTAMP, now, scope),
         snapshot_meta=MetaFile(
             version=snapshot_row.version,

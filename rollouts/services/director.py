@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
 from rollouts import install_policy, targeting
@@ -76,11 +76,11 @@ def offering_rollouts(vehicle: Vehicle, assignments: list[Assignment]) -> list[R
     own = Q(channel_id=vehicle.channel_id, status__in=OFFERING)
     later = Q(channel__position__gt=vehicle.channel.position, status=RolloutStatus.COMPLETED)
     recall = Q(safety_recall=True, status__in=OFFERING)
-    rollouts = list(
-        Rollout.objects.filter(own | later | recall)
-        .select_related("release", "cohort")
-        .prefetch_related("release__items__bundle")
-    )
+    # The rollouts of the car's assignments were read in this transaction with their bundles.
+    read = {a.rollout_id: a.rollout for a in assignments}
+    found = Rollout.objects.filter(own | later | recall).select_related("release", "cohort")
+    rollouts = [read.get(r.pk, r) for r in found]
+    prefetch_related_objects([r for r in rollouts if r.pk not in read], "release__items__bundle")
     offering = {r.pk for r in rollouts}
     kept = (RolloutStatus.PAUSED, RolloutStatus.HALTED)
     for assignment in assignments:

@@ -173,6 +173,20 @@ def test_a_poll_with_an_offer_from_a_cohort_rollout_stays_within_the_budget(
         assert vehicle.put_manifest().status == 200
 
 
+def test_a_first_offer_stays_within_the_budget(car, publish, ship, django_assert_max_num_queries):
+    vehicle = car()
+    vehicle.put_manifest()
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle])
+    # 21 on SQLite: the vehicle and its ECUs, its assignments, the rollouts with their bundles,
+    # the assignment and its evidence, the deltas, the three Director files signed (their
+    # versions read in one statement), the vehicle row and the stage's counter. PostgreSQL
+    # adds the decision lock.
+    with django_assert_max_num_queries(22):
+        assert vehicle.put_manifest().status == 200
+    assert [t.path for t in vehicle.refresh_and_verify()] == [bundle.path]
+
+
 def test_a_vehicle_polling_too_often_gets_429_with_retry_after(car, settings):
     looping, other = car(), car()
     cache.clear()  # forget the requests of provisioning and bootstrap
