@@ -87,8 +87,10 @@ def rollout_decisions_changed(
         # without an assignment that decided since the stage began was out of the rollout's
         # scope (else it would have one); one that did not takes the full decision anyway.
         reach = Reach(rollout.salt, 0.0, 0.0)
-    elif rollout.only_assigned and offering[0] != offering[1]:
-        reach = EVERYONE  # a revert's cars are no bucket (rare: its own halt or abort)
+    elif rollout.only_assigned and offering[0] != "none" == offering[1]:
+        # A revert's cars are no bucket: its abort (rare) reaches the channel. Its start
+        # reaches its cars one by one (services/revert.py), its pause or resume after commit.
+        reach = EVERYONE
     channels = Channel.objects.all() if rollout.safety_recall else [rollout.channel]
     channels_decisions_changed(channel_ids=[c.pk for c in channels], reach=reach)
     if now[0] == RolloutStatus.COMPLETED != was[0] and not rollout.safety_recall:
