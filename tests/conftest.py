@@ -98,6 +98,23 @@ def homologation_api(make_user) -> APIClient:
     return _token_client(make_user("hana", HOMOLOGATION))
 
 
+@pytest.fixture
+def aurora_rxswins(homologation_api):
+    """Register Aurora's first RXSWIN in each market given, as a homologation engineer does
+    before approving releases there."""
+
+    def register(*markets: str) -> None:
+        for market in markets:
+            registered = homologation_api.post(
+                "/api/v1/manage/rxswins",
+                {"model": "Aurora", "market": market, "rxswin": f"R156-AUR-{market}-0001"},
+                format="json",
+            )
+            assert registered.status_code == 201, registered.json()
+
+    return register
+
+
 @pytest.fixture(autouse=True)
 def _tasks_run_inline(monkeypatch):
     """django-q2 runs each queued task at once, in the test's process (sync mode)."""

@@ -226,6 +226,7 @@ def history(
     engineer_api,
     approver_api,
     homologation_api,
+    aurora_rxswins,
     django_capture_on_commit_callbacks,
 ):
     """A little of everything the pages show: releases copied into every market and approved
@@ -241,13 +242,7 @@ def history(
     from vehicle_client.ecu import SimEcu
 
     settings.OTA_TYPE_APPROVAL_MARKETS = ["US", "EU", "CN"]
-    for market in ("US", "EU", "CN"):
-        registered = homologation_api.post(
-            "/api/v1/manage/rxswins",
-            {"model": "Aurora", "market": market, "rxswin": f"R156-AUR-{market}-0001"},
-            format="json",
-        )
-        assert registered.status_code == 201, registered.json()
+    aurora_rxswins("US", "EU", "CN")
 
     def shipped(bundle, affected: str) -> int:
         """Released to every market (copied into EU's and CN's own), approved in each with

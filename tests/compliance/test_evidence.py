@@ -12,15 +12,9 @@ from tests.conftest import ALL_AT_ONCE
 pytestmark = pytest.mark.django_db
 
 
-def _ship_to_eu_and_cn(homologation_api, ship, bundle):
+def _ship_to_eu_and_cn(aurora_rxswins, ship, bundle):
     """10.0.0 to EU, where it changes Aurora's RXSWIN, and to CN, where it does not."""
-    for market in ("EU", "CN"):
-        registered = homologation_api.post(
-            "/api/v1/manage/rxswins",
-            {"model": "Aurora", "market": market, "rxswin": f"R156-AUR-{market}-0001"},
-            format="json",
-        )
-        assert registered.status_code == 201, registered.json()
+    aurora_rxswins("EU", "CN")
     affected = {
         "model": "Aurora",
         "affects_type_approval": True,
@@ -41,11 +35,11 @@ def _ship_to_eu_and_cn(homologation_api, ship, bundle):
 
 
 def test_an_update_that_changes_type_approval_moves_the_vehicles_rxswin_in_that_market_only(
-    type_approval, publish, car, engineer_api, approver_api, homologation_api, ship
+    type_approval, publish, car, engineer_api, approver_api, homologation_api, ship, aurora_rxswins
 ):
     eu, cn = car(region="EU"), car(region="CN")
     bundle, _ = publish(hardware_id="hu-gen7")
-    _ship_to_eu_and_cn(homologation_api, ship, bundle)
+    _ship_to_eu_and_cn(aurora_rxswins, ship, bundle)
     before = homologation_api.get(f"/api/v1/manage/vehicles/{eu.vin}/rxswin").json()
     assert before["rxswin"] == "R156-AUR-EU-0001" and before["since"] is None
 
@@ -96,10 +90,11 @@ def test_the_export_for_one_vin_lists_each_update_with_its_approvals_and_verifie
     format,
     django_capture_on_commit_callbacks,
     ship,
+    aurora_rxswins,
 ):
     eu = car(region="EU")
     bundle, _ = publish(hardware_id="hu-gen7")
-    _ship_to_eu_and_cn(homologation_api, ship, bundle)
+    _ship_to_eu_and_cn(aurora_rxswins, ship, bundle)
     eu.poll_cycle()
 
     with django_capture_on_commit_callbacks(execute=True):  # the build task runs
@@ -145,10 +140,11 @@ def test_a_forged_digest_line_fails_the_signature_check(
     tmp_path,
     django_capture_on_commit_callbacks,
     ship,
+    aurora_rxswins,
 ):
     eu = car(region="EU")
     bundle, _ = publish(hardware_id="hu-gen7")
-    _ship_to_eu_and_cn(homologation_api, ship, bundle)
+    _ship_to_eu_and_cn(aurora_rxswins, ship, bundle)
     eu.poll_cycle()
     with django_capture_on_commit_callbacks(execute=True):
         asked = homologation_api.post(
@@ -190,12 +186,13 @@ def test_after_a_key_rotation_older_exports_still_verify_with_the_retired_publis
     tmp_path,
     django_capture_on_commit_callbacks,
     ship,
+    aurora_rxswins,
 ):
     from django.core.management import call_command
 
     eu = car(region="EU")
     bundle, _ = publish(hardware_id="hu-gen7")
-    _ship_to_eu_and_cn(homologation_api, ship, bundle)
+    _ship_to_eu_and_cn(aurora_rxswins, ship, bundle)
     eu.poll_cycle()
 
     def export_now():
@@ -250,13 +247,13 @@ def _someone():
 
 
 def test_a_revert_moves_the_rxswin_back_and_is_kept_as_evidence(
-    type_approval, publish, car, engineer_api, approver_api, homologation_api, ship
+    type_approval, publish, car, engineer_api, approver_api, homologation_api, ship, aurora_rxswins
 ):
     from rollouts.models import Rollout
 
     eu = car(region="EU")
     bundle, _ = publish(hardware_id="hu-gen7")
-    _ship_to_eu_and_cn(homologation_api, ship, bundle)
+    _ship_to_eu_and_cn(aurora_rxswins, ship, bundle)
     eu.poll_cycle()
     bad, _ = publish(hardware_id="hu-gen7")
     release = engineer_api.post(

@@ -27,16 +27,12 @@ def test_a_regulated_release_reaches_eu_and_cn_from_their_own_storage_with_its_e
     engineer_api,
     approver_api,
     homologation_api,
+    aurora_rxswins,
     tmp_path,
 ):
     containers, _ = azure_markets
     cars = {"EU": car_over_http(region="EU"), "CN": car_over_http(region="CN")}
-    for market in cars:
-        homologation_api.post(
-            "/api/v1/manage/rxswins",
-            {"model": "Aurora", "market": market, "rxswin": f"R156-AUR-{market}-0001"},
-            format="json",
-        )
+    aurora_rxswins(*cars)
     bundle, _ = publish(hardware_id="hu-gen7")
     release = engineer_api.post(
         "/api/v1/manage/releases",

@@ -132,15 +132,9 @@ def test_a_pause_wakes_the_cars_it_made_an_offer_to_after_its_commit(
 
 
 def test_a_market_approval_wakes_only_the_cars_of_that_market(
-    type_approval, car, publish, ship, homologation_api, full_decisions
+    type_approval, aurora_rxswins, car, publish, ship, homologation_api, full_decisions
 ):
-    for market in ("EU", "CN"):
-        registered = homologation_api.post(
-            "/api/v1/manage/rxswins",
-            {"model": "Aurora", "market": market, "rxswin": f"R156-AUR-{market}-0001"},
-            format="json",
-        )
-        assert registered.status_code == 201, registered.json()
+    aurora_rxswins("EU", "CN")
     bundle, _ = publish(hardware_id="hu-gen7")
     release_id, _ = ship([bundle], regions=["EU", "CN"], markets={"CN": AURORA_UNCHANGED})
     eu, cn = settled(car(region="EU")), settled(car(region="CN"))
