@@ -152,3 +152,21 @@ def test_a_market_approval_wakes_only_the_cars_of_that_market(
 
     assert full_decisions == [eu.vin]
     assert offered(eu) == [bundle.path]
+
+
+def test_the_wake_reaches_every_car_the_rollout_made_an_offer_to_batch_by_batch(
+    car, publish, ship, monkeypatch
+):
+    from rollouts.models import Vehicle
+    from rollouts.services import decisions
+
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle])
+    offered_cars = [settled(car()) for _ in range(5)]
+    versions = dict(Vehicle.objects.values_list("vin", "inputs_version"))
+    monkeypatch.setattr(decisions, "BATCH", 2)
+
+    assert decisions.wake_assigned(rollout_id=rollout_id) == 5
+
+    after = dict(Vehicle.objects.values_list("vin", "inputs_version"))
+    assert all(after[v.vin] == versions[v.vin] + 1 for v in offered_cars)
