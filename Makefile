@@ -12,7 +12,7 @@ PYTEST_MARKERS ?= not fleet and not package and not long
 # Test processes: one per core (pytest-xdist).
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test install lint format migrations-check bench ci clean
+.PHONY: run test install lint format migrations-check bench bench-fleet ci clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ bench: install
 	$(BIN)/python -m bench.evaluation
 	$(BIN)/python -m bench.hashing
 	$(BIN)/python -m bench.deltas
+
+## The fleet at scale (bench/fleet.py): PostgreSQL only (BENCH_DATABASE_URL=postgres://…),
+## minutes of loading, so not part of `make bench`. BENCH_FLEET_CARS=1000000 for the million.
+BENCH_FLEET_CARS ?= 100000
+bench-fleet: install
+	$(BIN)/python -m bench.fleet --cars $(BENCH_FLEET_CARS)
 
 ci:
 	bash .ci/run

@@ -82,23 +82,33 @@ def people():
     return engineer, approver
 
 
-def running_rollout(*, stages=None, policy=None):
-    """A published head-unit bundle, released and rolled out to `stable`, running."""
+def published_bundle(spec):
+    """A bundle of a few random KiB for `spec` (a signing BundleSpec), ingested and published."""
     import io
 
+    from signing.services.bundles import bundle_ingest_file, bundle_publish
+
+    bundle = bundle_ingest_file(spec=spec, stream=io.BytesIO(os.urandom(4096)), actor=None)
+    bundle, _ = bundle_publish(bundle=bundle, actor=None)
+    return bundle
+
+
+def running_rollout(*, stages=None, policy=None, bundle=None, version: str = "bench"):
+    """A published bundle (a head-unit one unless given), released as `version` and rolled
+    out to `stable`, running."""
     from compliance.services.approvals import markets_approve_unaffected
     from rollouts.models import Channel
     from rollouts.services import releases, rollouts
-    from signing.services.bundles import BundleSpec, bundle_ingest_file, bundle_publish
+    from signing.services.bundles import BundleSpec
 
     engineer, approver = people()
-    spec = BundleSpec(
-        path="hu-gen7/bench.bin", hardware_id="hu-gen7", version="9.0.0", release_counter=900
-    )
-    bundle = bundle_ingest_file(spec=spec, stream=io.BytesIO(os.urandom(4096)), actor=None)
-    bundle, _ = bundle_publish(bundle=bundle, actor=None)
+    if bundle is None:
+        spec = BundleSpec(
+            path="hu-gen7/bench.bin", hardware_id="hu-gen7", version="9.0.0", release_counter=900
+        )
+        bundle = published_bundle(spec)
     release = releases.release_create(
-        spec=releases.ReleaseSpec(version="bench", notes="", bundle_ids=[bundle.pk]),
+        spec=releases.ReleaseSpec(version=version, notes="", bundle_ids=[bundle.pk]),
         actor=engineer,
     )
     releases.release_approve(release=release, actor=approver)

@@ -1,0 +1,72 @@
+"""bench.fleet is not a timed test either: this shows that it loads a tiny fleet on PostgreSQL
+and prints every figure issue 24 asks of it."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PATH = "/usr/bin:/bin"
+
+pytestmark = [pytest.mark.slow, pytest.mark.long]
+
+FIGURES = [
+    "idle PUT/s",
+    "offers/s",
+    "offers/s ÷ idle PUT/s",
+    "offer statements waiting on a lock",
+    "counter row hold",
+    "advance 10→20 %: sampled cars taking a full decision",
+    "newly bucketed",
+    "full ÷ (newly bucketed + open)",
+    "pause: cars with no assignment of it taking a full decision",
+    "evaluator at 200 / 2,000 assignments",
+    "evaluator meeting 2,000 stale installs",
+    "peak memory over idle",
+    "longest transaction seen",
+    '"load_seconds"',
+]
+
+
+def postgres_url() -> str | None:
+    for name in ("BENCH_DATABASE_URL", "DATABASE_URL"):
+        url = os.environ.get(name, "")
+        if urlsplit(url).scheme in ("postgres", "postgresql"):
+            return url
+    return None
+
+
+def unavailable(message: str) -> None:
+    if os.environ.get("CI") or os.environ.get("OTA_REQUIRE_SERVICES"):
+        pytest.fail(message)  # CI has both: their absence there is a failure, not a skip
+    pytest.skip(message)
+
+
+def test_the_fleet_benchmark_loads_a_small_fleet_and_prints_every_figure():
+    url = postgres_url()
+    if url is None:
+        unavailable("bench.fleet runs on PostgreSQL: set BENCH_DATABASE_URL or DATABASE_URL")
+    if shutil.which("wrk", path=PATH) is None:
+        unavailable("wrk is not installed: apt-get install -y wrk (CI installs it in .ci/run)")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.fleet",
+            *("--cars", "2000", "--seconds", "1", "--rounds", "1"),
+            *("--sample", "300", "--repeat", "2"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": PATH, "HOME": str(ROOT), "BENCH_DATABASE_URL": url},
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    for figure in FIGURES:
+        assert figure in run.stdout
