@@ -170,3 +170,87 @@ def test_the_wake_reaches_every_car_the_rollout_made_an_offer_to_batch_by_batch(
 
     after = dict(Vehicle.objects.values_list("vin", "inputs_version"))
     assert all(after[v.vin] == versions[v.vin] + 1 for v in offered_cars)
+
+
+def test_a_stop_halt_wakes_no_car_it_made_no_offer_to_and_is_obeyed_at_once(
+    car, publish, ship, engineer_api, full_decisions
+):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], stages=TEN_THEN_TWENTY, policy={"on_halt": "stop"})
+    salt = Rollout.objects.get(pk=rollout_id).salt
+    outside = settled(car_in(car, salt, 10, 100))
+    not_yet_polled = car_in(car, salt, 0, 10)
+    full_decisions.clear()
+
+    halted = engineer_api.post(
+        f"/api/v1/manage/rollouts/{rollout_id}/halt", {"reason": "bad build"}, format="json"
+    )
+    assert halted.status_code == 200, halted.json()
+    for vehicle in (outside, not_yet_polled):
+        assert vehicle.put_manifest().status == 200
+
+    assert full_decisions == [not_yet_polled.vin]
+    assert offered(not_yet_polled) == []
+
+
+def test_a_resume_wakes_the_cars_of_the_stage_only(
+    car, publish, ship, approver_api, full_decisions
+):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], stages=TEN_THEN_TWENTY)
+    salt = Rollout.objects.get(pk=rollout_id).salt
+    paused = approver_api.post(
+        f"/api/v1/manage/rollouts/{rollout_id}/pause", {"reason": "look"}, format="json"
+    )
+    assert paused.status_code == 200, paused.json()
+    waiting = settled(car_in(car, salt, 0, 10))  # decided while paused: nothing
+    outside = settled(car_in(car, salt, 10, 100))
+    assert offered(waiting) == []
+    full_decisions.clear()
+
+    resumed = approver_api.post(
+        f"/api/v1/manage/rollouts/{rollout_id}/resume", {"reason": "fine"}, format="json"
+    )
+    assert resumed.status_code == 200, resumed.json()
+    for vehicle in (waiting, outside):
+        assert vehicle.put_manifest().status == 200
+
+    assert full_decisions == [waiting.vin]
+    assert offered(waiting) == [bundle.path]
+
+
+def test_a_completion_wakes_the_cars_of_the_earlier_channels(
+    car, publish, ship, approver_api, full_decisions
+):
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _, rollout_id = ship([bundle], channel="beta")
+    on_beta, on_stable = settled(car(channel="beta")), settled(car())
+    on_dev = settled(car(channel="dev"))
+    full_decisions.clear()
+
+    completed = approver_api.post(f"/api/v1/manage/rollouts/{rollout_id}/advance")
+    assert completed.status_code == 200, completed.json()
+    for vehicle in (on_beta, on_stable, on_dev):
+        assert vehicle.put_manifest().status == 200
+
+    assert full_decisions == [on_dev.vin]  # offered now: beta's release passed through dev
+    assert offered(on_dev) == [bundle.path]
+    assert offered(on_stable) == []
+
+
+def test_a_bundle_copy_verified_in_a_market_wakes_only_that_markets_cars(
+    car, publish, ship, full_decisions
+):
+    from signing.models import BundleCopy
+    from signing.services.copies import bundle_copy_verified
+
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle])
+    eu, cn = settled(car(region="EU")), settled(car(region="CN"))
+    full_decisions.clear()
+
+    bundle_copy_verified.send(sender=BundleCopy, bundle=bundle, market="EU")
+    for vehicle in (eu, cn):
+        assert vehicle.put_manifest().status == 200
+
+    assert full_decisions == [eu.vin]
