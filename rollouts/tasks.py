@@ -20,7 +20,7 @@ def deliver_webhook(delivery_id: int) -> str:
     return webhook_deliver(delivery_id=delivery_id)
 
 
-def wake_assigned(rollout_id: int) -> int:
+def wake_assigned(rollout_id: int, after: int = 0) -> int:
     from rollouts.services.decisions import wake_assigned as wake
 
-    return wake(rollout_id=rollout_id)
+    return wake(rollout_id=rollout_id, after=after)

@@ -35,6 +35,7 @@ from rollouts.models.rollouts import OFFERING
 from rollouts.reach import EVERYONE, Reach, logged
 
 BATCH = 5000
+WAKE_BATCHES = 100  # a task's share: half a million cars, well inside its time-out
 # A paused or halted rollout keeps the offers it made (to the cars that have not finished).
 KEEPING = (RolloutStatus.PAUSED, RolloutStatus.HALTED)
 
@@ -124,11 +125,13 @@ def rollout_offer_changed(*, rollout: Rollout, regions: Iterable[str] = ()) -> N
         )
 
 
-def wake_assigned(*, rollout_id: int) -> int:
-    """Every car with an assignment of the rollout decides at its next poll: batches by the
-    (rollout, vehicle) index, each its own short transaction. Returns how many."""
-    woken, after = 0, 0
-    while True:
+def wake_assigned(*, rollout_id: int, after: int = 0, batches: int = WAKE_BATCHES) -> int:
+    """Every car with an assignment of the rollout (from vehicle id `after` on) decides at its
+    next poll: batches by the (rollout, vehicle) index, each its own short transaction. After
+    `batches` of them the rest goes on in a task of its own, so that no task outlives the
+    queue's time-out. Returns how many this call woke."""
+    woken = 0
+    for _ in range(batches):
         ids = list(
             Assignment.objects.filter(rollout_id=rollout_id, vehicle_id__gt=after)
             .order_by("vehicle_id")
@@ -139,6 +142,8 @@ def wake_assigned(*, rollout_id: int) -> int:
         with transaction.atomic():
             Vehicle.objects.filter(pk__in=ids).update(inputs_version=F("inputs_version") + 1)
         woken, after = woken + len(ids), ids[-1]
+    async_task("rollouts.tasks.wake_assigned", rollout_id, after)
+    return woken
 
 
 def release_decisions_changed(*, release_id: int, regions: Iterable[str] = ()) -> None:

@@ -154,7 +154,7 @@ def test_a_market_approval_wakes_only_the_cars_of_that_market(
     assert offered(eu) == [bundle.path]
 
 
-def test_the_wake_reaches_every_car_the_rollout_made_an_offer_to_batch_by_batch(
+def test_the_wake_reaches_every_car_the_rollout_made_an_offer_to_batch_by_batch_task_by_task(
     car, publish, ship, monkeypatch
 ):
     from rollouts.models import Vehicle
@@ -165,8 +165,12 @@ def test_the_wake_reaches_every_car_the_rollout_made_an_offer_to_batch_by_batch(
     offered_cars = [settled(car()) for _ in range(5)]
     versions = dict(Vehicle.objects.values_list("vin", "inputs_version"))
     monkeypatch.setattr(decisions, "BATCH", 2)
+    queued = []
+    monkeypatch.setattr(decisions, "async_task", lambda *args: queued.append(args))
 
-    assert decisions.wake_assigned(rollout_id=rollout_id) == 5
+    assert decisions.wake_assigned(rollout_id=rollout_id, batches=2) == 4
+    assert queued == [("rollouts.tasks.wake_assigned", rollout_id, queued[0][2])]
+    assert decisions.wake_assigned(rollout_id=rollout_id, after=queued[0][2], batches=2) == 1
 
     after = dict(Vehicle.objects.values_list("vin", "inputs_version"))
     assert all(after[v.vin] == versions[v.vin] + 1 for v in offered_cars)
