@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -34,10 +34,12 @@ FIGURES = [
 
 
 def postgres_url() -> str | None:
+    """The server the suite runs on, through its maintenance database: the one the URL names
+    may be the suite's own, made by pytest-django under another name."""
     for name in ("BENCH_DATABASE_URL", "DATABASE_URL"):
-        url = os.environ.get(name, "")
-        if urlsplit(url).scheme in ("postgres", "postgresql"):
-            return url
+        url = urlsplit(os.environ.get(name, ""))
+        if url.scheme in ("postgres", "postgresql"):
+            return urlunsplit(url._replace(path="/postgres"))
     return None
 
 
