@@ -154,9 +154,13 @@ class Rollout(models.Model):
     @property
     def current_percent(self) -> float:
         """The share of the scope now offered; a completed rollout offers to everyone."""
-        if self.status == RolloutStatus.COMPLETED or not self.stages:
+        return self.percent_at(self.status, self.stage_index)
+
+    def percent_at(self, status: str, stage_index: int) -> float:
+        """The share of the scope its stage `stage_index` covers, in `status`."""
+        if status == RolloutStatus.COMPLETED or not self.stages:
             return 100.0
-        return float(self.stages[min(self.stage_index, len(self.stages) - 1)]["percent"])
+        return float(self.stages[min(stage_index, len(self.stages) - 1)]["percent"])
 
 
 class AssignmentStatus(models.TextChoices):

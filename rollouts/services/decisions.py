@@ -61,12 +61,10 @@ def vehicles_decisions_changed(*, vehicle_ids: Iterable[int]) -> None:
 
 
 def offered_percent(rollout: Rollout, status: str, stage_index: int) -> float:
-    """The share of the rollout's scope it offers to in this state (by bucket)."""
+    """The share of the rollout's scope it makes new offers to in this state (by bucket)."""
     if status not in OFFERING or rollout.only_assigned:
         return 0.0
-    if status == RolloutStatus.COMPLETED or not rollout.stages:
-        return 100.0
-    return float(rollout.stages[min(stage_index, len(rollout.stages) - 1)]["percent"])
+    return rollout.percent_at(status, stage_index)
 
 
 def _offering(status: str) -> str:
@@ -81,7 +79,7 @@ def rollout_decisions_changed(
     offering = _offering(was[0]), _offering(now[0])
     if offering == ("kept", "none"):
         # Aborted while keeping its offers: they go, from every car of its stages.
-        before = offered_percent(rollout, RolloutStatus.RUNNING, was[1])
+        before = 0.0 if rollout.only_assigned else rollout.percent_at(*was)
     reach = Reach(rollout.salt, min(before, after), max(before, after))
     if offering == ("new", "kept"):
         # Paused or halted: no new offers, and those made are kept. A car of the bucket
@@ -92,11 +90,8 @@ def rollout_decisions_changed(
         # A revert's cars are no bucket: its abort (rare) reaches the channel. Its start
         # reaches its cars one by one (services/revert.py), its pause or resume after commit.
         reach = EVERYONE
-    channels = Channel.objects.all() if rollout.safety_recall else [rollout.channel]
-    channels_decisions_changed(channel_ids=[c.pk for c in channels], reach=reach)
-    if now[0] == RolloutStatus.COMPLETED != was[0] and not rollout.safety_recall:
-        earlier = Channel.objects.filter(position__lt=rollout.channel.position)
-        channels_decisions_changed(channel_ids=earlier.values_list("pk", flat=True))
+    completes = now[0] == RolloutStatus.COMPLETED != was[0]
+    _reach_channels(rollout, reach, earlier=EVERYONE if completes else None)
     if offering[0] != offering[1]:
         # Cars that finished with it (an older release may now apply) or moved to another
         # channel (a kept offer follows them): their answer changes too, but never towards
@@ -109,20 +104,26 @@ def rollout_decisions_changed(
 def rollout_offer_changed(*, rollout: Rollout, regions: Iterable[str] = ()) -> None:
     """What the rollout offers changed (in `regions` only, if given): the cars it offers to
     (and on completion, those of the earlier channels) decide again."""
-    share = offered_percent(rollout, rollout.status, rollout.stage_index)
-    if rollout.status in KEEPING:
-        share = offered_percent(rollout, RolloutStatus.RUNNING, rollout.stage_index)
-    reach = Reach(rollout.salt, 0.0, share, tuple(sorted(regions)))
+    if rollout.status not in (*OFFERING, *KEEPING):
+        return  # it offers nothing, now or kept
+    markets = tuple(sorted(regions))
+    # A paused or halted rollout's kept offers are its stages' cars too.
+    reach = Reach(rollout.salt, 0.0, rollout.current_percent, markets)
     if rollout.only_assigned:
-        reach = Reach(regions=tuple(sorted(regions)))
-    channels = Channel.objects.all() if rollout.safety_recall else [rollout.channel]
-    channels_decisions_changed(channel_ids=[c.pk for c in channels], reach=reach)
-    if rollout.status == RolloutStatus.COMPLETED and not rollout.safety_recall:
-        earlier = Channel.objects.filter(position__lt=rollout.channel.position)
-        channels_decisions_changed(
-            channel_ids=earlier.values_list("pk", flat=True),
-            reach=Reach(regions=tuple(sorted(regions))),
-        )
+        reach = Reach(regions=markets)
+    completed = rollout.status == RolloutStatus.COMPLETED
+    _reach_channels(rollout, reach, earlier=Reach(regions=markets) if completed else None)
+
+
+def _reach_channels(rollout: Rollout, reach: Reach, *, earlier: Reach | None) -> None:
+    """`reach` on the rollout's channel (every channel, for a safety recall), and `earlier` on
+    the channels before it in the pipeline, which a completed release is offered to."""
+    everywhere = Channel.objects.values_list("pk", flat=True)
+    ids = everywhere if rollout.safety_recall else [rollout.channel_id]
+    channels_decisions_changed(channel_ids=ids, reach=reach)
+    if earlier is not None and not rollout.safety_recall:
+        before = Channel.objects.filter(position__lt=rollout.channel.position)
+        channels_decisions_changed(channel_ids=before.values_list("pk", flat=True), reach=earlier)
 
 
 def wake_assigned(*, rollout_id: int, after: int = 0, batches: int = WAKE_BATCHES) -> int:
