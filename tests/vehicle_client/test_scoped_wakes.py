@@ -77,26 +77,27 @@ def test_an_advance_wakes_only_the_cars_it_brings_into_the_rollout(
     assert offered(beyond) == []
 
 
-def test_a_pause_wakes_no_car_it_made_no_offer_to_and_obeys_at_once(
-    car, publish, ship, approver_api, full_decisions, django_capture_on_commit_callbacks
+@pytest.mark.parametrize("action", ["pause", "halt"])
+def test_a_pause_or_a_stop_halt_wakes_no_car_it_made_no_offer_to_and_is_obeyed_at_once(
+    action, car, publish, ship, engineer_api, full_decisions, django_capture_on_commit_callbacks
 ):
     bundle, _ = publish(hardware_id="hu-gen7")
-    _, rollout_id = ship([bundle], stages=TEN_THEN_TWENTY)
+    _, rollout_id = ship([bundle], stages=TEN_THEN_TWENTY, policy={"on_halt": "stop"})
     salt = Rollout.objects.get(pk=rollout_id).salt
     outside = settled(car_in(car, salt, 10, 100))
     not_yet_polled = car_in(car, salt, 0, 10)
     full_decisions.clear()
 
-    with django_capture_on_commit_callbacks(execute=True):
-        paused = approver_api.post(
-            f"/api/v1/manage/rollouts/{rollout_id}/pause", {"reason": "look"}, format="json"
+    with django_capture_on_commit_callbacks(execute=True):  # and the wake after it
+        stopped = engineer_api.post(
+            f"/api/v1/manage/rollouts/{rollout_id}/{action}", {"reason": "look"}, format="json"
         )
-    assert paused.status_code == 200, paused.json()
-    assert outside.put_manifest().status == 200
-    assert not_yet_polled.put_manifest().status == 200
+    assert stopped.status_code == 200, stopped.json()
+    for vehicle in (outside, not_yet_polled):
+        assert vehicle.put_manifest().status == 200
 
     assert full_decisions == [not_yet_polled.vin]  # its first decision, not a wake
-    assert offered(not_yet_polled) == []  # paused: no new offer
+    assert offered(not_yet_polled) == []  # no new offer
 
 
 def test_a_pause_wakes_the_cars_it_made_an_offer_to_after_its_commit(
@@ -174,27 +175,6 @@ def test_the_wake_reaches_every_car_the_rollout_made_an_offer_to_batch_by_batch_
 
     after = dict(Vehicle.objects.values_list("vin", "inputs_version"))
     assert all(after[v.vin] == versions[v.vin] + 1 for v in offered_cars)
-
-
-def test_a_stop_halt_wakes_no_car_it_made_no_offer_to_and_is_obeyed_at_once(
-    car, publish, ship, engineer_api, full_decisions
-):
-    bundle, _ = publish(hardware_id="hu-gen7")
-    _, rollout_id = ship([bundle], stages=TEN_THEN_TWENTY, policy={"on_halt": "stop"})
-    salt = Rollout.objects.get(pk=rollout_id).salt
-    outside = settled(car_in(car, salt, 10, 100))
-    not_yet_polled = car_in(car, salt, 0, 10)
-    full_decisions.clear()
-
-    halted = engineer_api.post(
-        f"/api/v1/manage/rollouts/{rollout_id}/halt", {"reason": "bad build"}, format="json"
-    )
-    assert halted.status_code == 200, halted.json()
-    for vehicle in (outside, not_yet_polled):
-        assert vehicle.put_manifest().status == 200
-
-    assert full_decisions == [not_yet_polled.vin]
-    assert offered(not_yet_polled) == []
 
 
 def test_a_resume_wakes_the_cars_of_the_stage_only(
