@@ -7,7 +7,7 @@ rollout engine decides what a vehicle should have; this module only signs and st
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from tuf.api.metadata import Metadata, TargetFile, Targets
@@ -63,23 +63,31 @@ def director_publish_vehicle(
         # Empty targets still say whose they are.
         unrecognized_fields={"custom": {"vin": vin}},
     )
+    signers = repository.online_signers(Repo.DIRECTOR, ONLINE_ROLES)
+    signed_targets = repository.sign(Metadata(targets), signers[RoleName.TARGETS])
+    snapshot = repository.snapshot_signed(
+        targets_version=targets.version,
+        version=versions[RoleName.SNAPSHOT] + 1,
+        now=now,
+        scope=vin,
+        signers=signers[RoleName.SNAPSHOT],
+    )
+    snapshot_raw = snapshot.to_bytes(repository.SERIALIZER)
+    timestamp = repository.timestamp_signed(
+        snapshot_version=snapshot.signed.version,
+        snapshot_raw=snapshot_raw,
+        version=versions[RoleName.TIMESTAMP] + 1,
+        now=now,
+        scope=vin,
+        signers=signers[RoleName.TIMESTAMP],
+    )
     try:
-        # No savepoint: a race fails the caller's whole transaction, which decides again.
-        with transaction.atomic(savepoint=False):
-            signers = repository.signers_by_role(Repo.DIRECTOR, ONLINE_ROLES)
-            targets_md = repository.sign(Metadata(targets), signers[RoleName.TARGETS])
-            repository.store(Repo.DIRECTOR, targets_md, vin)
-            timestamp = repository.publish_snapshot_and_timestamp(
-                Repo.DIRECTOR,
-                targets_version=targets.version,
-                now=now,
-                scope=vin,
-                signers=signers,
-                versions=versions,
-            )
+        # One statement, no savepoint: a race fails the caller's whole transaction, which
+        # decides again.
+        stored = repository.store_all(Repo.DIRECTOR, [signed_targets, snapshot, timestamp], vin)
     except IntegrityError:  # another request signed this version first
         raise DirectorRaced(detail={"vin": vin}) from None
-    return DirectorPublished(targets.version, bytes(timestamp.raw))
+    return DirectorPublished(targets.version, bytes(stored[2]))
 
 
 def director_refresh_due(*, vin: str, signed_at: datetime | None = None) -> datetime | None:

@@ -4,6 +4,7 @@ Publishing runs targets → snapshot → timestamp in one transaction under a ro
 repository, so readers see either all of a change or none of it.
 """
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -12,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
 from django.utils import timezone
 from securesystemslib.signer import CryptoSigner, Signer
 from tuf.api.metadata import (
@@ -28,6 +28,7 @@ from tuf.api.metadata import (
 from tuf.api.serialization.json import JSONSerializer
 
 from audit.services import audit_record
+from ota import rawsql
 from ota.errors import Conflict, NotFound
 from signing import keys
 from signing.metadata_cache import servable_from
@@ -68,14 +69,21 @@ def latest(
 
 
 def latest_versions(repo: str, roles: list[str], scope: str = "") -> dict[str, int]:
-    """The newest stored version of each of these roles (0 if none), from one query."""
-    found = dict(
-        RoleMetadata.objects.filter(repo=repo, scope=scope, role__in=roles)
-        .order_by()
-        .values_list("role")
-        .annotate(newest=Max("version"))
-    )
+    """The newest stored version of each of these roles (0 if none), from one statement
+    written once (every offer signs a vehicle's Director metadata)."""
+    found = dict(rawsql.fetch(_versions_sql(connection.vendor, len(roles)), [repo, scope, *roles]))
     return {role: found.get(role, 0) for role in roles}
+
+
+@functools.cache
+def _versions_sql(vendor: str, roles: int) -> str:
+    q = connection.ops.quote_name
+    listed = ", ".join(["%s"] * roles)
+    return (
+        f"SELECT {q('role')}, MAX({q('version')}) FROM {q(RoleMetadata._meta.db_table)} "  # noqa: S608
+        f"WHERE {q('repo')} = %s AND {q('scope')} = %s AND {q('role')} IN ({listed}) "
+        f"GROUP BY {q('role')}"
+    )
 
 
 def load(row: RoleMetadata) -> Metadata:
@@ -100,6 +108,25 @@ def store(repo: str, md: Metadata, scope: str = "") -> RoleMetadata:
     )
 
 
+def store_all(repo: str, signed: list[Metadata], scope: str = "") -> list[bytes]:
+    """Keep several signed files in one statement (per-vehicle Director metadata); their
+    bytes as stored."""
+    rows = [
+        RoleMetadata(
+            repo=repo,
+            scope=scope,
+            role=md.signed.type,
+            version=md.signed.version,
+            expires=md.signed.expires,
+            raw=md.to_bytes(SERIALIZER),
+            serve_from=servable_from() if repo == Repo.IMAGE else None,
+        )
+        for md in signed
+    ]
+    RoleMetadata.objects.bulk_create(rows)
+    return [row.raw for row in rows]
+
+
 def sign(md: Metadata, signers: list[Signer]) -> Metadata:
     md.signatures.clear()
     for signer in signers:
@@ -122,6 +149,41 @@ def signers_by_role(
         if not signers:
             raise RepositoryNotInitialized(detail={"repo": repo, "role": role})
     return found
+
+
+_ONLINE_SIGNERS: dict[tuple[int, str], Signer] = {}
+
+
+def online_signers(repo: str, roles: list[str]) -> dict[str, list[Signer]]:
+    """`signers_by_role` for online keys, as signed per vehicle: the active keys read by a
+    statement written once, each key's signer made once per process (a key row never
+    changes but to retire, and a retired key is not read)."""
+    rows = rawsql.fetch(_active_keys_sql(connection.vendor, len(roles)), [repo, *roles])
+    found: dict[str, list[Signer]] = {role: [] for role in roles}
+    for values in rows:
+        row = _KEY.build(values)
+        signer = _ONLINE_SIGNERS.get((row.pk, row.keyid))
+        if signer is None:
+            signer = _ONLINE_SIGNERS[(row.pk, row.keyid)] = keys.signer_for(row)
+        found[row.role].append(signer)
+    for role, signers in found.items():
+        if not signers:
+            raise RepositoryNotInitialized(detail={"repo": repo, "role": role})
+    return found
+
+
+_KEY = rawsql.Columns(SigningKey, [field.name for field in SigningKey._meta.concrete_fields], "k")
+
+
+@functools.cache
+def _active_keys_sql(vendor: str, roles: int) -> str:
+    q = connection.ops.quote_name
+    listed = ", ".join(["%s"] * roles)
+    return (
+        f"SELECT {_KEY.sql} FROM {_KEY.table} k "  # noqa: S608
+        f"WHERE k.{q('repo')} = %s AND k.{q('role')} IN ({listed}) "
+        f"AND k.{q('retired_at')} IS NULL ORDER BY k.{q('role')}, k.{q('created_at')}"
+    )
 
 
 def lock(repo: str) -> Repository:
@@ -269,12 +331,14 @@ def publish_snapshot_and_timestamp(
     snapshot and timestamp, `latest_versions`), when the caller has them already."""
     signers = signers or signers_by_role(repo, [RoleName.SNAPSHOT, RoleName.TIMESTAMP])
     versions = versions or latest_versions(repo, [RoleName.SNAPSHOT, RoleName.TIMESTAMP], scope)
-    snapshot = Snapshot(
+    snapshot = snapshot_signed(
+        targets_version=targets_version,
         version=versions[RoleName.SNAPSHOT] + 1,
-        expires=expiry(RoleName.SNAPSHOT, now, scope),
-        meta={"targets.json": MetaFile(version=targets_version)},
+        now=now,
+        scope=scope,
+        signers=signers[RoleName.SNAPSHOT],
     )
-    snapshot_row = store(repo, sign(Metadata(snapshot), signers[RoleName.SNAPSHOT]), scope)
+    snapshot_row = store(repo, snapshot, scope)
     return _publish_timestamp(
         repo,
         snapshot_row=snapshot_row,
@@ -283,6 +347,38 @@ def publish_snapshot_and_timestamp(
         signers=signers[RoleName.TIMESTAMP],
         previous_version=versions[RoleName.TIMESTAMP],
     )
+
+
+def snapshot_signed(
+    *, targets_version: int, version: int, now: datetime, scope: str, signers: list[Signer]
+) -> Metadata:
+    snapshot = Snapshot(
+        version=version,
+        expires=expiry(RoleName.SNAPSHOT, now, scope),
+        meta={"targets.json": MetaFile(version=targets_version)},
+    )
+    return sign(Metadata(snapshot), signers)
+
+
+def timestamp_signed(
+    *,
+    snapshot_version: int,
+    snapshot_raw: bytes,
+    version: int,
+    now: datetime,
+    scope: str,
+    signers: list[Signer],
+) -> Metadata:
+    timestamp = Timestamp(
+        version=version,
+        expires=expiry(RoleName.TIMESTAMP, now, scope),
+        snapshot_meta=MetaFile(
+            version=snapshot_version,
+            length=len(snapshot_raw),
+            hashes={"sha256": hashlib.sha256(snapshot_raw).hexdigest()},
+        ),
+    )
+    return sign(Metadata(timestamp), signers)
 
 
 def _publish_timestamp(
@@ -294,20 +390,17 @@ def _publish_timestamp(
     signers: list[Signer] | None = None,
     previous_version: int | None = None,
 ) -> RoleMetadata:
-    raw = bytes(snapshot_row.raw)
     if previous_version is None:
         previous_version = latest_versions(repo, [RoleName.TIMESTAMP], scope)[RoleName.TIMESTAMP]
-    timestamp = Timestamp(
+    timestamp = timestamp_signed(
+        snapshot_version=snapshot_row.version,
+        snapshot_raw=bytes(snapshot_row.raw),
         version=previous_version + 1,
-        expires=expiry(RoleName.TIMESTAMP, now, scope),
-        snapshot_meta=MetaFile(
-            version=snapshot_row.version,
-            length=len(raw),
-            hashes={"sha256": hashlib.sha256(raw).hexdigest()},
-        ),
+        now=now,
+        scope=scope,
+        signers=signers or role_signers(repo, RoleName.TIMESTAMP),
     )
-    signers = signers or role_signers(repo, RoleName.TIMESTAMP)
-    return store(repo, sign(Metadata(timestamp), signers), scope)
+    return store(repo, timestamp, scope)
 
 
 @transaction.atomic

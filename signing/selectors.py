@@ -9,6 +9,7 @@ another has).
 """
 
 import functools
+import json
 import re
 from datetime import UTC, datetime
 
@@ -122,3 +123,33 @@ def _published(published, target: str):
         if found:
             return found
     return published.filter(path=target).first()
+
+
+@functools.cache
+def _ready_deltas_sql(vendor: str, paths: int, sources: int) -> str:
+    q = connection.ops.quote_name  # names from the models; values are parameters
+    column = {f.name: q(f.column) for f in Delta._meta.concrete_fields}
+    listed = ", ".join
+    return (
+        f"SELECT r.{q('path')}, s.{q('sha256')}, d.{column['path']}, d.{column['regions']} "  # noqa: S608
+        f"FROM {q(Delta._meta.db_table)} d "
+        f"JOIN {q(Bundle._meta.db_table)} r ON r.{q('id')} = d.{column['result']} "
+        f"JOIN {q(Bundle._meta.db_table)} s ON s.{q('id')} = d.{column['source']} "
+        f"WHERE d.{column['status']} = %s AND r.{q('path')} IN ({listed(['%s'] * paths)}) "
+        f"AND s.{q('sha256')} IN ({listed(['%s'] * sources)})"
+    )
+
+
+def ready_deltas_between(
+    *, results: set[str], sources: set[str]
+) -> list[tuple[str, str, str, list[str]]]:
+    """Ready deltas to an image with one of these paths from an image with one of these
+    hashes: (result path, source sha256, delta path, regions it is copied to). A statement
+    written once per shape: a vehicle's offer asks."""
+    ordered_results, ordered_sources = sorted(results), sorted(sources)
+    sql = _ready_deltas_sql(connection.vendor, len(ordered_results), len(ordered_sources))
+    rows = rawsql.fetch(sql, [DeltaStatus.READY, *ordered_results, *ordered_sources])
+    return [
+        (result, source, path, json.loads(regions) if isinstance(regions, str) else regions)
+        for result, source, path, regions in rows
+    ]
