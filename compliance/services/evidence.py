@@ -2,14 +2,17 @@
 deferral and revert of each vehicle, written in the transaction that made it, with the
 vehicle's RXSWIN before and after; the RXSWIN moves when an install changes it."""
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from compliance.models import EvidenceKind, EvidenceRecord, ImpactAssessment, VehicleRxswin
 from compliance.selectors import with_rxswin
+from ota import rawsql
 from rollouts.models import AssignmentStatus, Rollout, Vehicle
 from rollouts.signals import AssignmentMove
 
@@ -22,18 +25,12 @@ KINDS = {
 }
 
 
-def evidence_record(
-    *, moves: list[AssignmentMove], rollouts: Iterable[Rollout] = ()
-) -> list[EvidenceRecord]:
-    """Records for these moves (those that are evidence), and the RXSWINs they change.
-    `rollouts`: those the caller holds already (the poll's), not read again."""
+def evidence_record(*, moves: list[AssignmentMove], rollouts: Iterable[Rollout] = ()) -> int:
+    """Records for these moves (those that are evidence), and the RXSWINs they change; how
+    many. `rollouts`: those the caller holds already (the poll's), not read again."""
     moves = [m for m in moves if m.status in KINDS]
     if not moves:
-        return []
-    # One read: each car's VIN, type and market with its RXSWIN now.
-    vehicles = with_rxswin(Vehicle.objects.only("vin", "model", "region")).in_bulk(
-        {m.vehicle_id for m in moves}
-    )
+        return 0
     held = {r.pk: r for r in rollouts}
     missing = {m.rollout_id for m in moves} - set(held)
     if missing:
@@ -42,6 +39,14 @@ def evidence_record(
             .only("release_id", "reverts__release_id")
             .in_bulk(missing)
         )
+    if len(moves) == 1 and moves[0].status != AssignmentStatus.SUCCEEDED:
+        # One record, no RXSWIN moving (an offer): one statement copies the car's.
+        _record_unchanged(moves[0], held[moves[0].rollout_id])
+        return 1
+    # One read: each car's VIN, type and market with its RXSWIN now.
+    vehicles = with_rxswin(Vehicle.objects.only("vin", "model", "region")).in_bulk(
+        {m.vehicle_id for m in moves}
+    )
     current = {pk: v.rxswin_now for pk, v in vehicles.items()}
     installed = [m for m in moves if m.status == AssignmentStatus.SUCCEEDED]
     new_rxswins = _new_rxswins(installed, held)
@@ -82,7 +87,41 @@ def evidence_record(
             vehicle_id=vehicle_id,
             defaults={"rxswin": rxswin, "release_id": release_id, "since": at},
         )
-    return records
+    return len(records)
+
+
+_NO_VEHICLE = -(2**31)  # stands for the vehicle id in the statement compiled once
+
+
+@functools.cache
+def _unchanged_sql(vendor: str) -> tuple[str, list, int]:
+    """INSERT … SELECT of one record from the car's row and its RXSWIN now, the rule of
+    `with_rxswin` compiled once per process (compiling it per offer cost more than the
+    statement); the vehicle's id is the parameter at the index returned."""
+    q = connection.ops.quote_name
+    found = with_rxswin(Vehicle.objects.filter(pk=_NO_VEHICLE).order_by()).values_list(
+        "vin", "model", "region", "rxswin_now"
+    )
+    select, params = found.query.sql_with_params()
+    names = ("vin", "model", "market", "release", "rollout_id", "kind", "at", "reason")
+    names += ("rxswin_before", "rxswin_after")
+    columns = [EvidenceRecord._meta.get_field(name).column for name in names]
+    sql = (
+        f"INSERT INTO {q(EvidenceRecord._meta.db_table)} ({', '.join(map(q, columns))}) "  # noqa: S608
+        f"SELECT s.{q('vin')}, s.{q('model')}, s.{q('region')}, %s, %s, %s, %s, %s, "
+        f"s.{q('rxswin_now')}, s.{q('rxswin_now')} FROM ({select}) s"
+    )
+    return sql, list(params), 5 + list(params).index(_NO_VEHICLE)
+
+
+def _record_unchanged(move: AssignmentMove, rollout: Rollout) -> None:
+    sql, params, at = _unchanged_sql(connection.vendor)
+    reverts = rollout.reverts if rollout.reverts_id else None
+    release_id = reverts.release_id if reverts else rollout.release_id
+    when = connection.ops.adapt_datetimefield_value(move.at)
+    values = [release_id, rollout.pk, KINDS[move.status], when, move.reason[:64], *params]
+    values[at] = move.vehicle_id
+    rawsql.execute(sql, values)
 
 
 def _new_rxswins(

@@ -54,6 +54,26 @@ def test_an_update_that_changes_type_approval_moves_the_vehicles_rxswin_in_that_
         "R156-AUR-EU-0001",
         "R156-AUR-EU-0002",
     )
+    offered = EvidenceRecord.objects.get(vin=eu.vin, kind="offered")
+    assert (offered.rxswin_before, offered.rxswin_after) == ("R156-AUR-EU-0001",) * 2
+    assert (offered.model, offered.market) == ("Aurora", "EU")
+
+
+def test_an_offer_after_an_install_that_moved_the_rxswin_is_recorded_with_the_new_one(
+    type_approval, publish, car, ship, aurora_rxswins
+):
+    eu = car(region="EU")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    _ship_to_eu_and_cn(aurora_rxswins, ship, bundle)
+    assert eu.poll_cycle().installed
+    later, _ = publish(hardware_id="hu-gen7")
+    unaffected = {"model": "Aurora", "affects_type_approval": False, "rationale": "Radio only."}
+    ship([later], version="10.0.1", regions=["EU"], markets={"EU": [unaffected]})
+
+    eu.put_manifest()
+
+    offered = EvidenceRecord.objects.get(vin=eu.vin, kind="offered", release__version="10.0.1")
+    assert (offered.rxswin_before, offered.rxswin_after) == ("R156-AUR-EU-0002",) * 2
 
 
 def _download(api, export: dict, folder) -> None:
