@@ -6,6 +6,7 @@ key, on every request; these statements are written once per process instead. Ev
 uses the ORM.
 """
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +62,54 @@ class Columns:
                     found.append((index, (field.cached_col, converters)))
             self._converters[db.vendor] = found
         return self._converters[db.vendor]
+
+
+def insert(instance: Model) -> None:
+    """Save a new instance as the ORM's `create` would (field defaults and `auto_now`, the
+    database's conversions), by a statement written once per model; no signals are sent
+    (the project connects none to model saves). The primary key must be set by a default."""
+    if instance.pk is None:
+        raise ValueError(f"{type(instance).__name__}: rawsql.insert needs a primary key default")
+    db = connections[DEFAULT_DB_ALIAS]
+    fields = instance._meta.concrete_fields
+    values = [field.get_db_prep_save(field.pre_save(instance, True), db) for field in fields]
+    execute(_insert_sql(type(instance), db.vendor), values)
+    instance._state.adding, instance._state.db = False, db.alias
+
+
+@functools.cache
+def _insert_sql(model: type[Model], vendor: str) -> str:
+    q = connection.ops.quote_name
+    columns = ", ".join(q(field.column) for field in model._meta.concrete_fields)
+    marks = ", ".join(["%s"] * len(model._meta.concrete_fields))
+    return f"INSERT INTO {q(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+
+
+def update(model: type[Model], pk: Any, values: dict[str, Any], copied: dict[str, str]) -> int:
+    """UPDATE one row by primary key: `values` by field name (converted as the ORM would),
+    and `copied`, field name: the field whose stored value it takes (F() of another
+    column, evaluated by the database in the same statement). Rows changed."""
+    db = connections[DEFAULT_DB_ALIAS]
+    names = tuple(sorted(values))
+    fields = [model._meta.get_field(name) for name in names]
+    params = [field.get_db_prep_save(values[field.name], db) for field in fields]
+    sql = _update_sql(model, db.vendor, names, tuple(sorted(copied.items())))
+    return execute(sql, [*params, pk])
+
+
+@functools.cache
+def _update_sql(
+    model: type[Model], vendor: str, names: tuple[str, ...], copied: tuple[tuple[str, str], ...]
+) -> str:
+    q = connection.ops.quote_name
+    column = {name: q(model._meta.get_field(name).column) for name in names}
+    sets = [f"{column[name]} = %s" for name in names]
+    sets += [
+        f"{q(model._meta.get_field(name).column)} = {q(model._meta.get_field(source).column)}"
+        for name, source in copied
+    ]
+    pk = q(model._meta.pk.column)
+    return f"UPDATE {q(model._meta.db_table)} SET {', '.join(sets)} WHERE {pk} = %s"  # noqa: S608
 
 
 def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:

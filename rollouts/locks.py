@@ -30,6 +30,6 @@ def lock_vehicle(pk: int):
     """The vehicle's row, locked until the transaction ends, with its channel read. Only the
     vehicle's own row: a plain select_for_update would lock the joined channel row too, and
     every poll on a channel would queue behind the others (and behind a halt)."""
-    from rollouts.models import Vehicle
+    from rollouts.selectors import vehicle_locked
 
-    return Vehicle.objects.select_for_update(of=("self",)).select_related("channel").get(pk=pk)
+    return vehicle_locked(pk=pk)[0]

@@ -14,15 +14,19 @@ from ota.rawsql import Columns
 from rollouts import install_policy
 from rollouts.models import (
     Assignment,
+    AssignmentStatus,
     Channel,
     Cohort,
     CohortKind,
     Ecu,
     Release,
+    ReleaseBundle,
     Rollout,
+    RolloutStatus,
     Vehicle,
     VehicleToken,
 )
+from rollouts.models.rollouts import OFFERING, SETTLEABLE
 from rollouts.targeting import narrow
 from rollouts.tokens import secret_matches, split_token
 from signing.models import Bundle, BundleStatus
@@ -179,6 +183,185 @@ def vehicle_ecus_for_poll(*, vehicle: Vehicle) -> list[EcuKey]:
     if known is not None:
         return known
     return [_ecu_key(row) for row in rawsql.fetch(_ecus_sql(connection.vendor), [vehicle.pk])]
+
+
+# --- a vehicle locked for a decision --------------------------------------------------------
+
+
+def _every_column(model, alias: str) -> Columns:
+    return Columns(model, [field.name for field in model._meta.concrete_fields], alias)
+
+
+_LOCKED_VEHICLE = _every_column(Vehicle, "v")
+_LOCKED_CHANNEL = _every_column(Channel, "c")
+_ECU = _every_column(Ecu, "e")
+_INSTALLED = _every_column(Bundle, "ib")
+
+
+@functools.cache
+def _locked_vehicle_sql(vendor: str, with_ecus: bool) -> str:
+    q = connection.ops.quote_name  # names from the models; the value is a parameter
+    ecus = f", {_ECU.sql}, {_INSTALLED.sql}" if with_ecus else ""
+    joins = (
+        f"LEFT JOIN {_ECU.table} e ON e.{q('vehicle_id')} = v.{q('id')} "
+        f"LEFT JOIN {_INSTALLED.table} ib ON ib.{q('id')} = e.{q('installed_bundle_id')} "
+        if with_ecus
+        else ""
+    )
+    # Only the vehicle's own row is locked: locking the channel's too would queue every poll
+    # of the channel behind the others (and behind a halt).
+    lock = " FOR UPDATE OF v" if connection.features.has_select_for_update_of else ""
+    order = f" ORDER BY e.{q('primary')} DESC, e.{q('serial')}" if with_ecus else ""
+    return (
+        f"SELECT {_LOCKED_VEHICLE.sql}, {_LOCKED_CHANNEL.sql}{ecus} "  # noqa: S608
+        f"FROM {_LOCKED_VEHICLE.table} v JOIN {_LOCKED_CHANNEL.table} c ON c.{q('id')} = "
+        f"v.{q('channel_id')} {joins}WHERE v.{q('id')} = %s{order}{lock}"
+    )
+
+
+def vehicle_locked(*, pk: int, with_ecus: bool = False) -> tuple[Vehicle, list[Ecu]]:
+    """The vehicle's row, locked until the transaction ends (rollouts/locks.py), with its
+    channel, and with its ECUs and their installed bundles if asked: one statement."""
+    rows = rawsql.fetch(_locked_vehicle_sql(connection.vendor, with_ecus), [pk])
+    if not rows:
+        raise Vehicle.DoesNotExist(f"No vehicle {pk}")
+    split = len(_LOCKED_VEHICLE.fields)
+    end = split + len(_LOCKED_CHANNEL.fields)
+    vehicle = _LOCKED_VEHICLE.build(rows[0][:split])
+    vehicle.channel = _LOCKED_CHANNEL.build(rows[0][split:end])
+    ecus = []
+    for row in rows if with_ecus else ():
+        if row[end] is None:
+            continue
+        ecu = _ECU.build(row[end : end + len(_ECU.fields)])
+        installed = row[end + len(_ECU.fields) :]
+        ecu.installed_bundle = _INSTALLED.build(installed) if installed[0] is not None else None
+        ecu.vehicle = vehicle
+        ecus.append(ecu)
+    return vehicle, ecus
+
+
+# --- what a full decision reads, in one statement -----------------------------------------
+
+
+_ROLLOUT = _every_column(Rollout, "r")
+_RELEASE = _every_column(Release, "rel")
+_COHORT = _every_column(Cohort, "co")
+_ASSIGNMENT = _every_column(Assignment, "a")
+_ITEM = _every_column(ReleaseBundle, "rb")
+_BUNDLE = _every_column(Bundle, "b")
+_PARTS = (_ROLLOUT, _RELEASE, _COHORT, _ASSIGNMENT, _ITEM, _BUNDLE)
+
+
+@dataclass
+class DecisionReads:
+    """The rollouts that can concern a vehicle, read with their releases, bundles, cohorts
+    and the vehicle's assignments in them."""
+
+    offering: list[Rollout]  # offering to its channel, a later channel's or a recall
+    kept: list[Rollout]  # not offering, but the vehicle has an assignment still open in it
+    assigned: dict[int, Assignment]  # rollout id: the vehicle's assignment in it, any status
+
+    @property
+    def open(self) -> list[Assignment]:
+        """Assignments that may still change: open, timed out and still able to succeed, or
+        succeeded by event and awaiting a manifest."""
+        return [
+            a
+            for a in self.assigned.values()
+            if a.status in SETTLEABLE
+            or (a.status == AssignmentStatus.SUCCEEDED and a.awaiting_manifest)
+        ]
+
+
+@functools.cache
+def _decision_sql(vendor: str) -> str:
+    q = connection.ops.quote_name  # names from the models; values are parameters
+    rollout, channel = q(Rollout._meta.db_table), q(Channel._meta.db_table)
+    assignment = q(Assignment._meta.db_table)
+    two, settleable = ", ".join(["%s"] * len(OFFERING)), ", ".join(["%s"] * len(SETTLEABLE))
+    # Each branch by its own index: the car's channel, later channels, recalls, and the
+    # rollouts of the car's own unfinished assignments (`offers` 0: kept only for those).
+    found = (
+        f"SELECT r.{q('id')} AS id, 1 AS offers FROM {rollout} r "  # noqa: S608
+        f"WHERE r.{q('channel_id')} = %s AND r.{q('status')} IN ({two}) "
+        f"UNION ALL SELECT r.{q('id')}, 1 FROM {rollout} r "
+        f"JOIN {channel} ch ON ch.{q('id')} = r.{q('channel_id')} "
+        f"WHERE ch.{q('position')} > %s AND r.{q('status')} = %s "
+        f"UNION ALL SELECT r.{q('id')}, 1 FROM {rollout} r "
+        f"WHERE r.{q('safety_recall')} = %s AND r.{q('status')} IN ({two}) "
+        f"UNION ALL SELECT a.{q('rollout_id')}, 0 FROM {assignment} a "
+        f"WHERE a.{q('vehicle_id')} = %s AND (a.{q('status')} IN ({settleable}) "
+        f"OR (a.{q('status')} = %s AND a.{q('awaiting_manifest')} = %s))"
+    )
+    columns = ", ".join(part.sql for part in _PARTS)
+    return (
+        f"SELECT o.offers, {columns} FROM "  # noqa: S608
+        f"(SELECT id, MAX(offers) AS offers FROM ({found}) found GROUP BY id) o "
+        f"JOIN {_ROLLOUT.table} r ON r.{q('id')} = o.id "
+        f"JOIN {_RELEASE.table} rel ON rel.{q('id')} = r.{q('release_id')} "
+        f"LEFT JOIN {_COHORT.table} co ON co.{q('id')} = r.{q('cohort_id')} "
+        f"LEFT JOIN {_ASSIGNMENT.table} a ON a.{q('rollout_id')} = r.{q('id')} "
+        f"AND a.{q('vehicle_id')} = %s "
+        f"LEFT JOIN {_ITEM.table} rb ON rb.{q('release_id')} = rel.{q('id')} "
+        f"LEFT JOIN {_BUNDLE.table} b ON b.{q('id')} = rb.{q('bundle_id')} "
+        f"ORDER BY r.{q('created_at')} DESC, r.{q('id')}, rb.{q('id')}"
+    )
+
+
+def vehicle_decision_reads(*, vehicle: Vehicle) -> DecisionReads:
+    """Everything a full decision for the vehicle reads of rollouts, in one statement written
+    once (ota/rawsql.py): compiling the querysets this replaces cost an offer more than the
+    database did. `vehicle` with its channel."""
+    params = [
+        vehicle.channel_id,
+        *OFFERING,
+        vehicle.channel.position,
+        RolloutStatus.COMPLETED,
+        True,
+        *OFFERING,
+        vehicle.pk,
+        *SETTLEABLE,
+        AssignmentStatus.SUCCEEDED,
+        True,
+        vehicle.pk,
+    ]
+    reads = DecisionReads([], [], {})
+    rollouts: dict[int, Rollout] = {}
+    releases: dict[int, Release] = {}
+    for row in rawsql.fetch(_decision_sql(connection.vendor), params):
+        values, start = [], 1
+        for part in _PARTS:
+            values.append(row[start : start + len(part.fields)])
+            start += len(part.fields)
+        rollout_id = values[0][0]
+        rollout = rollouts.get(rollout_id)
+        if rollout is None:
+            rollout = rollouts[rollout_id] = _ROLLOUT.build(values[0])
+            release = releases.get(rollout.release_id)
+            if release is None:
+                release = releases[rollout.release_id] = _RELEASE.build(values[1])
+                _prefetched(release, "items", [])
+            rollout.release = release
+            rollout.cohort = _COHORT.build(values[2]) if values[2][0] is not None else None
+            (reads.offering if row[0] else reads.kept).append(rollout)
+            if values[3][0] is not None:
+                assignment = _ASSIGNMENT.build(values[3])
+                assignment.rollout, assignment.vehicle = rollout, vehicle
+                reads.assigned[rollout_id] = assignment
+        items = rollout.release._prefetched_objects_cache["items"]._result_cache
+        if values[4][0] is not None and all(i.pk != values[4][0] for i in items):
+            item = _ITEM.build(values[4])
+            item.release, item.bundle = rollout.release, _BUNDLE.build(values[5])
+            items.append(item)
+    return reads
+
+
+def _prefetched(instance, name: str, objects: list) -> None:
+    """Hold `objects` as `instance.<name>.all()`, as prefetch_related would."""
+    queryset = getattr(instance, name).all()
+    queryset._result_cache, queryset._prefetch_done = objects, True
+    instance._prefetched_objects_cache = {name: queryset}
 
 
 def vehicle_get(*, vin: str) -> Vehicle | None:

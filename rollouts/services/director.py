@@ -8,9 +8,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
+from ota import rawsql
 from rollouts import install_policy, targeting
 from rollouts.cohorts import rule_of
 from rollouts.locks import lock_decisions_shared, lock_vehicle
@@ -24,7 +24,8 @@ from rollouts.models import (
     RolloutStatus,
     Vehicle,
 )
-from rollouts.models.rollouts import FINISHED, OFFERING, OPEN, SETTLEABLE
+from rollouts.models.rollouts import FINISHED, OPEN
+from rollouts.selectors import DecisionReads, vehicle_decision_reads
 from rollouts.services.counters import count
 from rollouts.signals import AssignmentMove, announce
 from rollouts.targeting import (
@@ -39,7 +40,7 @@ from rollouts.targeting import (
 )
 from signing import storage
 from signing.director import DirectorEntry, director_publish_vehicle, director_refresh_due
-from signing.models import Delta, DeltaStatus
+from signing.selectors import ready_deltas_between
 
 # Under way, so kept over a newer release: a deferred car has the bytes and waits to install.
 STARTED = (AssignmentStatus.DOWNLOADING, AssignmentStatus.DEFERRED, AssignmentStatus.INSTALLING)
@@ -66,57 +67,20 @@ def vehicle_state(vehicle: Vehicle, ecus=None) -> VehicleState:
     )
 
 
-def offering_rollouts(vehicle: Vehicle, assignments: list[Assignment]) -> list[Rollout]:
-    """Rollouts that offer to this vehicle: running or completed on its own channel,
-    completed on any later channel of the pipeline (those releases passed through its own),
-    and safety recalls running or completed on any channel (a recall is for every car).
-    A paused or halted rollout makes no new offers but keeps those already made (a halt that
-    retracts has already closed the ones not started): those come from the vehicle's own
-    open assignments, read by the caller, so no query here reads other vehicles' assignments."""
-    own = Q(channel_id=vehicle.channel_id, status__in=OFFERING)
-    later = Q(channel__position__gt=vehicle.channel.position, status=RolloutStatus.COMPLETED)
-    recall = Q(safety_recall=True, status__in=OFFERING)
-    # The rollouts of the car's assignments were read in this transaction with their bundles.
-    read = {a.rollout_id: a.rollout for a in assignments}
-    found = Rollout.objects.filter(own | later | recall).select_related("release", "cohort")
-    rollouts = [read.get(r.pk, r) for r in found]
-    prefetch_related_objects([r for r in rollouts if r.pk not in read], "release__items__bundle")
-    offering = {r.pk for r in rollouts}
+def offering_rollouts(reads: DecisionReads) -> list[Rollout]:
+    """Rollouts that offer to the vehicle: running or completed on its own channel, completed
+    on any later channel of the pipeline (those releases passed through its own), and safety
+    recalls running or completed on any channel (a recall is for every car). A paused or
+    halted rollout makes no new offers but keeps those already made (a halt that retracts has
+    already closed the ones not started)."""
     kept = (RolloutStatus.PAUSED, RolloutStatus.HALTED)
-    for assignment in assignments:
-        rollout = assignment.rollout
-        if assignment.status in OPEN and rollout.status in kept and rollout.pk not in offering:
-            offering.add(rollout.pk)
-            rollouts.append(rollout)
-    return rollouts
+    still = {a.rollout_id for a in reads.open if a.status in OPEN}
+    return reads.offering + [r for r in reads.kept if r.status in kept and r.pk in still]
 
 
 def open_assignments(vehicle: Vehicle) -> list[Assignment]:
-    """The vehicle's assignments that may still change (open, timed out and still able to
-    succeed, or succeeded by event and awaiting a manifest), with their rollouts and releases:
-    one read by the (vehicle, status) index."""
-    awaiting = Q(status=AssignmentStatus.SUCCEEDED, awaiting_manifest=True)
-    return list(
-        Assignment.objects.filter(Q(status__in=SETTLEABLE) | awaiting, vehicle=vehicle)
-        .select_related("rollout__release", "rollout__cohort")
-        .prefetch_related("rollout__release__items__bundle")
-    )
-
-
-def assignment_statuses(
-    vehicle: Vehicle, rollouts: list[Rollout], assignments: list[Assignment]
-) -> dict[int, str]:
-    """The vehicle's assignment status in each of these rollouts it has one in: the open ones
-    at hand, the finished ones read by the (rollout, vehicle) index."""
-    statuses = {a.rollout_id: a.status for a in assignments}
-    unknown = [r.pk for r in rollouts if r.pk not in statuses]
-    if unknown:  # finished assignments of these rollouts: the vehicle stays assigned
-        statuses.update(
-            Assignment.objects.filter(vehicle=vehicle, rollout_id__in=unknown).values_list(
-                "rollout_id", "status"
-            )
-        )
-    return statuses
+    """The vehicle's assignments that may still change, with their rollouts and releases."""
+    return vehicle_decision_reads(vehicle=vehicle).open
 
 
 def candidates_for(
@@ -232,19 +196,22 @@ def director_refresh(
     vehicle: Vehicle,
     now: datetime | None = None,
     state: VehicleState | None = None,
-    assignments: list[Assignment] | None = None,
+    reads: DecisionReads | None = None,
     store: bool = True,
 ) -> DirectorAnswer:
     """Decide for the vehicle and re-sign its Director metadata if the answer changed or the
     metadata is past half its life. The caller took the shared decision lock first, then the
-    vehicle row lock (rollouts/locks.py), in this transaction. `assignments`: the vehicle's
-    `open_assignments`, when the caller has read them already. `store=False`: the caller
+    vehicle row lock (rollouts/locks.py), in this transaction. `reads`: the vehicle's
+    `vehicle_decision_reads`, when the caller has read them already. `store=False`: the caller
     writes `row` to the vehicle with its own update, in this transaction."""
     now = now or timezone.now()
-    entries = director_entries(vehicle, state=state, assignments=assignments)
+    entries = director_entries(vehicle, state=state, reads=reads)
     fingerprint = entries_fingerprint(entries)
-    refresh_at = vehicle.director_refresh_at or director_refresh_due(vin=vehicle.vin)
-    signed = fingerprint != vehicle.director_fingerprint or refresh_at is None or now >= refresh_at
+    changed = fingerprint != vehicle.director_fingerprint
+    refresh_at = vehicle.director_refresh_at
+    if refresh_at is None and not changed:  # a row from before the column: ask the metadata
+        refresh_at = director_refresh_due(vin=vehicle.vin)
+    signed = changed or refresh_at is None or now >= refresh_at
     row: dict[str, Any] = {}
     if signed:
         published = director_publish_vehicle(vin=vehicle.vin, entries=entries, now=now)
@@ -282,14 +249,16 @@ def director_entries(
     vehicle: Vehicle,
     *,
     state: VehicleState | None = None,
-    assignments: list[Assignment] | None = None,
+    reads: DecisionReads | None = None,
     dry: bool = False,
 ) -> list[DirectorEntry]:
-    """What the vehicle's Director targets should list now. `dry`: write nothing (a first
-    offer is not recorded; its entries carry no correlation id)."""
-    assignments = open_assignments(vehicle) if assignments is None else assignments
-    rollouts = offering_rollouts(vehicle, assignments)
-    statuses = assignment_statuses(vehicle, rollouts, assignments)
+    """What the vehicle's Director targets should list now. `reads`: the vehicle's
+    `vehicle_decision_reads`, when the caller has them already (their assignments as this
+    transaction left them). `dry`: write nothing (a first offer is not recorded; its entries
+    carry no correlation id)."""
+    reads = reads or vehicle_decision_reads(vehicle=vehicle)
+    rollouts = offering_rollouts(reads)
+    statuses = {rollout_id: a.status for rollout_id, a in reads.assigned.items()}
     state = state or vehicle_state(vehicle)
     decision = decide(state, candidates_for(vehicle, rollouts, statuses))
     chosen = next((r for r in rollouts if r.pk == decision.rollout_id), None)
@@ -298,16 +267,14 @@ def director_entries(
     if statuses.get(chosen.pk) in FINISHED:
         # A vehicle that failed or was retracted is not offered the same release again here.
         return []
-    assignment = next((a for a in assignments if a.rollout_id == chosen.pk), None)
-    if assignment is None and chosen.pk in statuses:  # made earlier in this transaction
-        assignment = Assignment.objects.get(rollout=chosen, vehicle=vehicle)
+    assignment = reads.assigned.get(chosen.pk)
     if assignment is None and dry:
         assignment = Assignment(rollout=chosen, vehicle=vehicle, id="")
     elif assignment is None:
         # A first offer. The caller holds the vehicle's row lock: nobody else makes it.
-        assignment = Assignment.objects.create(
-            rollout=chosen, vehicle=vehicle, stage_index=chosen.stage_index
-        )
+        assignment = Assignment(rollout=chosen, vehicle=vehicle, stage_index=chosen.stage_index)
+        rawsql.insert(assignment)
+        reads.assigned[chosen.pk] = assignment
         count(rollout_id=chosen.pk, stage_index=assignment.stage_index, offered=1)
         announce(
             [AssignmentMove(vehicle.pk, chosen.pk, AssignmentStatus.OFFERED, timezone.now())],
@@ -332,11 +299,9 @@ def ready_deltas(decision: Decision, state: VehicleState) -> dict[str, str]:
     if not wanted:
         return {}
     own_storage = state.region in storage.replica_regions()
-    found = Delta.objects.filter(
-        status=DeltaStatus.READY,
-        result__path__in={path for path, _ in wanted},
-        source__sha256__in={sha for _, sha in wanted},
-    ).values_list("result__path", "source__sha256", "path", "regions")
+    found = ready_deltas_between(
+        results={path for path, _ in wanted}, sources={sha for _, sha in wanted}
+    )
     return {
         wanted[(result, source)]: path
         for result, source, path, regions in found

@@ -12,14 +12,13 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from ota import rawsql
 from ota.cache_counters import count_one
 from ota.errors import Conflict, Malformed, Unprocessable
 from rollouts import reach
-from rollouts.locks import lock_decisions_shared, lock_vehicle
+from rollouts.locks import lock_decisions_shared
 from rollouts.models import (
     Assignment,
     AssignmentStatus,
@@ -32,14 +31,18 @@ from rollouts.models import (
 )
 from rollouts.models.rollouts import OPEN
 from rollouts.pacing import poll_after
-from rollouts.selectors import EcuKey, vehicle_ecus_for_poll
+from rollouts.selectors import (
+    EcuKey,
+    vehicle_decision_reads,
+    vehicle_ecus_for_poll,
+    vehicle_locked,
+)
 from rollouts.services.counters import count, counted_at_end, leaving_deferred, slot_of
 from rollouts.services.director import (
     candidate,
     director_entries,
     director_refresh,
     entries_fingerprint,
-    open_assignments,
     vehicle_state,
 )
 from rollouts.services.revert import revert_late_install
@@ -264,7 +267,7 @@ def _receive_and_decide(
     # behind a halt then holds nothing another poll needs, so they cannot deadlock.
     lock_decisions_shared()
     # One manifest per vehicle at a time: the counter check and the decision must not race.
-    vehicle = lock_vehicle(vehicle_pk)
+    vehicle, ecus = vehicle_locked(pk=vehicle_pk, with_ecus=True)
     if checked.counter <= vehicle.report_counter:
         raise CounterReplayed(
             detail={"report_counter": checked.counter, "last": vehicle.report_counter}
@@ -272,16 +275,16 @@ def _receive_and_decide(
     # Counts (offers, settled installs) are the transaction's last writes, in the car's slot:
     # a stage's counter row is held from then to the commit only (services/counters.py).
     with counted_at_end(slot=slot_of(vehicle.pk)):
-        return _record_and_decide(vehicle, raw, checked, now)
+        return _record_and_decide(vehicle, {ecu.serial: ecu for ecu in ecus}, raw, checked, now)
 
 
 def _record_and_decide(
-    vehicle: Vehicle, raw: str, checked: _Checked, now: datetime
+    vehicle: Vehicle, ecus: dict[str, Ecu], raw: str, checked: _Checked, now: datetime
 ) -> ManifestAnswer:
-    """What the manifest says the car runs, then the decision; the caller holds the locks."""
+    """What the manifest says the car runs, then the decision; the caller holds the locks
+    and read the vehicle's ECUs with them."""
     # The channel's version is the one read with the lock, before any decision input.
     channel_version = vehicle.channel.decision_version
-    ecus = {ecu.serial: ecu for ecu in vehicle.ecus.select_related("installed_bundle")}
     for serial, problem in checked.problems.items():
         ManifestProblem.objects.create(
             vehicle=vehicle,
@@ -296,11 +299,11 @@ def _record_and_decide(
     # The car's software (and so the policy format it obeys) may have changed: decide with it.
     vehicle.install_policy_version = checked.policy_version
     state = vehicle_state(vehicle, ecus.values())
-    assignments = open_assignments(vehicle)
-    still_open = _settle_assignments(vehicle, state, assignments, now)
-    director = director_refresh(
-        vehicle=vehicle, now=now, state=state, assignments=assignments, store=False
-    )
+    reads = vehicle_decision_reads(vehicle=vehicle)
+    still_open, sent_back = _settle_assignments(vehicle, state, reads.open, now)
+    if sent_back:  # a late install went into a revert rollout: the decision reads it
+        reads = vehicle_decision_reads(vehicle=vehicle)
+    director = director_refresh(vehicle=vehicle, now=now, state=state, reads=reads, store=False)
     pending = still_open or director.offering
     fields: dict[str, Any] = {
         **director.row,
@@ -309,12 +312,11 @@ def _record_and_decide(
         "last_manifest_at": now,
         "last_seen_at": now,
         "decided_channel_version": channel_version,
-        # What this transaction itself changed (a settled assignment) is decided already.
-        "decided_inputs_version": F("inputs_version"),
         "poll_pending": pending,
         "install_policy_version": checked.policy_version,
     }
-    Vehicle.objects.filter(pk=vehicle.pk).update(**fields)
+    # What this transaction itself changed (a settled assignment) is decided already.
+    rawsql.update(Vehicle, vehicle.pk, fields, {"decided_inputs_version": "inputs_version"})
     return ManifestAnswer(_poll_after(pending=pending), director.version, sorted(checked.problems))
 
 
@@ -367,17 +369,17 @@ def _record_installed(
 
 def _settle_assignments(
     vehicle: Vehicle, state, assignments: list[Assignment], now: datetime
-) -> bool:
+) -> tuple[bool, bool]:
     """An unfinished assignment whose release is now installed (or superseded) has succeeded.
     A late success replaces a time-out. A success the vehicle reported by event is confirmed
     by the image, or becomes a failure if the image is not there. Counters are written in
     (rollout, stage) order, as telemetry writes them. Answers whether an install is still
-    pending."""
-    still_open = False
+    pending, and whether a late install was sent back (a new assignment)."""
+    still_open = sent_back = False
     for assignment in sorted(assignments, key=lambda a: (a.rollout_id, a.stage_index)):
         satisfied = release_satisfied(state, candidate(assignment.rollout))
         if assignment.status == AssignmentStatus.SUCCEEDED:  # awaiting this manifest
-            _confirm_or_refute(assignment, satisfied, now)
+            sent_back = _confirm_or_refute(assignment, satisfied, now) or sent_back
             continue
         if not satisfied:
             still_open = still_open or assignment.status in OPEN
@@ -399,20 +401,22 @@ def _settle_assignments(
             )
             assignment.status = AssignmentStatus.SUCCEEDED
             if assignment.rollout.status != RolloutStatus.RUNNING:
-                revert_late_install(assignment=assignment)
-    return still_open
+                sent_back = revert_late_install(assignment=assignment) or sent_back
+    return still_open, sent_back
 
 
-def _confirm_or_refute(assignment: Assignment, installed: bool, now: datetime) -> None:
+def _confirm_or_refute(assignment: Assignment, installed: bool, now: datetime) -> bool:
+    """Whether a confirmed late install was sent back."""
     awaiting = Assignment.objects.filter(
         pk=assignment.pk, status=AssignmentStatus.SUCCEEDED, awaiting_manifest=True
     )
     if installed:
+        assignment.awaiting_manifest = False
         if awaiting.update(awaiting_manifest=False) and (
             assignment.rollout.status != RolloutStatus.RUNNING
         ):
-            revert_late_install(assignment=assignment)
-        return
+            return revert_late_install(assignment=assignment)
+        return False
     if awaiting.update(status=AssignmentStatus.FAILED, awaiting_manifest=False, finished_at=now):
         logger.info(
             "Assignment %s: reported installed, the manifest shows otherwise", assignment.pk
@@ -435,6 +439,7 @@ def _confirm_or_refute(assignment: Assignment, installed: bool, now: datetime) -
             failed_install=1,
         )
         assignment.status = AssignmentStatus.FAILED
+    return False
 
 
 def _poll_after(*, pending: bool) -> int:
