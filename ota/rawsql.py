@@ -64,6 +64,11 @@ class Columns:
         return self._converters[db.vendor]
 
 
+def marks(count: int) -> str:
+    """Placeholders for `count` parameters, as in `IN (…)`."""
+    return ", ".join(["%s"] * count)
+
+
 def insert(instance: Model) -> None:
     """Save a new instance as the ORM's `create` would (field defaults and `auto_now`, the
     database's conversions), by a statement written once per model; no signals are sent
@@ -81,8 +86,8 @@ def insert(instance: Model) -> None:
 def _insert_sql(model: type[Model], vendor: str) -> str:
     q = connection.ops.quote_name
     columns = ", ".join(q(field.column) for field in model._meta.concrete_fields)
-    marks = ", ".join(["%s"] * len(model._meta.concrete_fields))
-    return f"INSERT INTO {q(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    values = marks(len(model._meta.concrete_fields))
+    return f"INSERT INTO {q(model._meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
 
 
 def update(model: type[Model], pk: Any, values: dict[str, Any], copied: dict[str, str]) -> int:

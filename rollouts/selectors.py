@@ -279,7 +279,7 @@ def _decision_sql(vendor: str) -> str:
     q = connection.ops.quote_name  # names from the models; values are parameters
     rollout, channel = q(Rollout._meta.db_table), q(Channel._meta.db_table)
     assignment = q(Assignment._meta.db_table)
-    two, settleable = ", ".join(["%s"] * len(OFFERING)), ", ".join(["%s"] * len(SETTLEABLE))
+    two, settleable = rawsql.marks(len(OFFERING)), rawsql.marks(len(SETTLEABLE))
     # Each branch by its own index: the car's channel, later channels, recalls, and the
     # rollouts of the car's own unfinished assignments (`offers` 0: kept only for those).
     found = (

@@ -63,7 +63,7 @@ def director_publish_vehicle(
         # Empty targets still say whose they are.
         unrecognized_fields={"custom": {"vin": vin}},
     )
-    signers = repository.online_signers(Repo.DIRECTOR, ONLINE_ROLES)
+    signers = repository.signers_by_role(Repo.DIRECTOR, ONLINE_ROLES)
     signed_targets = repository.sign(Metadata(targets), signers[RoleName.TARGETS])
     snapshot = repository.snapshot_signed(
         targets_version=targets.version,

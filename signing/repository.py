@@ -78,10 +78,9 @@ def latest_versions(repo: str, roles: list[str], scope: str = "") -> dict[str, i
 @functools.cache
 def _versions_sql(vendor: str, roles: int) -> str:
     q = connection.ops.quote_name
-    listed = ", ".join(["%s"] * roles)
     return (
         f"SELECT {q('role')}, MAX({q('version')}) FROM {q(RoleMetadata._meta.db_table)} "  # noqa: S608
-        f"WHERE {q('repo')} = %s AND {q('scope')} = %s AND {q('role')} IN ({listed}) "
+        f"WHERE {q('repo')} = %s AND {q('scope')} = %s AND {q('role')} IN ({rawsql.marks(roles)}) "
         f"GROUP BY {q('role')}"
     )
 
@@ -141,35 +140,31 @@ def role_signers(repo: str, role: str, custody_dir: Path | None = None) -> list[
 def signers_by_role(
     repo: str, roles: list[str], *, custody_dir: Path | None = None
 ) -> dict[str, list[Signer]]:
-    """The signers of the active keys of several roles, from one query."""
-    found: dict[str, list[Signer]] = {role: [] for role in roles}
-    for row in SigningKey.objects.filter(repo=repo, role__in=roles, retired_at__isnull=True):
-        found[row.role].append(keys.signer_for(row, custody_dir=custody_dir))
-    for role, signers in found.items():
-        if not signers:
-            raise RepositoryNotInitialized(detail={"repo": repo, "role": role})
-    return found
-
-
-_ONLINE_SIGNERS: dict[tuple[int, str], Signer] = {}
-
-
-def online_signers(repo: str, roles: list[str]) -> dict[str, list[Signer]]:
-    """`signers_by_role` for online keys, as signed per vehicle: the active keys read by a
-    statement written once, each key's signer made once per process (a key row never
-    changes but to retire, and a retired key is not read)."""
+    """The signers of the active keys of several roles, from one statement written once
+    (every offer signs a vehicle's Director metadata)."""
     rows = rawsql.fetch(_active_keys_sql(connection.vendor, len(roles)), [repo, *roles])
     found: dict[str, list[Signer]] = {role: [] for role in roles}
     for values in rows:
         row = _KEY.build(values)
-        signer = _ONLINE_SIGNERS.get((row.pk, row.keyid))
-        if signer is None:
-            signer = _ONLINE_SIGNERS[(row.pk, row.keyid)] = keys.signer_for(row)
-        found[row.role].append(signer)
+        found[row.role].append(_signer(row, custody_dir))
     for role, signers in found.items():
         if not signers:
             raise RepositoryNotInitialized(detail={"repo": repo, "role": role})
     return found
+
+
+_LOCAL_SIGNERS: dict[tuple[int, str], Signer] = {}
+
+
+def _signer(row: SigningKey, custody_dir: Path | None) -> Signer:
+    """A local key's signer is made (decrypted) once per process: a key row never changes
+    but to retire, and a retired key is not read."""
+    if row.backend != KeyBackend.LOCAL:
+        return keys.signer_for(row, custody_dir=custody_dir)
+    signer = _LOCAL_SIGNERS.get((row.pk, row.keyid))
+    if signer is None:
+        signer = _LOCAL_SIGNERS[(row.pk, row.keyid)] = keys.signer_for(row)
+    return signer
 
 
 _KEY = rawsql.Columns(SigningKey, [field.name for field in SigningKey._meta.concrete_fields], "k")
@@ -178,10 +173,9 @@ _KEY = rawsql.Columns(SigningKey, [field.name for field in SigningKey._meta.conc
 @functools.cache
 def _active_keys_sql(vendor: str, roles: int) -> str:
     q = connection.ops.quote_name
-    listed = ", ".join(["%s"] * roles)
     return (
         f"SELECT {_KEY.sql} FROM {_KEY.table} k "  # noqa: S608
-        f"WHERE k.{q('repo')} = %s AND k.{q('role')} IN ({listed}) "
+        f"WHERE k.{q('repo')} = %s AND k.{q('role')} IN ({rawsql.marks(roles)}) "
         f"AND k.{q('retired_at')} IS NULL ORDER BY k.{q('role')}, k.{q('created_at')}"
     )
 

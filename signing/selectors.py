@@ -129,14 +129,13 @@ def _published(published, target: str):
 def _ready_deltas_sql(vendor: str, paths: int, sources: int) -> str:
     q = connection.ops.quote_name  # names from the models; values are parameters
     column = {f.name: q(f.column) for f in Delta._meta.concrete_fields}
-    listed = ", ".join
     return (
         f"SELECT r.{q('path')}, s.{q('sha256')}, d.{column['path']}, d.{column['regions']} "  # noqa: S608
         f"FROM {q(Delta._meta.db_table)} d "
         f"JOIN {q(Bundle._meta.db_table)} r ON r.{q('id')} = d.{column['result']} "
         f"JOIN {q(Bundle._meta.db_table)} s ON s.{q('id')} = d.{column['source']} "
-        f"WHERE d.{column['status']} = %s AND r.{q('path')} IN ({listed(['%s'] * paths)}) "
-        f"AND s.{q('sha256')} IN ({listed(['%s'] * sources)})"
+        f"WHERE d.{column['status']} = %s AND r.{q('path')} IN ({rawsql.marks(paths)}) "
+        f"AND s.{q('sha256')} IN ({rawsql.marks(sources)})"
     )
 
 
