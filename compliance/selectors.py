@@ -16,7 +16,15 @@ def vehicle_types(*, release: Release, market: str) -> set[str]:
     every type that has cars or a register entry there."""
     if release.model_names:
         return set(release.model_names)
-    cars = Vehicle.objects.filter(region=market).values_list("model", flat=True).distinct()
+    return market_types(market=market)
+
+
+def market_types(*, market: str) -> set[str]:
+    """Every vehicle type that has cars or a register entry in the market. Unordered: the
+    vehicles' default ordering would put each VIN into the DISTINCT, a row per car."""
+    cars = (
+        Vehicle.objects.filter(region=market).order_by().values_list("model", flat=True).distinct()
+    )
     registered = RxswinEntry.objects.filter(market=market).values_list("model", flat=True)
     return set(cars) | set(registered)
 
@@ -120,10 +128,7 @@ def markets_overview(*, releases: int = 10) -> list[dict]:
     states = {release.pk: release_market_states(release) for release in recent}
     overview = []
     for market in settings.OTA_REGIONS:
-        types = sorted(
-            set(Vehicle.objects.filter(region=market).values_list("model", flat=True).distinct())
-            | set(RxswinEntry.objects.filter(market=market).values_list("model", flat=True))
-        )
+        types = sorted(market_types(market=market))
         rxswins = current_rxswins(market=market, models=types)
         overview.append(
             {
