@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 Converter = Callable[[Any, Any, Any], Any]
 
@@ -146,6 +148,13 @@ def database_now() -> datetime:
     with db.cursor() as cursor:
         cursor.execute("SELECT clock_timestamp()")
         return cursor.fetchone()[0]
+
+
+def aware(value: datetime | str) -> datetime:
+    """A timestamp as a raw statement returns it: a datetime, or SQLite's text in UTC."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
 
 
 def _direct(db) -> bool:

@@ -4,14 +4,15 @@ The root is shared by every vehicle (scope ""); everything else is scoped to the
 rollout engine decides what a vehicle should have; this module only signs and stores it.
 """
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError
-from django.db.models import Exists, OuterRef
+from django.db import IntegrityError, connection
 from django.utils import timezone
 from tuf.api.metadata import Metadata, TargetFile, Targets
 
+from ota import rawsql
 from ota.errors import Conflict
 from signing import repository
 from signing.models import Repo
@@ -127,20 +128,40 @@ def director_prune(*, keep: int = 2, older_than: timedelta = timedelta(days=1), 
     """Delete per-vehicle Director metadata versions nobody needs: those with at least `keep`
     newer versions of the same role and vehicle, once older than `older_than` (a client that
     read a timestamp may still fetch the versions it names). The shared root is never pruned:
-    clients walk its chain. Returns how many rows went."""
+    clients walk its chain. Returns how many rows went.
+
+    One walk down the (repo, scope, role, version) index, newest version of each role first,
+    `batch` rows a step from where the last stopped: a step costs the same however many rows
+    are kept. A version signed meanwhile only adds a newer one."""
     cutoff = timezone.now() - older_than
-    newer = RoleMetadataModel.objects.filter(
-        repo=Repo.DIRECTOR,
-        scope=OuterRef("scope"),
-        role=OuterRef("role"),
-        version__gt=OuterRef("version"),
-    )
-    stale = (
-        RoleMetadataModel.objects.filter(repo=Repo.DIRECTOR, created_at__lt=cutoff)
-        .exclude(scope="")
-        .filter(Exists(newer.order_by("version")[keep - 1 : keep]))
-    )
-    deleted = 0
-    while ids := list(stale.values_list("pk", flat=True)[:batch]):
-        deleted += RoleMetadataModel.objects.filter(pk__in=ids).delete()[0]
+    deleted, after, group, rank = 0, None, None, 0
+    while rows := _director_rows_before(after, batch):
+        doomed = []
+        for pk, scope, role, _version, created_at in rows:
+            rank = rank + 1 if group == (scope, role) else 1
+            group = (scope, role)
+            if rank > keep and rawsql.aware(created_at) < cutoff:
+                doomed.append(pk)
+        if doomed:
+            deleted += RoleMetadataModel.objects.filter(pk__in=doomed).delete()[0]
+        after = rows[-1][1:4]
     return deleted
+
+
+def _director_rows_before(after: tuple | None, batch: int) -> list[tuple]:
+    """The next `batch` per-vehicle rows of the walk (id, scope, role, version, created_at),
+    after `after` = (scope, role, version) in descending order."""
+    sql = _prune_walk_sql(connection.vendor, after is not None)
+    return rawsql.fetch(sql, [Repo.DIRECTOR, "", *(after or ()), batch])
+
+
+@functools.cache
+def _prune_walk_sql(vendor: str, resumed: bool) -> str:
+    q = connection.ops.quote_name
+    scope, role, version = q("scope"), q("role"), q("version")
+    where = f" AND ({scope}, {role}, {version}) < (%s, %s, %s)" if resumed else ""
+    return (
+        f"SELECT {q('id')}, {scope}, {role}, {version}, {q('created_at')} "  # noqa: S608
+        f"FROM {q(RoleMetadataModel._meta.db_table)} WHERE {q('repo')} = %s AND {scope} <> %s"
+        f"{where} ORDER BY {scope} DESC, {role} DESC, {version} DESC LIMIT %s"
+    )

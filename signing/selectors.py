@@ -11,11 +11,9 @@ another has).
 import functools
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import connection
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from ota import rawsql
 from signing.metadata_cache import Newest
@@ -70,16 +68,9 @@ def newest_metadata(repo: str, role: str, scope: str = "") -> Newest | None:
     raw, version, now, pending = rows[0]
     if raw is None:
         return None
-    pending_in = (_aware(pending) - _aware(now)).total_seconds() if pending else None
+    pending_in = (rawsql.aware(pending) - rawsql.aware(now)).total_seconds() if pending else None
     # A BinaryField comes back as bytes on SQLite and as bytes or memoryview on PostgreSQL.
     return Newest(bytes(raw), version, pending_in)
-
-
-def _aware(value: datetime | str) -> datetime:
-    """A timestamp as the database returned it: a datetime, or SQLite's text in UTC."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
 
 
 def metadata_bytes(

@@ -51,3 +51,22 @@ def test_recent_versions_are_kept_even_beyond_the_newest_two(car):
 
     assert director_prune(keep=2) == 0
     assert versions(vehicle.vin)["targets"] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("batch", [1, 2, 7])
+def test_a_walk_in_small_steps_prunes_what_one_step_does_across_vehicles_and_roles(car, batch):
+    cars = [car() for _ in range(3)]
+    for vehicle in cars:
+        vehicle.put_manifest()
+    for vehicle in cars[:2]:
+        for _ in range(3):
+            sign_director(vehicle.vin, [])
+    RoleMetadata.objects.filter(repo="director").update(
+        created_at=timezone.now() - timedelta(days=2)
+    )
+
+    assert director_prune(keep=2, batch=batch) == 2 * 3 * 2
+
+    for vehicle in cars[:2]:
+        assert versions(vehicle.vin) == {r: [3, 4] for r in ("snapshot", "targets", "timestamp")}
+    assert versions(cars[2].vin) == {"snapshot": [1], "targets": [1], "timestamp": [1]}
