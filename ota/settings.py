@@ -332,6 +332,9 @@ OTA_TUF_EXPIRY_SECONDS = {
 }
 # Per-vehicle Director targets, snapshot and timestamp (Uptane: short-lived, at most a day).
 OTA_DIRECTOR_EXPIRY_SECONDS = min(env_int("OTA_DIRECTOR_EXPIRY_SECONDS", 86400), 86400)
+# Signed again at the first poll this close to expiry (at most half the life): what a car is
+# served lives at least this long, more than a pending poll's interval and a clock's drift.
+OTA_DIRECTOR_RESIGN_MARGIN_SECONDS = env_int("OTA_DIRECTOR_RESIGN_MARGIN_SECONDS", 900)
 # Each web process serves the Image timestamp.json from memory for this long (0: from the
 # database on every request); new Image metadata reaches cars this long plus a second after
 # it is signed (signing/metadata_cache.py).

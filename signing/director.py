@@ -8,6 +8,7 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection
 from django.utils import timezone
 from tuf.api.metadata import Metadata, TargetFile, Targets
@@ -92,9 +93,12 @@ def director_publish_vehicle(
 
 
 def director_refresh_due(*, vin: str, signed_at: datetime | None = None) -> datetime | None:
-    """When the vehicle's Director metadata passes half its life: of metadata signed at
-    `signed_at`, or of the latest stored (None if there is none). Callers keep it on the
-    vehicle row, so that a poll knows without reading metadata."""
+    """When the vehicle's Director metadata is signed again, changed or not: late in its
+    life, `OTA_DIRECTOR_RESIGN_MARGIN_SECONDS` before it expires (never past half its life),
+    so an idle car costs each role about once a day. A car is served metadata only through a
+    poll, which signs it again first when due: what it gets always has that margin to live.
+    Of metadata signed at `signed_at`, or of the latest stored (None if there is none).
+    Callers keep it on the vehicle row, so that a poll knows without reading metadata."""
     if signed_at is not None:
         expires = repository.expiry(RoleName.TIMESTAMP, signed_at, vin)
     else:
@@ -102,7 +106,8 @@ def director_refresh_due(*, vin: str, signed_at: datetime | None = None) -> date
         if row is None:
             return None
         expires = row.expires
-    return expires - repository.lifetime(RoleName.TIMESTAMP, vin) / 2
+    margin = timedelta(seconds=settings.OTA_DIRECTOR_RESIGN_MARGIN_SECONDS)
+    return expires - min(margin, repository.lifetime(RoleName.TIMESTAMP, vin) / 2)
 
 
 def _target_file(entry: DirectorEntry) -> TargetFile:

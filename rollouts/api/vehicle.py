@@ -331,7 +331,7 @@ def director_metadata(request: HttpRequest, vehicle: Vehicle, filename: str) -> 
     """This vehicle's Director metadata, exact bytes. The root is shared by every vehicle.
     Outside DRF (the busiest GET there is); documented in ota/schema.py."""
     if filename == "timestamp.json":
-        # Signed again first if it is past half its life, then served from the vehicle row.
+        # Signed again first if it is due (near its expiry), then served from the vehicle row.
         timestamp = director_timestamp_current(vehicle=vehicle)
         if timestamp is not None:
             return metadata_bytes_response(request, timestamp, per_vehicle=True)

@@ -57,7 +57,8 @@ class Vehicle(models.Model):
     last_manifest = models.TextField(blank=True, editable=False)
     last_manifest_at = models.DateTimeField(null=True, blank=True)
     # What the Director last signed for this vehicle, to re-sign only when it changes, and
-    # when that metadata passes half its life (then it is signed again, changed or not).
+    # when that metadata is due to be signed again, changed or not (late in its life:
+    # signing/director.py, director_refresh_due).
     director_fingerprint = models.CharField(max_length=64, blank=True)
     director_targets_version = models.PositiveIntegerField(default=0)
     director_refresh_at = models.DateTimeField(null=True, blank=True)

@@ -200,10 +200,11 @@ def director_refresh(
     store: bool = True,
 ) -> DirectorAnswer:
     """Decide for the vehicle and re-sign its Director metadata if the answer changed or the
-    metadata is past half its life. The caller took the shared decision lock first, then the
-    vehicle row lock (rollouts/locks.py), in this transaction. `reads`: the vehicle's
-    `vehicle_decision_reads`, when the caller has read them already. `store=False`: the caller
-    writes `row` to the vehicle with its own update, in this transaction."""
+    metadata is due to be signed again (near its expiry). The caller took the shared
+    decision lock first, then the vehicle row lock (rollouts/locks.py), in this transaction.
+    `reads`: the vehicle's `vehicle_decision_reads`, when the caller has read them already.
+    `store=False`: the caller writes `row` to the vehicle with its own update, in this
+    transaction."""
     now = now or timezone.now()
     entries = director_entries(vehicle, state=state, reads=reads)
     fingerprint = entries_fingerprint(entries)
@@ -233,7 +234,7 @@ def director_refresh(
 
 
 def director_timestamp_current(*, vehicle: Vehicle, now: datetime | None = None) -> bytes | None:
-    """The vehicle's timestamp.json, signed again first if it is past half its life. Both
+    """The vehicle's timestamp.json, signed again first if it is due (near expiry). Both
     its expiry and a copy of its bytes are on the row authentication read: no query unless
     it must be signed (under the locks a manifest takes). None: no copy on the row yet."""
     now = now or timezone.now()

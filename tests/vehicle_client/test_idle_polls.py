@@ -7,10 +7,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from tuf.api.metadata import Metadata
 
 from rollouts.models import Assignment, Rollout, Vehicle
+from rollouts.selectors import vehicle_for_token
+from rollouts.services.director import director_timestamp_current
 from rollouts.services.evaluation import time_out_stale
-from rollouts.services.manifests import IDLE_POLL_MISMATCHES
+from rollouts.services.manifests import IDLE_POLL_MISMATCHES, vehicle_manifest_receive
 from rollouts.targeting import bucket
 from signing.models import RoleMetadata
 from tests.conftest import vehicle_api
@@ -187,7 +190,7 @@ def test_a_time_out_reaches_the_next_poll(car, publish, ship, unguarded):
     assert offered(vehicle) == []
 
 
-def test_director_metadata_past_half_its_life_is_signed_again_at_the_next_poll(car, unguarded):
+def test_director_metadata_due_is_signed_again_at_the_next_poll_for_another_day(car, unguarded):
     vehicle = car()
     idle(vehicle)
     before = Vehicle.objects.get(vin=vehicle.vin).director_targets_version
@@ -197,7 +200,32 @@ def test_director_metadata_past_half_its_life_is_signed_again_at_the_next_poll(c
     answer = vehicle.put_manifest()
     assert answer.json()["director_targets_version"] == before + 1
     refreshed = Vehicle.objects.get(vin=vehicle.vin).director_refresh_at
-    assert refreshed > timezone.now() + timedelta(hours=11)
+    # Late in the new metadata's day: its expiry less the margin.
+    assert timezone.now() + timedelta(hours=23) < refreshed <= timezone.now() + timedelta(days=1)
+
+
+def test_an_idle_car_polling_for_three_days_costs_each_role_about_once_a_day(car, settings):
+    """Metadata is signed again late in its life (signing/director.py), never served with
+    less than the margin to live: three rows a car a day, not six."""
+    vehicle = car()
+    idle(vehicle)
+    start = timezone.now()
+    signed_before = RoleMetadata.objects.filter(scope=vehicle.vin, role="targets").count()
+    margin = timedelta(seconds=settings.OTA_DIRECTOR_RESIGN_MARGIN_SECONDS)
+    at, jitter = start, [0.8, 1.2, 1.0, 0.9, 1.1]
+    for poll in range(72):
+        at += timedelta(hours=jitter[poll % len(jitter)])
+        if at > start + timedelta(days=3):
+            break
+        token_read = vehicle_for_token(token=vehicle.token, with_ecus=True)
+        manifest = vehicle.manifest()
+        vehicle_manifest_receive(vehicle=token_read, manifest=manifest, now=at)
+        served = director_timestamp_current(vehicle=vehicle_for_token(token=vehicle.token), now=at)
+        expires = Metadata.from_bytes(served).signed.expires
+        assert expires - at >= margin
+
+    signed = RoleMetadata.objects.filter(scope=vehicle.vin, role="targets").count() - signed_before
+    assert 2 <= signed <= 3
 
 
 def test_tests_catch_a_change_that_forgets_to_bump_a_decision_version(car, publish, ship):
