@@ -31,7 +31,13 @@ class InstallEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "vehicle", "type", "ecu_serial", "error_code", "assignment"]
     list_filter = ["type"]
     search_fields = ["vehicle__vin", "error_code"]
-    list_select_related = ["vehicle"]
+    # The assignment's name reads its vehicle, rollout, release and channel: one join each.
+    list_select_related = [
+        "vehicle",
+        "assignment__vehicle",
+        "assignment__rollout__release",
+        "assignment__rollout__channel",
+    ]
 
 
 @admin.register(HealthWindow)
