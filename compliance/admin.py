@@ -26,7 +26,7 @@ from compliance.selectors import current_rxswins, vehicle_types
 from compliance.services.approvals import market_approve, rxswin_register
 from compliance.services.exports import evidence_export_request
 from compliance.services.keys import public_key_pem, verify_command
-from ota.admin import ReadOnlyAdmin
+from ota.admin import MarketFilter, ReadOnlyAdmin
 from rollouts.admin.actions import service_form_page
 from rollouts.models import Release
 from rollouts.vin import is_valid_vin, normalize_vin
@@ -195,7 +195,7 @@ class VehicleRxswinAdmin(ReadOnlyAdmin):
 @admin.register(EvidenceRecord)
 class EvidenceRecordAdmin(ReadOnlyAdmin):
     list_display = ["at", "vin", "model", "market", "kind", "reason", "release", "rxswin_change"]
-    list_filter = ["kind", "market"]
+    list_filter = ["kind", ("market", MarketFilter)]
     search_fields = ["release__version"]
     list_select_related = ["release"]
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from ota.admin import AuditHistory
+from ota.admin import AuditHistory, MarketFilter
 from ota.errors import DomainError
 from rollouts.admin.actions import ReasonForm, confirm_then, confirmation_page
 from rollouts.admin.cohorts import add_to_cohort
@@ -65,7 +65,7 @@ class VehicleAdmin(AuditHistory, admin.ModelAdmin):
         "last_seen_at",
         "created_at",
     ]
-    list_filter = ["region", "model", "channel"]
+    list_filter = [("region", MarketFilter), "model", "channel"]
     list_select_related = ["channel"]
     search_fields = ["vin"]
     search_help_text = "VIN, or its beginning"

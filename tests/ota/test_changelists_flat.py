@@ -28,7 +28,8 @@ pytestmark = pytest.mark.django_db
 
 PAGES = [
     "/admin/rollouts/vehicle/",
-    "/admin/rollouts/vehicle/?region__exact=EU",
+    "/admin/rollouts/vehicle/?region=EU",
+    "/admin/compliance/evidencerecord/?market=EU",
     "/admin/rollouts/assignment/",
     "/admin/rollouts/installevent/",
     "/admin/rollouts/healthwindow/",

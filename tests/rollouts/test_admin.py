@@ -1,7 +1,10 @@
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from rollouts.models import Vehicle
@@ -24,13 +27,26 @@ def test_the_admin_pages_load(admin_client, provision):
     for url in [
         "/admin/",
         CHANGELIST,
-        f"{CHANGELIST}?region__exact=EU&model=Aurora",
+        f"{CHANGELIST}?region=EU&model=Aurora",
         f"{CHANGELIST}{vehicle.pk}/change/",  # the read-only view page
         "/admin/rollouts/channel/",
         "/admin/audit/auditevent/",
     ]:
         response = admin_client.get(url)
         assert response.status_code == 200, url
+
+
+def test_the_market_filter_lists_the_deployments_markets_without_reading_every_car(
+    admin_client, provision
+):
+    eu, _ = provision(region="EU")
+    us, _ = provision(region="US")
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST, {"region": "EU"})
+    html = response.content.decode()
+    assert eu["vin"] in html and us["vin"] not in html
+    assert all(f"?region={m}" in html for m in settings.OTA_REGIONS)
+    assert not [q for q in queries if 'DISTINCT "rollouts_vehicle"."region"' in q["sql"]]
 
 
 def test_searching_by_the_beginning_of_a_vin_finds_the_vehicle(admin_client, provision):
