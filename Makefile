@@ -59,6 +59,7 @@ bench: install
 BENCH_FLEET_CARS ?= 100000
 bench-fleet: install
 	$(BIN)/python -m bench.fleet --cars $(BENCH_FLEET_CARS)
+	$(BIN)/python -m bench.fleet_pages --cars $(BENCH_FLEET_CARS)
 
 ci:
 	bash .ci/run

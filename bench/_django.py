@@ -36,6 +36,25 @@ def django_up() -> Path:
     return var
 
 
+def use_new_database() -> None:
+    """Move this process to another new database on the same PostgreSQL server, migrated and
+    with signing keys (dropped at exit): a benchmark that compares sizes in one run."""
+    from django.core.cache import cache
+    from django.core.management import call_command
+    from django.db import connections
+
+    server = postgres_server_url()
+    if server is None:
+        raise SystemExit("use_new_database needs PostgreSQL (BENCH_DATABASE_URL)")
+    url = fresh_postgres_database(server)
+    connections.close_all()
+    connections["default"].settings_dict["NAME"] = urlsplit(url).path.lstrip("/")
+    os.environ["DATABASE_URL"] = url
+    cache.clear()
+    call_command("migrate", verbosity=0)
+    call_command("ota_init", stdout=StringIO())
+
+
 def postgres_server_url() -> str | None:
     """The PostgreSQL server to run on, if any. Its own database is only used to connect."""
     url = os.environ.get("BENCH_DATABASE_URL") or ""

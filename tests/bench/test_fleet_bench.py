@@ -1,5 +1,5 @@
-"""bench.fleet is not a timed test either: this shows that it loads a tiny fleet on PostgreSQL
-and prints every figure issue 24 asks of it."""
+"""bench.fleet and bench.fleet_pages are not timed tests either: these show that they load a
+tiny fleet on PostgreSQL and print every figure issues 24 and 25 ask of them."""
 
 import os
 import shutil
@@ -73,3 +73,23 @@ def test_the_fleet_benchmark_loads_a_small_fleet_and_prints_every_figure():
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     for figure in FIGURES:
         assert figure in run.stdout
+
+
+@pytest.mark.skipif(
+    postgres_url() is None, reason="PostgreSQL only: runs in the PostgreSQL pass of CI"
+)
+def test_the_pages_benchmark_times_every_page_at_two_sizes():
+    from bench.fleet_pages import pages
+
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.fleet_pages", "--small", "300", "--cars", "600"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": PATH, "HOME": str(ROOT), "BENCH_DATABASE_URL": postgres_url()},
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert "s at 300" in run.stdout and "s at 600" in run.stdout
+    for name, _who, _path in pages(release_id=1, cars=600):
+        assert f"  {name} " in run.stdout
