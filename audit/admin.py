@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from audit.models import AuditEvent
+from ota.admin import EstimatedCountPaginator
 
 
 @admin.register(AuditEvent)
@@ -10,6 +11,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["target_repr", "target_id", "actor_label"]
     date_hierarchy = "at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     # The trail is append-only: nobody edits or deletes it through the admin.
     def has_add_permission(self, request) -> bool:

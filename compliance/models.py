@@ -135,6 +135,7 @@ class EvidenceRecord(models.Model):
             models.Index(fields=["vin", "at"], name="evidence_by_vin"),
             models.Index(fields=["release", "at"], name="evidence_by_release"),
             models.Index(fields=["market", "at"], name="evidence_by_market"),
+            models.Index(fields=["at", "id"], name="evidence_by_at"),  # the admin's list
         ]
 
     def __str__(self) -> str:

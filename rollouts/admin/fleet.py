@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from ota.admin import AuditHistory, MarketFilter
+from ota.admin import AuditHistory, EstimatedCountPaginator, MarketFilter
 from ota.errors import DomainError
 from rollouts.admin.actions import ReasonForm, confirm_then, confirmation_page
 from rollouts.admin.cohorts import add_to_cohort
@@ -70,6 +70,7 @@ class VehicleAdmin(AuditHistory, admin.ModelAdmin):
     search_fields = ["vin"]
     search_help_text = "VIN, or its beginning"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     fields = [
         "vin",
         "model",

@@ -248,6 +248,8 @@ class Assignment(models.Model):
         ]
         indexes = [
             models.Index(fields=["vehicle", "status"]),
+            # The admin's list, newest first (its order, with the id Django adds).
+            models.Index(fields=["created_at", "id"], name="assignment_by_created"),
             # The evaluator's stale installs: only those under way, oldest first, per rollout.
             models.Index(
                 fields=["rollout", "started_at"],

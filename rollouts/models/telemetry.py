@@ -48,7 +48,11 @@ class InstallEvent(models.Model):
 
     class Meta:
         ordering = ["-at"]
-        indexes = [models.Index(fields=["vehicle", "-at"])]
+        indexes = [
+            models.Index(fields=["vehicle", "-at"]),
+            # The admin's list, newest first (its order, with the id Django adds).
+            models.Index(fields=["at", "id"], name="installevent_by_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.vehicle} {self.type}"
@@ -76,6 +80,7 @@ class HealthWindow(models.Model):
 
     class Meta:
         ordering = ["-start"]
+        indexes = [models.Index(fields=["start", "id"], name="healthwindow_by_start")]
 
     def __str__(self) -> str:
         return f"{self.vehicle} {self.start:%Y-%m-%d %H:%M}"
