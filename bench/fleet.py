@@ -265,6 +265,7 @@ class Fleet:
             InstallEvent,
             Vehicle,
             VehicleToken,
+            VehicleType,
         )
         from rollouts.services.counters import count
         from rollouts.targeting import bucket
@@ -277,6 +278,11 @@ class Fleet:
         self.vins = [vin_of(n) for n in range(self.cars)]
         self.states = bytes(car_state(n, bucket(salt, vin)) for n, vin in enumerate(self.vins))
         self.rows["vehicles"] = copy_rows(Vehicle, *self._vehicles(), now=now)
+        # What provisioning keeps beside the cars: each market's vehicle types.
+        VehicleType.objects.bulk_create(
+            [VehicleType(market=region, model="Aurora") for region in ("US", "EU", "CN")],
+            ignore_conflicts=True,
+        )
         self.rows["ECUs"] = copy_rows(Ecu, *self._ecus(), now=now)
         self.rows["tokens"] = copy_rows(VehicleToken, *self._tokens(), now=now)
         self.rows["assignments"] = copy_rows(Assignment, *self._assignments(), now=now)

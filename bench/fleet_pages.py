@@ -10,7 +10,8 @@ vacuumed and analysed. A page is requested in this process through Django's test
 a superuser for the admin and as the release engineer for the API: the median of `--repeat`
 requests after one that warms it (the dashboard's cold figure clears the cache before each).
 Printed: seconds at each size, their ratio (target ≤ 2), statements at each size (target
-≤ 15 and the same at both), and the dashboard cold at the large size (target ≤ 0.3 s).
+≤ 15, and no more at the large size), and the dashboard cold at the large size (target
+≤ 0.3 s).
 Targets are printed as met or not, never failed.
 
     .venv/bin/python -m bench.fleet_pages [--cars 100000] [--small 10000] [--repeat 3]
@@ -193,7 +194,8 @@ def report(r: dict) -> None:
     )
     for name, p in r["pages"].items():
         statements = (p["small"]["statements"], p["large"]["statements"])
-        flat = statements[0] == statements[1] and max(statements) <= STATEMENTS_TARGET
+        # Flat: no more at the large size (a big list asks the planner instead of counting).
+        flat = statements[1] <= statements[0] and max(statements) <= STATEMENTS_TARGET
         verdicts = [
             f"ratio ≤ {RATIO_TARGET:g} {'met' if p['ratio'] <= RATIO_TARGET else 'NOT met'}",
             f"statements {'met' if flat else 'NOT met'}",

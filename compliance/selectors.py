@@ -5,7 +5,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from compliance.models import MarketApproval, RxswinEntry, VehicleRxswin
-from rollouts.models import Release, ReleaseStatus, Vehicle
+from rollouts.models import Release, ReleaseStatus, Vehicle, VehicleType
 from rollouts.selectors import awaiting_type_approval, release_markets
 from signing import storage
 from signing.models import BundleCopy, CopyStatus
@@ -20,11 +20,9 @@ def vehicle_types(*, release: Release, market: str) -> set[str]:
 
 
 def market_types(*, market: str) -> set[str]:
-    """Every vehicle type that has cars or a register entry in the market. Unordered: the
-    vehicles' default ordering would put each VIN into the DISTINCT, a row per car."""
-    cars = (
-        Vehicle.objects.filter(region=market).order_by().values_list("model", flat=True).distinct()
-    )
+    """Every vehicle type that has cars or a register entry in the market: the fleet's types
+    are kept as cars are provisioned (`VehicleType`), never read from the cars."""
+    cars = VehicleType.objects.filter(market=market).values_list("model", flat=True)
     registered = RxswinEntry.objects.filter(market=market).values_list("model", flat=True)
     return set(cars) | set(registered)
 

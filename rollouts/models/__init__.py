@@ -3,7 +3,7 @@ from rollouts.models.cohorts import Cohort, CohortKind, CohortMember
 from rollouts.models.consent import ChangeVia, ChannelChange
 from rollouts.models.counters import RolloutCounter
 from rollouts.models.evaluations import Evaluation, Outcome
-from rollouts.models.fleet import Ecu, Vehicle, VehicleToken
+from rollouts.models.fleet import Ecu, Vehicle, VehicleToken, VehicleType
 from rollouts.models.manifests import InstalledChange, ManifestProblem
 from rollouts.models.notifications import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from rollouts.models.releases import Release, ReleaseBundle, ReleaseStatus
@@ -36,6 +36,7 @@ __all__ = [
     "RolloutStatus",
     "Vehicle",
     "VehicleToken",
+    "VehicleType",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

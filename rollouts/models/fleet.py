@@ -125,6 +125,23 @@ class Ecu(models.Model):
         return self.installed_bundle.release_counter if self.installed_bundle_id else 0
 
 
+class VehicleType(models.Model):
+    """Each vehicle type (model) the fleet has in a market, kept as cars are provisioned: what
+    a release must be assessed for there, read without scanning the cars."""
+
+    market = models.CharField(max_length=16)
+    model = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["market", "model"]
+        constraints = [
+            models.UniqueConstraint(fields=["market", "model"], name="vehicle_type_once_a_market")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} in {self.market}"
+
+
 class VehicleToken(models.Model):
     """A bearer token bound to one vehicle. Only a hash of the secret is kept."""
 

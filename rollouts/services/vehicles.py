@@ -17,7 +17,7 @@ from rollouts.errors import (
     UnknownRegion,
     VehicleExists,
 )
-from rollouts.models import Channel, Ecu, Vehicle, VehicleToken
+from rollouts.models import Channel, Ecu, Vehicle, VehicleToken, VehicleType
 from rollouts.tokens import issue_token
 from signing.public_keys import PublicKey
 
@@ -89,6 +89,11 @@ def vehicles_provision_bulk(
             Vehicle.objects.bulk_create(vehicles)
     except IntegrityError:
         raise VehicleExists(detail={"vins": vins}) from None
+    types = sorted({(v.region, v.model) for v in vehicles})  # a market's types, read cheaply
+    VehicleType.objects.bulk_create(
+        [VehicleType(market=market, model=model) for market, model in types],
+        ignore_conflicts=True,
+    )
 
     ecus_by_vehicle = [
         [

@@ -7,7 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-pytestmark = pytest.mark.django_db(transaction=True)  # sqlmigrate opens a schema editor
+# sqlmigrate opens a schema editor, which SQLite refuses inside a test's transaction.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 MIGRATIONS = [
     ("rollouts", "0025_list_orderings_indexed"),
