@@ -1,40 +1,71 @@
 """Reads of the type-approval records: vehicle types per market, the register, approvals."""
 
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from compliance.models import MarketApproval, RxswinEntry, VehicleRxswin
-from rollouts.models import Release, ReleaseStatus, Vehicle, VehicleType
+from rollouts.models import Release, ReleaseBundle, ReleaseStatus, Vehicle, VehicleType
 from rollouts.selectors import awaiting_type_approval, release_markets
 from signing import storage
 from signing.models import BundleCopy, CopyStatus
 
 
-def vehicle_types(*, release: Release, market: str) -> set[str]:
+def vehicle_types(*, release: Release, market: str, known: Register | None = None) -> set[str]:
     """The vehicle types (models) the release reaches in this market: those it names, or
-    every type that has cars or a register entry there."""
+    every type that has cars or a register entry there (`known`: the register at hand)."""
     if release.model_names:
         return set(release.model_names)
-    return market_types(market=market)
+    return (known or register(market=market)).types(market)
+
+
+@dataclass(frozen=True)
+class Register:
+    """The fleet's vehicle types per market (kept as cars are provisioned: `VehicleType`,
+    never read from the cars) and the RXSWIN register, read in two statements for as many
+    markets and releases as a page shows."""
+
+    fleet_types: dict[str, set[str]]  # market: the types it has cars of
+    entries: list[RxswinEntry]  # oldest first
+
+    def types(self, market: str) -> set[str]:
+        """Every vehicle type that has cars or a register entry in the market."""
+        registered = {e.model for e in self.entries if e.market == market}
+        return self.fleet_types.get(market, set()) | registered
+
+    def current(self, market: str, models) -> dict[str, str]:
+        """The register's newest RXSWIN of each of these vehicle types in this market."""
+        wanted, current = set(models), {}
+        for entry in self.entries:
+            if entry.market == market and entry.model in wanted:
+                current[entry.model] = entry.rxswin
+        return current
+
+
+def register(*, market: str | None = None) -> Register:
+    """The `Register` of one market, or of every market."""
+    types, entries = VehicleType.objects.all(), RxswinEntry.objects.order_by("recorded_at", "pk")
+    if market is not None:
+        types, entries = types.filter(market=market), entries.filter(market=market)
+    fleet_types: dict[str, set[str]] = defaultdict(set)
+    for type_market, model in types.values_list("market", "model"):
+        fleet_types[type_market].add(model)
+    return Register(dict(fleet_types), list(entries))
 
 
 def market_types(*, market: str) -> set[str]:
-    """Every vehicle type that has cars or a register entry in the market: the fleet's types
-    are kept as cars are provisioned (`VehicleType`), never read from the cars."""
-    cars = VehicleType.objects.filter(market=market).values_list("model", flat=True)
-    registered = RxswinEntry.objects.filter(market=market).values_list("model", flat=True)
-    return set(cars) | set(registered)
+    """Every vehicle type that has cars or a register entry in the market."""
+    return register(market=market).types(market)
 
 
 def current_rxswins(*, market: str, models) -> dict[str, str]:
     """The register's newest RXSWIN of each of these vehicle types in this market."""
-    current: dict[str, str] = {}
-    for entry in RxswinEntry.objects.filter(market=market, model__in=list(models)).order_by(
-        "recorded_at", "pk"
-    ):
-        current[entry.model] = entry.rxswin
-    return current
+    return register(market=market).current(market, models)
 
 
 def with_rxswin(vehicles: QuerySet[Vehicle]) -> QuerySet[Vehicle]:
@@ -67,52 +98,66 @@ def vehicle_rxswin(vehicle: Vehicle) -> dict:
 def release_market_states(release: Release) -> list[dict]:
     """Each market the release targets: its type approval, the types to assess, and its
     bundles' copies where the market keeps its own storage."""
+    return releases_market_states([release], register())[release.pk]
+
+
+def releases_market_states(releases: list[Release], known: Register) -> dict[int, list[dict]]:
+    """`release_market_states` of each of these releases, in four statements for them all."""
+    ids = [release.pk for release in releases]
     approvals = {
-        a.market: a
-        for a in MarketApproval.objects.filter(release=release)
+        (a.release_id, a.market): a
+        for a in MarketApproval.objects.filter(release_id__in=ids)
         .select_related("release", "approved_by")
         .prefetch_related("assessments")
     }
     own = set(storage.replica_regions())
-    bundle_ids = list(release.items.values_list("bundle_id", flat=True))
-    copies = {
-        row["market"]: row
-        for row in BundleCopy.objects.filter(bundle_id__in=bundle_ids, delta=None)
-        .values("market")
+    bundles: dict[int, list[int]] = defaultdict(list)
+    for release_id, bundle_id in ReleaseBundle.objects.filter(release_id__in=ids).values_list(
+        "release_id", "bundle_id"
+    ):
+        bundles[release_id].append(bundle_id)
+    by_bundle: dict[tuple[int, str], dict] = {
+        (row["bundle_id"], row["market"]): row
+        for row in BundleCopy.objects.filter(
+            bundle_id__in={b for found in bundles.values() for b in found}, delta=None
+        )
+        .values("bundle_id", "market")
         .annotate(
             verified=Count("pk", filter=Q(status=CopyStatus.VERIFIED)),
             copying=Count("pk", filter=Q(status=CopyStatus.COPYING)),
             failed=Count("pk", filter=Q(status=CopyStatus.FAILED)),
         )
+        .order_by()
     }
-    states = []
-    for market in release_markets(release):
-        types = sorted(vehicle_types(release=release, market=market))
-        if market in release.approved_markets:
-            approval_state = "approved"
-        elif awaiting_type_approval(release, [market]):
-            approval_state = "awaiting"
-        else:
-            approval_state = "not_required"
-        row = copies.get(market, {"verified": 0, "copying": 0, "failed": 0})
-        states.append(
-            {
-                "market": market,
-                "type_approval": approval_state,
-                "approval": approvals.get(market),
-                "vehicle_types": types,
-                "current_rxswins": current_rxswins(market=market, models=types),
-                "storage": "own" if market in own else "home",
-                "copies": {
-                    "verified": row["verified"],
-                    "copying": row["copying"],
-                    "failed": row["failed"],
-                    "bundles": len(bundle_ids),
+    states: dict[int, list[dict]] = {}
+    for release in releases:
+        states[release.pk] = []
+        for market in release_markets(release):
+            types = sorted(vehicle_types(release=release, market=market, known=known))
+            if market in release.approved_markets:
+                approval_state = "approved"
+            elif awaiting_type_approval(release, [market]):
+                approval_state = "awaiting"
+            else:
+                approval_state = "not_required"
+            copies = {"verified": 0, "copying": 0, "failed": 0}
+            for bundle_id in bundles[release.pk]:
+                for kind, n in by_bundle.get((bundle_id, market), {}).items():
+                    if kind in copies:
+                        copies[kind] += n
+            states[release.pk].append(
+                {
+                    "market": market,
+                    "type_approval": approval_state,
+                    "approval": approvals.get((release.pk, market)),
+                    "vehicle_types": types,
+                    "current_rxswins": known.current(market, types),
+                    "storage": "own" if market in own else "home",
+                    "copies": {**copies, "bundles": len(bundles[release.pk])}
+                    if market in own
+                    else None,
                 }
-                if market in own
-                else None,
-            }
-        )
+            )
     return states
 
 
@@ -123,11 +168,12 @@ def markets_overview(*, releases: int = 10) -> list[dict]:
     recent = list(
         Release.objects.filter(status=ReleaseStatus.APPROVED).order_by("-approved_at")[:releases]
     )
-    states = {release.pk: release_market_states(release) for release in recent}
+    known = register()
+    states = releases_market_states(recent, known)
     overview = []
     for market in settings.OTA_REGIONS:
-        types = sorted(market_types(market=market))
-        rxswins = current_rxswins(market=market, models=types)
+        types = sorted(known.types(market))
+        rxswins = known.current(market, types)
         overview.append(
             {
                 "market": market,

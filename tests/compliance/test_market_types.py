@@ -52,3 +52,29 @@ def test_the_migration_finds_the_types_of_the_cars_already_there():
 
     assert market_types(market="US") == {"Aurora"} and market_types(market="CN") == {"Dune"}
     assert VehicleType.objects.count() == 2
+
+
+def _markets_statements(api) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/api/v1/manage/markets").status_code == 200
+    return len(queries)
+
+
+def test_the_markets_overview_costs_the_same_statements_for_one_release_as_for_four(
+    car, publish, ship, engineer_api, aurora_rxswins
+):
+    car(region="EU")
+    aurora_rxswins("EU", "US", "CN")
+    bundle, _ = publish(hardware_id="hu-gen7")
+    ship([bundle], version="11.0.0")
+    one = _markets_statements(engineer_api)
+    for version in ("11.0.1", "11.0.2", "11.0.3"):
+        later, _ = publish(hardware_id="hu-gen7")
+        ship([later], version=version)
+
+    overview = engineer_api.get("/api/v1/manage/markets").json()
+
+    assert _markets_statements(engineer_api) == one <= 15
+    eu = next(m for m in overview if m["market"] == "EU")
+    assert {r["release"] for r in eu["releases"]} == {"11.0.0", "11.0.1", "11.0.2", "11.0.3"}
+    assert eu["vehicle_types"] == [{"model": "Aurora", "rxswin": "R156-AUR-EU-0001"}]
