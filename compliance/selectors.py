@@ -58,11 +58,6 @@ def register(*, market: str | None = None) -> Register:
     return Register(dict(fleet_types), list(entries))
 
 
-def market_types(*, market: str) -> set[str]:
-    """Every vehicle type that has cars or a register entry in the market."""
-    return register(market=market).types(market)
-
-
 def current_rxswins(*, market: str, models) -> dict[str, str]:
     """The register's newest RXSWIN of each of these vehicle types in this market."""
     return register(market=market).current(market, models)

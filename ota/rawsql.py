@@ -92,31 +92,47 @@ def _insert_sql(model: type[Model], vendor: str) -> str:
     return f"INSERT INTO {q(model._meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
 
 
-def update(model: type[Model], pk: Any, values: dict[str, Any], copied: dict[str, str]) -> int:
-    """UPDATE one row by primary key: `values` by field name (converted as the ORM would),
-    and `copied`, field name: the field whose stored value it takes (F() of another
-    column, evaluated by the database in the same statement). Rows changed."""
+def update(
+    model: type[Model],
+    where: dict[str, Any],
+    *,
+    values: dict[str, Any] | None = None,
+    copied: dict[str, str] | None = None,
+    added: dict[str, int] | None = None,
+) -> int:
+    """UPDATE the rows whose fields equal `where`: `values` set (converted as the ORM would),
+    `copied` field: the field whose stored value it takes, `added` field: an amount the
+    database adds to it (F() expressions, evaluated in the same statement). Rows changed."""
     db = connections[DEFAULT_DB_ALIAS]
-    names = tuple(sorted(values))
-    fields = [model._meta.get_field(name) for name in names]
-    params = [field.get_db_prep_save(values[field.name], db) for field in fields]
-    sql = _update_sql(model, db.vendor, names, tuple(sorted(copied.items())))
-    return execute(sql, [*params, pk])
+    values, copied, added = values or {}, copied or {}, added or {}
+    shape = (tuple(sorted(values)), tuple(sorted(copied.items())), tuple(sorted(added)))
+    keys = tuple(sorted(where))
+    sql = _update_sql(model, db.vendor, keys, *shape)
+    given = [(name, values[name]) for name in shape[0]] + [(n, added[n]) for n in shape[2]]
+    given += [(name, where[name]) for name in keys]
+    field = model._meta.get_field
+    return execute(sql, [field(name).get_db_prep_save(value, db) for name, value in given])
 
 
 @functools.cache
 def _update_sql(
-    model: type[Model], vendor: str, names: tuple[str, ...], copied: tuple[tuple[str, str], ...]
+    model: type[Model],
+    vendor: str,
+    keys: tuple[str, ...],
+    values: tuple[str, ...],
+    copied: tuple[tuple[str, str], ...],
+    added: tuple[str, ...],
 ) -> str:
     q = connection.ops.quote_name
-    column = {name: q(model._meta.get_field(name).column) for name in names}
-    sets = [f"{column[name]} = %s" for name in names]
-    sets += [
-        f"{q(model._meta.get_field(name).column)} = {q(model._meta.get_field(source).column)}"
-        for name, source in copied
-    ]
-    pk = q(model._meta.pk.column)
-    return f"UPDATE {q(model._meta.db_table)} SET {', '.join(sets)} WHERE {pk} = %s"  # noqa: S608
+
+    def column(name: str) -> str:
+        return q(model._meta.get_field(name).column)
+
+    sets = [f"{column(name)} = %s" for name in values]
+    sets += [f"{column(name)} = {column(source)}" for name, source in copied]
+    sets += [f"{column(name)} = {column(name)} + %s" for name in added]
+    match = " AND ".join(f"{column(name)} = %s" for name in keys)
+    return f"UPDATE {q(model._meta.db_table)} SET {', '.join(sets)} WHERE {match}"  # noqa: S608
 
 
 def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:

@@ -329,6 +329,7 @@ def vehicle_decision_reads(*, vehicle: Vehicle) -> DecisionReads:
     reads = DecisionReads([], [], {})
     rollouts: dict[int, Rollout] = {}
     releases: dict[int, Release] = {}
+    items_read: set[int] = set()  # a release's items come once per rollout of it
     for row in rawsql.fetch(_decision_sql(connection.vendor), params):
         values, start = [], 1
         for part in _PARTS:
@@ -349,11 +350,11 @@ def vehicle_decision_reads(*, vehicle: Vehicle) -> DecisionReads:
                 assignment = _ASSIGNMENT.build(values[3])
                 assignment.rollout, assignment.vehicle = rollout, vehicle
                 reads.assigned[rollout_id] = assignment
-        items = rollout.release._prefetched_objects_cache["items"]._result_cache
-        if values[4][0] is not None and all(i.pk != values[4][0] for i in items):
+        if values[4][0] is not None and values[4][0] not in items_read:
+            items_read.add(values[4][0])
             item = _ITEM.build(values[4])
             item.release, item.bundle = rollout.release, _BUNDLE.build(values[5])
-            items.append(item)
+            rollout.release._prefetched_objects_cache["items"]._result_cache.append(item)
     return reads
 
 

@@ -83,13 +83,19 @@ def director_publish_vehicle(
         scope=vin,
         signers=signers[RoleName.TIMESTAMP],
     )
+    timestamp_raw = timestamp.to_bytes(repository.SERIALIZER)
+    signed = [
+        (signed_targets, signed_targets.to_bytes(repository.SERIALIZER)),
+        (snapshot, snapshot_raw),  # serialized once: hashed into the timestamp, then kept
+        (timestamp, timestamp_raw),
+    ]
     try:
         # One statement, no savepoint: a race fails the caller's whole transaction, which
         # decides again.
-        stored = repository.store_all(Repo.DIRECTOR, [signed_targets, snapshot, timestamp], vin)
+        repository.store_all(Repo.DIRECTOR, signed, vin)
     except IntegrityError:  # another request signed this version first
         raise DirectorRaced(detail={"vin": vin}) from None
-    return DirectorPublished(targets.version, bytes(stored[2]))
+    return DirectorPublished(targets.version, timestamp_raw)
 
 
 def director_refresh_due(*, vin: str, signed_at: datetime | None = None) -> datetime | None:

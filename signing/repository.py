@@ -96,34 +96,27 @@ def active_keys(repo: str, role: str) -> list[SigningKey]:
 def store(repo: str, md: Metadata, scope: str = "") -> RoleMetadata:
     """Keep a signed file; an Image version is served once every process's lease on the
     previous one has run out (signing/metadata_cache.py)."""
-    return RoleMetadata.objects.create(
+    row = _row(repo, md, md.to_bytes(SERIALIZER), scope)
+    row.save(force_insert=True)
+    return row
+
+
+def store_all(repo: str, signed: list[tuple[Metadata, bytes]], scope: str = "") -> None:
+    """Keep several signed files, each with its bytes (`to_bytes(SERIALIZER)`), in one
+    statement: per-vehicle Director metadata."""
+    RoleMetadata.objects.bulk_create([_row(repo, md, raw, scope) for md, raw in signed])
+
+
+def _row(repo: str, md: Metadata, raw: bytes, scope: str) -> RoleMetadata:
+    return RoleMetadata(
         repo=repo,
         scope=scope,
         role=md.signed.type,
         version=md.signed.version,
         expires=md.signed.expires,
-        raw=md.to_bytes(SERIALIZER),
+        raw=raw,
         serve_from=servable_from() if repo == Repo.IMAGE else None,
     )
-
-
-def store_all(repo: str, signed: list[Metadata], scope: str = "") -> list[bytes]:
-    """Keep several signed files in one statement (per-vehicle Director metadata); their
-    bytes as stored."""
-    rows = [
-        RoleMetadata(
-            repo=repo,
-            scope=scope,
-            role=md.signed.type,
-            version=md.signed.version,
-            expires=md.signed.expires,
-            raw=md.to_bytes(SERIALIZER),
-            serve_from=servable_from() if repo == Repo.IMAGE else None,
-        )
-        for md in signed
-    ]
-    RoleMetadata.objects.bulk_create(rows)
-    return [row.raw for row in rows]
 
 
 def sign(md: Metadata, signers: list[Signer]) -> Metadata:

@@ -54,7 +54,7 @@ def evidence_record(*, moves: list[AssignmentMove], rollouts: Iterable[Rollout] 
     for move in moves:
         vehicle, rollout = vehicles[move.vehicle_id], held[move.rollout_id]
         reverts = rollout.reverts if rollout.reverts_id else None
-        release_id = reverts.release_id if reverts else rollout.release_id
+        release_id = _evidence_release(rollout)
         before = current[vehicle.pk]
         after = before
         kind = KINDS[move.status]
@@ -114,10 +114,14 @@ def _unchanged_sql(vendor: str) -> tuple[str, list, int]:
     return sql, list(params), 5 + list(params).index(_NO_VEHICLE)
 
 
+def _evidence_release(rollout: Rollout) -> int:
+    """The release a record is evidence of: for a revert rollout, the release it takes back."""
+    return rollout.reverts.release_id if rollout.reverts_id else rollout.release_id
+
+
 def _record_unchanged(move: AssignmentMove, rollout: Rollout) -> None:
     sql, params, at = _unchanged_sql(connection.vendor)
-    reverts = rollout.reverts if rollout.reverts_id else None
-    release_id = reverts.release_id if reverts else rollout.release_id
+    release_id = _evidence_release(rollout)
     when = connection.ops.adapt_datetimefield_value(move.at)
     values = [release_id, rollout.pk, KINDS[move.status], when, move.reason[:64], *params]
     values[at] = move.vehicle_id

@@ -6,13 +6,11 @@ in their car's slot, at the end of their transaction (`counted_at_end`), so a co
 held for the commit only, and only by the cars of its slot. Readers sum the slots.
 """
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Sum
 
 from ota import rawsql
@@ -89,27 +87,13 @@ def _add(rollout_id: int, stage_index: int, slot: int, amounts: dict[str, int]) 
     amounts = {name: n for name, n in amounts.items() if n}
     if not amounts:
         return
-    names = tuple(sorted(amounts))
-    sql = _increment_sql(connection.vendor, names)
-    params = [*(amounts[name] for name in names), rollout_id, stage_index, slot]
-    if not rawsql.execute(sql, params):  # a rollout started before slots, or a stage added later
+    row = {"rollout": rollout_id, "stage_index": stage_index, "slot": slot}
+    if not rawsql.update(RolloutCounter, row, added=amounts):
+        # A rollout started before slots, or a stage added later.
         RolloutCounter.objects.get_or_create(
             rollout_id=rollout_id, stage_index=stage_index, slot=slot
         )
-        rawsql.execute(sql, params)
-
-
-@functools.cache
-def _increment_sql(vendor: str, names: tuple[str, ...]) -> str:
-    """One UPDATE adding to these counters of one slot: the database adds, not Python."""
-    q = connection.ops.quote_name
-    column = {field.name: q(field.column) for field in RolloutCounter._meta.concrete_fields}
-    sets = ", ".join(f"{column[name]} = {column[name]} + %s" for name in names)
-    return (
-        f"UPDATE {q(RolloutCounter._meta.db_table)} SET {sets} "  # noqa: S608
-        f"WHERE {column['rollout']} = %s AND {column['stage_index']} = %s "
-        f"AND {column['slot']} = %s"
-    )
+        rawsql.update(RolloutCounter, row, added=amounts)
 
 
 def totals(*, rollout) -> dict[str, int]:

@@ -78,11 +78,6 @@ def offering_rollouts(reads: DecisionReads) -> list[Rollout]:
     return reads.offering + [r for r in reads.kept if r.status in kept and r.pk in still]
 
 
-def open_assignments(vehicle: Vehicle) -> list[Assignment]:
-    """The vehicle's assignments that may still change, with their rollouts and releases."""
-    return vehicle_decision_reads(vehicle=vehicle).open
-
-
 def candidates_for(
     vehicle: Vehicle, rollouts: list[Rollout], statuses: dict[int, str]
 ) -> list[Candidate]:

@@ -316,7 +316,12 @@ def _record_and_decide(
         "install_policy_version": checked.policy_version,
     }
     # What this transaction itself changed (a settled assignment) is decided already.
-    rawsql.update(Vehicle, vehicle.pk, fields, {"decided_inputs_version": "inputs_version"})
+    rawsql.update(
+        Vehicle,
+        {"id": vehicle.pk},
+        values=fields,
+        copied={"decided_inputs_version": "inputs_version"},
+    )
     return ManifestAnswer(_poll_after(pending=pending), director.version, sorted(checked.problems))
 
 

@@ -9,7 +9,7 @@ from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from compliance.selectors import market_types
+from compliance.selectors import register
 from rollouts.models import Channel, Vehicle, VehicleType
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def test_a_markets_types_are_its_cars_models_and_its_register_entries_each_once(
     assert registered.status_code == 201
 
     with CaptureQueriesContext(connection) as queries:
-        assert market_types(market="EU") == {"Aurora", "Boreal", "Draco"}
+        assert register(market="EU").types("EU") == {"Aurora", "Boreal", "Draco"}
 
     assert not [q for q in queries if '"rollouts_vehicle"' in q["sql"]]
     assert list(VehicleType.objects.values_list("market", "model")) == [
@@ -50,7 +50,8 @@ def test_the_migration_finds_the_types_of_the_cars_already_there():
     migration.types_of_the_fleet(apps, None)
     migration.types_of_the_fleet(apps, None)  # again: nothing twice
 
-    assert market_types(market="US") == {"Aurora"} and market_types(market="CN") == {"Dune"}
+    assert register(market="US").types("US") == {"Aurora"}
+    assert register(market="CN").types("CN") == {"Dune"}
     assert VehicleType.objects.count() == 2
 
 
